@@ -1,0 +1,549 @@
+"""The counting stage: the one stage that touches every token.
+
+For every *configuration* — one cell of the grid of the dims that are **not** counted
+over — :func:`count_states` collects the multiset of states observed over the ``system``
+dims. The result, :class:`Counts`, is sparse (compressed rows, one row per
+configuration), so a 256k-token vocabulary or ``n_states = 2**40`` never allocates a
+dense vocabulary axis per configuration. Everything downstream (entropy estimators,
+order parameters, divergences) works on ``Counts`` or on its count-of-counts
+(:meth:`Counts.fingerprint`).
+
+Kernels
+-------
+* ``numba`` (when installed): one pass per configuration with a scratch tally of size
+  ``max_token + 1`` reused across configurations (one per thread, only when
+  ``max_token < 2**24``), touched states sorted afterwards; configurations are processed
+  in parallel. Otherwise the row is sorted in place.
+* numpy fallback: ``np.bincount`` of ``config * q + token`` for small alphabets,
+  otherwise one ``np.unique`` of the combined keys per block of configurations.
+
+Dask-backed tokens are counted block by block along the kept dims (one task per block,
+never one per configuration) and the blocks' rows are concatenated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ._meta import as_dims, require_dims
+from .errors import SchemaError
+
+__all__ = ["Counts", "count_states", "DENSE_MAX_STATES"]
+
+#: Largest alphabet for which :meth:`Counts.to_dense` will build a dense state axis.
+DENSE_MAX_STATES = 65536
+#: Scratch tallies are used by the numba kernel only below this token value.
+_SCRATCH_MAX = 1 << 24
+
+try:  # pragma: no cover - exercised when numba is installed
+    import numba as _numba
+
+    HAVE_NUMBA = True
+except ImportError:  # pragma: no cover
+    _numba = None
+    HAVE_NUMBA = False
+
+
+# --------------------------------------------------------------------------- kernels
+def _numpy_count_rows(rows: np.ndarray, block_rows: int = 4096) -> tuple[np.ndarray, ...]:
+    """Sparse per-row counts of the non-negative entries of a 2-D integer array.
+
+    Returns ``(indptr, states, counts)`` with states sorted within each row.
+    """
+    n_rows, width = rows.shape
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    states_parts, counts_parts = [], []
+    max_tok = int(rows.max(initial=-1))
+    small = 0 <= max_tok < 4096 and n_rows * (max_tok + 1) <= (1 << 26)
+    for start in range(0, n_rows, block_rows):
+        block = rows[start : start + block_rows]
+        nb = block.shape[0]
+        valid = block >= 0
+        row_id = np.broadcast_to(np.arange(nb, dtype=np.int64)[:, None], block.shape)[valid]
+        tok = block[valid].astype(np.int64)
+        if small:
+            q = max_tok + 1
+            dense = np.bincount(row_id * q + tok, minlength=nb * q).reshape(nb, q)
+            r, s = np.nonzero(dense)
+            c = dense[r, s]
+        else:
+            order = np.lexsort((tok, row_id))
+            row_sorted, tok_sorted = row_id[order], tok[order]
+            if tok_sorted.size:
+                new = np.empty(tok_sorted.size, dtype=bool)
+                new[0] = True
+                new[1:] = (tok_sorted[1:] != tok_sorted[:-1]) | (row_sorted[1:] != row_sorted[:-1])
+                starts = np.flatnonzero(new)
+                r, s = row_sorted[starts], tok_sorted[starts]
+                c = np.diff(np.append(starts, tok_sorted.size))
+            else:
+                r = s = c = np.zeros(0, dtype=np.int64)
+        indptr[start + 1 : start + nb + 1] = np.bincount(r, minlength=nb)
+        states_parts.append(s.astype(np.int64))
+        counts_parts.append(c.astype(np.int64))
+    np.cumsum(indptr, out=indptr)
+    states = np.concatenate(states_parts) if states_parts else np.zeros(0, np.int64)
+    counts = np.concatenate(counts_parts) if counts_parts else np.zeros(0, np.int64)
+    return indptr, states, counts
+
+
+if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
+
+    @_numba.njit(cache=True, nogil=True)
+    def _row_distinct_scratch(row, scratch, touched):
+        """Tally one row into ``scratch``; return how many distinct states it has."""
+        n_touched = 0
+        for x in row:
+            if x >= 0:
+                if scratch[x] == 0:
+                    touched[n_touched] = x
+                    n_touched += 1
+                scratch[x] += 1
+        return n_touched
+
+    @_numba.njit(parallel=True, cache=True)
+    def _numba_nnz(rows, n_scratch, n_threads):
+        n_rows, width = rows.shape
+        nnz = np.zeros(n_rows, dtype=np.int64)
+        per = (n_rows + n_threads - 1) // n_threads
+        for t in _numba.prange(n_threads):
+            lo = t * per
+            hi = min(n_rows, lo + per)
+            if n_scratch > 0:
+                scratch = np.zeros(n_scratch, dtype=np.int64)
+                touched = np.empty(width, dtype=np.int64)
+                for i in range(lo, hi):
+                    k = _row_distinct_scratch(rows[i], scratch, touched)
+                    nnz[i] = k
+                    for j in range(k):
+                        scratch[touched[j]] = 0
+            else:
+                for i in range(lo, hi):
+                    buf = np.sort(rows[i])
+                    k = 0
+                    prev = -1
+                    for x in buf:
+                        if x >= 0 and (k == 0 or x != prev):
+                            k += 1
+                            prev = x
+                    nnz[i] = k
+        return nnz
+
+    @_numba.njit(parallel=True, cache=True)
+    def _numba_fill(rows, indptr, n_scratch, n_threads, states, counts):
+        n_rows, width = rows.shape
+        per = (n_rows + n_threads - 1) // n_threads
+        for t in _numba.prange(n_threads):
+            lo = t * per
+            hi = min(n_rows, lo + per)
+            if n_scratch > 0:
+                scratch = np.zeros(n_scratch, dtype=np.int64)
+                touched = np.empty(width, dtype=np.int64)
+                for i in range(lo, hi):
+                    k = _row_distinct_scratch(rows[i], scratch, touched)
+                    srt = np.sort(touched[:k])
+                    base = indptr[i]
+                    for j in range(k):
+                        s = srt[j]
+                        states[base + j] = s
+                        counts[base + j] = scratch[s]
+                        scratch[s] = 0
+            else:
+                for i in range(lo, hi):
+                    buf = np.sort(rows[i])
+                    pos = indptr[i] - 1
+                    prev = -1
+                    started = False
+                    for x in buf:
+                        if x < 0:
+                            continue
+                        if started and x == prev:
+                            counts[pos] += 1
+                        else:
+                            pos += 1
+                            states[pos] = x
+                            counts[pos] = 1
+                            prev = x
+                            started = True
+
+    def _numba_count_rows(rows: np.ndarray) -> tuple[np.ndarray, ...]:
+        rows = np.ascontiguousarray(rows)
+        max_tok = int(rows.max(initial=-1))
+        n_scratch = max_tok + 1 if max_tok < _SCRATCH_MAX else 0
+        n_threads = max(1, min(_numba.get_num_threads(), rows.shape[0]))
+        nnz = _numba_nnz(rows, n_scratch, n_threads)
+        indptr = np.zeros(rows.shape[0] + 1, dtype=np.int64)
+        np.cumsum(nnz, out=indptr[1:])
+        states = np.empty(indptr[-1], dtype=np.int64)
+        counts = np.empty(indptr[-1], dtype=np.int64)
+        _numba_fill(rows, indptr, n_scratch, n_threads, states, counts)
+        return indptr, states, counts
+
+
+def count_rows(rows: np.ndarray, *, engine: str = "auto") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sparse state counts of each row of a 2-D integer token array (``-1`` ignored).
+
+    Parameters
+    ----------
+    rows : ndarray of int, shape (n_config, n_tokens)
+    engine : {"auto", "numba", "numpy"}
+
+    Returns
+    -------
+    indptr, states, counts : CSR arrays; row ``i`` holds ``states[indptr[i]:indptr[i+1]]``
+        (sorted, distinct) with their ``counts`` (> 0).
+    """
+    rows = np.asarray(rows)
+    if rows.ndim != 2:
+        raise ValueError("count_rows expects a 2-D array")
+    if rows.shape[0] == 0 or rows.shape[1] == 0:
+        z = np.zeros(0, dtype=np.int64)
+        return np.zeros(rows.shape[0] + 1, dtype=np.int64), z, z.copy()
+    use_numba = HAVE_NUMBA and engine in ("auto", "numba")
+    if engine == "numba" and not HAVE_NUMBA:
+        raise ImportError("engine='numba' needs numba: pip install 'phasekit[fast]'")
+    if use_numba:
+        return _numba_count_rows(rows)
+    return _numpy_count_rows(rows)
+
+
+# --------------------------------------------------------------------------- Counts
+def _segment_ids(indptr: np.ndarray) -> np.ndarray:
+    """Row index of every stored entry of a CSR structure."""
+    return np.repeat(np.arange(indptr.size - 1, dtype=np.int64), np.diff(indptr))
+
+
+def _segment_reduce(values: np.ndarray, indptr: np.ndarray, ufunc: np.ufunc, empty: Any) -> np.ndarray:
+    """``ufunc.reduceat`` over CSR rows, with ``empty`` for rows that hold nothing."""
+    n = indptr.size - 1
+    lengths = np.diff(indptr)
+    out = np.full(n, empty, dtype=np.result_type(values.dtype, np.asarray(empty).dtype))
+    nonempty = lengths > 0
+    if values.size and nonempty.any():
+        out[nonempty] = ufunc.reduceat(values, indptr[:-1][nonempty])
+    return out
+
+
+@dataclass
+class Counts:
+    """State counts per configuration, stored as compressed sparse rows.
+
+    Attributes
+    ----------
+    dims, shape, coords :
+        The grid of kept dims (C order); ``coords`` maps dim names (and any
+        non-index coordinates living on kept dims) to xarray variables.
+    indptr, states, counts :
+        Row ``i`` (configuration ``np.unravel_index(i, shape)``) observed the states
+        ``states[indptr[i]:indptr[i+1]]`` (sorted, distinct) ``counts[...]`` times.
+    n_states :
+        q, the size of the outcome space, when known.
+    system :
+        The dims that were counted over.
+    """
+
+    dims: tuple[Hashable, ...]
+    shape: tuple[int, ...]
+    indptr: np.ndarray
+    states: np.ndarray
+    counts: np.ndarray
+    n_states: int | None = None
+    system: tuple[Hashable, ...] = ()
+    coords: dict[Hashable, Any] = field(default_factory=dict)
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    # ---------------------------------------------------------------- basics
+    @property
+    def n_config(self) -> int:
+        """Number of configurations (rows)."""
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def _grid(self, flat: np.ndarray) -> np.ndarray:
+        return np.asarray(flat).reshape(self.shape)
+
+    def totals(self) -> np.ndarray:
+        """N, the number of counted tokens per configuration (shape ``self.shape``)."""
+        return self._grid(_segment_reduce(self.counts, self.indptr, np.add, 0))
+
+    def n_observed(self) -> np.ndarray:
+        """Number of distinct states seen per configuration."""
+        return self._grid(np.diff(self.indptr))
+
+    def max_count(self) -> np.ndarray:
+        """Largest state count per configuration (0 when empty)."""
+        return self._grid(_segment_reduce(self.counts, self.indptr, np.maximum, 0))
+
+    def sum_squares(self) -> np.ndarray:
+        """Σ_k n_k² per configuration."""
+        return self._grid(_segment_reduce(self.counts**2, self.indptr, np.add, 0))
+
+    def mode_state(self) -> np.ndarray:
+        """The most frequent state per configuration (smallest among ties; -1 when empty)."""
+        mx = _segment_reduce(self.counts, self.indptr, np.maximum, 0)
+        seg = _segment_ids(self.indptr)
+        is_max = self.counts == mx[seg]
+        big = np.iinfo(np.int64).max
+        cand = np.where(is_max, self.states, big)
+        mode = _segment_reduce(cand, self.indptr, np.minimum, big)
+        mode[mode == big] = -1
+        return self._grid(mode)
+
+    def fingerprint(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Count-of-counts per configuration, as CSR.
+
+        Returns ``(fp_indptr, multiplicity, n_with_multiplicity)``: for configuration
+        ``i`` the entries ``fp_indptr[i]:fp_indptr[i+1]`` list each distinct count ``j``
+        (ascending) and how many states were seen exactly ``j`` times (f_j).
+        """
+        seg = _segment_ids(self.indptr)
+        if self.counts.size == 0:
+            z = np.zeros(0, dtype=np.int64)
+            return np.zeros(self.n_config + 1, dtype=np.int64), z, z.copy()
+        order = np.lexsort((self.counts, seg))
+        seg_s, cnt_s = seg[order], self.counts[order]
+        new = np.empty(cnt_s.size, dtype=bool)
+        new[0] = True
+        new[1:] = (cnt_s[1:] != cnt_s[:-1]) | (seg_s[1:] != seg_s[:-1])
+        starts = np.flatnonzero(new)
+        mult = cnt_s[starts]
+        nmult = np.diff(np.append(starts, cnt_s.size))
+        fp_indptr = np.zeros(self.n_config + 1, dtype=np.int64)
+        np.cumsum(np.bincount(seg_s[starts], minlength=self.n_config), out=fp_indptr[1:])
+        return fp_indptr, mult.astype(np.int64), nmult.astype(np.int64)
+
+    def to_dense(self, n_states: int | None = None) -> np.ndarray:
+        """Dense counts of shape ``(*shape, q)``; only for q <= ``DENSE_MAX_STATES``."""
+        q = n_states if n_states is not None else self.n_states
+        if q is None:
+            q = int(self.states.max(initial=-1)) + 1
+            if self.states.size:
+                raise SchemaError(
+                    "a dense state axis needs n_states (q)",
+                    where="Counts.to_dense",
+                    fix="pass n_states= or set ds.attrs['n_states']",
+                )
+        if q > DENSE_MAX_STATES:
+            raise SchemaError(
+                f"refusing to build a dense state axis of {q} states",
+                where="Counts.to_dense",
+                fix="use the sparse counts (states/counts/fingerprint) for large vocabularies",
+            )
+        if self.states.size and int(self.states.max()) >= q:
+            raise SchemaError(
+                f"a state {int(self.states.max())} is >= n_states={q}",
+                where="Counts.to_dense",
+                fix="pass the correct n_states",
+            )
+        dense = np.zeros((self.n_config, q), dtype=np.int64)
+        dense[_segment_ids(self.indptr), self.states] = self.counts
+        return dense.reshape(*self.shape, q)
+
+    def wrap(self, values: np.ndarray, name: str | None = None, extra_dims: tuple = ()) -> xr.DataArray:
+        """Wrap an array shaped like the grid (plus trailing ``extra_dims``) as a DataArray."""
+        values = np.asarray(values)
+        dims = tuple(self.dims) + tuple(extra_dims)
+        coords = {k: v for k, v in self.coords.items() if set(_coord_dims(v)) <= set(self.dims)}
+        return xr.DataArray(values.reshape(*self.shape, *values.shape[len(self.shape) :]) if values.ndim else values,
+                            dims=dims, coords=coords, name=name)
+
+    # ---------------------------------------------------------------- algebra
+    def pool(self, dims: Hashable | Iterable[Hashable]) -> Counts:
+        """Add the counts over some of the kept dims (e.g. pool all prompts of a checkpoint)."""
+        dims = as_dims(dims)
+        unknown = [d for d in dims if d not in self.dims]
+        if unknown:
+            raise SchemaError(f"cannot pool over {unknown}", where=f"kept dims are {list(self.dims)}",
+                              fix="name dims that are not counted over")
+        keep = [i for i, d in enumerate(self.dims) if d not in dims]
+        new_shape = tuple(self.shape[i] for i in keep)
+        grid_index = np.indices(self.shape).reshape(len(self.shape), -1) if self.shape else np.zeros((0, 1), int)
+        new_row = (
+            np.ravel_multi_index(tuple(grid_index[i] for i in keep), new_shape)
+            if keep
+            else np.zeros(self.n_config, dtype=np.int64)
+        )
+        seg = new_row[_segment_ids(self.indptr)]
+        n_new = int(np.prod(new_shape, dtype=np.int64))
+        indptr, states, counts = _merge_entries(seg, self.states, self.counts, n_new)
+        kept_dims = tuple(self.dims[i] for i in keep)
+        coords = {k: v for k, v in self.coords.items() if set(_coord_dims(v)) <= set(kept_dims)}
+        return Counts(kept_dims, new_shape, indptr, states, counts, self.n_states,
+                      tuple(self.system) + tuple(dims), coords, dict(self.attrs))
+
+    def __add__(self, other: Counts) -> Counts:
+        if not isinstance(other, Counts):
+            return NotImplemented
+        if self.dims != other.dims or self.shape != other.shape:
+            raise SchemaError("cannot add Counts on different grids",
+                              where=f"{self.dims}{self.shape} vs {other.dims}{other.shape}",
+                              fix="count the same dims on both")
+        seg = np.concatenate([_segment_ids(self.indptr), _segment_ids(other.indptr)])
+        st = np.concatenate([self.states, other.states])
+        ct = np.concatenate([self.counts, other.counts])
+        indptr, states, counts = _merge_entries(seg, st, ct, self.n_config)
+        q = self.n_states if self.n_states is not None else other.n_states
+        return Counts(self.dims, self.shape, indptr, states, counts, q, self.system, dict(self.coords),
+                      dict(self.attrs))
+
+    def row_slice(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """CSR arrays of rows ``start:stop``."""
+        a, b = self.indptr[start], self.indptr[stop]
+        return self.indptr[start : stop + 1] - a, self.states[a:b], self.counts[a:b]
+
+    def __repr__(self) -> str:
+        grid = ", ".join(f"{d}: {n}" for d, n in zip(self.dims, self.shape, strict=True))
+        return (f"<phasekit.Counts ({grid}) over {list(self.system)}: {self.counts.sum()} tokens, "
+                f"{self.states.size} nonzero entries, n_states={self.n_states}>")
+
+
+def _coord_dims(v: Any) -> tuple:
+    return tuple(getattr(v, "dims", ()))
+
+
+def _merge_entries(seg: np.ndarray, states: np.ndarray, counts: np.ndarray, n_rows: int):
+    """Sum counts of equal (row, state) pairs and return CSR arrays."""
+    if states.size == 0:
+        z = np.zeros(0, dtype=np.int64)
+        return np.zeros(n_rows + 1, dtype=np.int64), z, z.copy()
+    order = np.lexsort((states, seg))
+    seg_s, st_s, ct_s = seg[order], states[order], counts[order]
+    new = np.empty(st_s.size, dtype=bool)
+    new[0] = True
+    new[1:] = (st_s[1:] != st_s[:-1]) | (seg_s[1:] != seg_s[:-1])
+    starts = np.flatnonzero(new)
+    summed = np.add.reduceat(ct_s, starts)
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(seg_s[starts], minlength=n_rows), out=indptr[1:])
+    return indptr, st_s[starts].astype(np.int64), summed.astype(np.int64)
+
+
+# --------------------------------------------------------------------------- entry point
+def _token_dataarray(ds: xr.Dataset | xr.DataArray) -> xr.DataArray:
+    from .schema import token_array
+
+    return token_array(ds)
+
+
+def resolve_n_states(ds: xr.Dataset | xr.DataArray, n_states: int | None) -> int | None:
+    """q from the argument, else the data's ``n_states`` attr, else ``None``."""
+    if n_states is not None:
+        return int(n_states)
+    for obj in (ds, getattr(ds, "token", None) if isinstance(ds, xr.Dataset) else None):
+        if obj is not None and "n_states" in obj.attrs:
+            return int(obj.attrs["n_states"])
+    return None
+
+
+def count_states(
+    ds: xr.Dataset | xr.DataArray,
+    system: Hashable | Iterable[Hashable] = ("sample",),
+    *,
+    n_states: int | None = None,
+    engine: str = "auto",
+) -> Counts:
+    """Count the states of every configuration.
+
+    A configuration is one cell of the grid of all dims **not** in ``system``; its tokens
+    are those along the ``system`` dims (e.g. ``system="sample"`` for the answers of one
+    prompt at one checkpoint; ``system="position"`` for one sequence). ``-1`` (no token)
+    is never counted.
+
+    Parameters
+    ----------
+    ds : Dataset with a ``token`` variable, or the token DataArray
+    system : dim name(s) counted over
+    n_states : q; defaults to ``attrs["n_states"]`` when present. Tokens must be < q.
+    engine : "auto" (numba when installed), "numba" or "numpy"
+
+    Returns
+    -------
+    Counts
+    """
+    tok = _token_dataarray(ds)
+    system = as_dims(system)
+    if not system:
+        raise SchemaError("system= names no dims", where="count_states",
+                          fix="name the dim(s) a configuration spans, e.g. system='sample'")
+    require_dims(tok, system, argument="system")
+    q = resolve_n_states(ds, n_states)
+    kept = tuple(d for d in tok.dims if d not in system)
+    tok = tok.transpose(*kept, *system)
+    shape = tuple(int(tok.sizes[d]) for d in kept)
+    width = int(np.prod([tok.sizes[d] for d in system], dtype=np.int64))
+    coords = {k: v.variable for k, v in tok.coords.items() if set(v.dims) <= set(kept)}
+    data = tok.data
+    if _is_dask(data):
+        indptr, states, counts = _count_dask(data, len(kept), width)
+    else:
+        arr = np.asarray(data)
+        _check_integer(arr)
+        indptr, states, counts = count_rows(arr.reshape(-1, width) if arr.size else
+                                            np.zeros((int(np.prod(shape, dtype=np.int64)), width), np.int64),
+                                            engine=engine)
+    if q is not None and states.size and int(states.max()) >= q:
+        raise SchemaError(
+            f"token value {int(states.max())} is outside the {q} states given by n_states",
+            where="count_states",
+            fix="pass the right n_states (or fix the tokens: valid values are -1 and 0..q-1)",
+        )
+    return Counts(kept, shape, indptr, states, counts, q, system, coords, {})
+
+
+def _is_dask(data: Any) -> bool:
+    return type(data).__module__.startswith("dask")
+
+
+def _check_integer(arr: np.ndarray) -> None:
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise SchemaError(f"tokens must be integers, got dtype {arr.dtype}",
+                          where="variable 'token'",
+                          fix="map answers to integer states with open_samples(..., encoder=...)")
+
+
+def _count_dask(data: Any, n_kept: int, width: int):
+    """Count a dask array block by block along the kept dims (one task per block)."""
+    import dask
+
+    if not np.issubdtype(data.dtype, np.integer):
+        _check_integer(np.zeros(0, dtype=data.dtype))
+    # counted dims must be whole inside a block; kept dims keep their chunking
+    data = data.rechunk({i: -1 for i in range(n_kept, data.ndim)})
+    blocks = data.to_delayed().reshape(-1) if n_kept else np.array([data.to_delayed().ravel()[0]])
+    # C-order over the block grid of the kept dims == C-order over configurations only
+    # when the kept dims are chunked along the first dim alone; otherwise reorder rows.
+    parts = dask.compute(*[dask.delayed(_count_block)(b, width) for b in blocks])
+    return _assemble_blocks(parts, data.chunks[:n_kept])
+
+
+def _count_block(block: np.ndarray, width: int):
+    block = np.asarray(block)
+    _check_integer(block)
+    return count_rows(block.reshape(-1, width))
+
+
+def _assemble_blocks(parts, kept_chunks):
+    """Concatenate per-block CSR rows back into C order of the full kept grid."""
+    shape = tuple(sum(c) for c in kept_chunks)
+    n_rows = int(np.prod(shape, dtype=np.int64))
+    # global row index of every row of every block
+    offsets = [np.concatenate([[0], np.cumsum(c)[:-1]]) for c in kept_chunks]
+    block_grid = [len(c) for c in kept_chunks]
+    seg_all, st_all, ct_all = [], [], []
+    for b, (indptr, states, counts) in enumerate(parts):
+        bidx = np.unravel_index(b, block_grid) if block_grid else ()
+        bshape = tuple(kept_chunks[i][bidx[i]] for i in range(len(kept_chunks)))
+        local = np.indices(bshape).reshape(len(bshape), -1) if bshape else np.zeros((0, 1), int)
+        glob = tuple(local[i] + offsets[i][bidx[i]] for i in range(len(bshape)))
+        rows = np.ravel_multi_index(glob, shape) if bshape else np.zeros(1, dtype=np.int64)
+        seg_all.append(rows[_segment_ids(indptr)])
+        st_all.append(states)
+        ct_all.append(counts)
+    seg = np.concatenate(seg_all) if seg_all else np.zeros(0, np.int64)
+    st = np.concatenate(st_all) if st_all else np.zeros(0, np.int64)
+    ct = np.concatenate(ct_all) if ct_all else np.zeros(0, np.int64)
+    return _merge_entries(seg, st, ct, n_rows)

@@ -1,0 +1,1 @@
+"""Reference generators that return their ground truth (filled in by integration)."""

@@ -1,0 +1,279 @@
+"""The data model and its validation.
+
+The canonical samples dataset (DESIGN.md, "Data model"):
+
+* one integer variable ``token``; ``-1`` means "no token" and is never counted;
+* dims, in this order where present: leading extras (``model``, ``temperature``, …),
+  then ``checkpoint``, ``prompt``, ``sample``, ``position``; ``checkpoint`` and ``sample``
+  are required;
+* coords: ``step`` along ``checkpoint`` (numeric, non-decreasing), optional ``stage``,
+  optional ``state`` labels;
+* attrs: ``n_states`` (q) where known.
+
+:func:`validate` enforces it completely and returns the (transposed) dataset;
+every violation raises :class:`phasekit.SchemaError` naming the problem, the place
+and the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .errors import SchemaError
+
+__all__ = ["CANONICAL_DIMS", "REQUIRED_DIMS", "validate", "token_array", "summary"]
+
+#: Canonical order of the named dims (extras come first).
+CANONICAL_DIMS: tuple[str, ...] = ("checkpoint", "prompt", "sample", "position")
+#: Dims every ingested dataset must have.
+REQUIRED_DIMS: tuple[str, ...] = ("checkpoint", "sample")
+
+
+def token_array(ds: xr.Dataset | xr.DataArray) -> xr.DataArray:
+    """The ``token`` variable of a samples Dataset (or the DataArray itself)."""
+    if isinstance(ds, xr.DataArray):
+        return ds
+    if not isinstance(ds, xr.Dataset):
+        raise SchemaError(
+            f"expected an xarray Dataset or DataArray, got {type(ds).__name__}",
+            where="first argument",
+            fix="load samples with phasekit.open_samples(...)",
+        )
+    if "token" not in ds.data_vars:
+        raise SchemaError(
+            "the dataset has no 'token' variable",
+            where=f"data variables are {list(ds.data_vars)}",
+            fix="rename your token variable to 'token' (ds.rename({'ids': 'token'})) "
+            "or load with open_samples(..., token='<column>')",
+        )
+    tok = ds["token"]
+    if "n_states" in ds.attrs and "n_states" not in tok.attrs:
+        tok = tok.assign_attrs(n_states=ds.attrs["n_states"])
+    return tok
+
+
+def canonical_order(dims: tuple[Hashable, ...]) -> tuple[Hashable, ...]:
+    """Extras first (in their given order), then the canonical dims in canonical order."""
+    extras = [d for d in dims if d not in CANONICAL_DIMS]
+    return tuple(extras) + tuple(d for d in CANONICAL_DIMS if d in dims)
+
+
+def _first_bad(mask: np.ndarray, tok: xr.DataArray) -> str:
+    """Describe where the first True of ``mask`` sits, by coordinate labels."""
+    idx = np.unravel_index(int(np.flatnonzero(mask.ravel())[0]), mask.shape)
+    parts = []
+    for dim, i in zip(tok.dims, idx, strict=True):
+        label = tok[dim].values[i] if dim in tok.coords else i
+        parts.append(f"{dim}={label!s}")
+    return ", ".join(parts)
+
+
+def _check_values(tok: xr.DataArray, n_states: int | None) -> None:
+    data = tok.data
+    if type(data).__module__.startswith("dask"):
+        import dask
+
+        lo, hi, nan = dask.compute(data.min(), data.max(), _dask_nonfinite(data))
+        if nan:
+            raise SchemaError("tokens contain NaN or infinite values", where="variable 'token'",
+                              fix="use -1 for missing tokens and integer states otherwise")
+        lo, hi = float(lo), float(hi)
+        if lo < -1:
+            raise SchemaError(f"token value {lo:g} is below -1", where="variable 'token'",
+                              fix="use -1 for 'no token' and 0..q-1 for states")
+        if n_states is not None and hi >= n_states:
+            raise SchemaError(f"token value {hi:g} is >= n_states={n_states}",
+                              where="variable 'token'",
+                              fix="set attrs['n_states'] to the size of the outcome space")
+        return
+    arr = np.asarray(data)
+    if arr.size == 0:
+        return
+    if not np.issubdtype(arr.dtype, np.integer):
+        if np.issubdtype(arr.dtype, np.floating):
+            finite = np.isfinite(arr)
+            if not finite.all():
+                raise SchemaError(
+                    "tokens contain NaN or infinite values (tokens must be integer)",
+                    where=_first_bad(~finite, tok),
+                    fix="use -1 for missing tokens and integer states otherwise",
+                )
+            frac = arr != np.round(arr)
+            if frac.any():
+                value = arr.ravel()[np.flatnonzero(frac.ravel())[0]]
+                raise SchemaError(
+                    f"token value {value!r} is not an integer",
+                    where=_first_bad(frac, tok),
+                    fix="tokens must be integer state ids; map text with an encoder",
+                )
+        else:
+            raise SchemaError(
+                f"tokens must be integer, got dtype {arr.dtype}",
+                where="variable 'token'",
+                fix="map answers to integer states with open_samples(..., text=..., encoder=...)",
+            )
+    below = arr < -1
+    if below.any():
+        value = arr.ravel()[np.flatnonzero(below.ravel())[0]]
+        raise SchemaError(
+            f"token value {int(value)} is below -1",
+            where=_first_bad(below, tok),
+            fix="use -1 for 'no token' and 0..q-1 for states",
+        )
+    if n_states is not None:
+        above = arr >= n_states
+        if above.any():
+            value = arr.ravel()[np.flatnonzero(above.ravel())[0]]
+            raise SchemaError(
+                f"token value {int(value)} is >= n_states={n_states}",
+                where=_first_bad(above, tok),
+                fix="set attrs['n_states'] to the size of the outcome space (q) or fix the tokens",
+            )
+
+
+def _dask_nonfinite(data: Any) -> Any:
+    import dask.array as da
+
+    if np.issubdtype(data.dtype, np.floating):
+        return (~da.isfinite(data)).any()
+    return False
+
+
+def _check_steps(ds: xr.Dataset, control: str) -> None:
+    if control not in ds.dims:
+        return
+    labels = ds[control].values if control in ds.coords else None
+    if labels is not None:
+        uniq, counts = np.unique(labels.astype(str), return_counts=True)
+        if (counts > 1).any():
+            raise SchemaError(
+                f"checkpoint label {uniq[counts > 1][0]!r} appears {counts[counts > 1][0]} times",
+                where=f"coordinate '{control}'",
+                fix="give every checkpoint a unique label (e.g. 'ckpt-<step>')",
+            )
+    if "step" not in ds.coords:
+        return
+    step = ds["step"]
+    if step.dims != (control,):
+        raise SchemaError(
+            f"coordinate 'step' must lie along '{control}', has dims {step.dims}",
+            where="coordinate 'step'",
+            fix=f"assign it with ds.assign_coords(step=('{control}', steps))",
+        )
+    values = step.values
+    if not np.issubdtype(values.dtype, np.number):
+        raise SchemaError(
+            f"'step' must be numeric, got dtype {values.dtype}",
+            where="coordinate 'step'",
+            fix="convert steps to numbers (e.g. parse 'ckpt-1000' to 1000)",
+        )
+    if np.isnan(values.astype(float)).any():
+        i = int(np.flatnonzero(np.isnan(values.astype(float)))[0])
+        raise SchemaError("'step' contains NaN", where=f"{control}={ds[control].values[i]!s}",
+                          fix="give every checkpoint a numeric step")
+    dec = np.flatnonzero(np.diff(values.astype(float)) < 0)
+    if dec.size:
+        i = int(dec[0]) + 1
+        raise SchemaError(
+            f"'step' decreases from {values[i - 1]!s} to {values[i]!s}",
+            where=f"{control}={ds[control].values[i]!s}",
+            fix="sort the checkpoints by step: ds.sortby('step')",
+        )
+
+
+def validate(ds: xr.Dataset, *, control: str = "checkpoint", n_states: int | None = None) -> xr.Dataset:
+    """Check a samples dataset against the data model and return it in canonical form.
+
+    Checks: ``token`` present and integer-valued; ``checkpoint`` (or ``control``) and
+    ``sample`` dims present; dims transposed silently into canonical order; values
+    ``>= -1`` and ``< n_states`` where q is known; ``step`` numeric and non-decreasing;
+    checkpoint labels unique; not empty.
+
+    Parameters
+    ----------
+    ds : Dataset
+    control : name of the control dim (default ``"checkpoint"``)
+    n_states : q, if not in ``ds.attrs["n_states"]`` (stored into attrs when given)
+
+    Returns
+    -------
+    Dataset, transposed into canonical dim order, with ``attrs["n_states"]`` set when known.
+
+    Raises
+    ------
+    SchemaError
+    """
+    if not isinstance(ds, xr.Dataset):
+        raise SchemaError(
+            f"validate expects an xarray Dataset, got {type(ds).__name__}",
+            where="first argument",
+            fix="wrap a token DataArray with da.to_dataset(name='token')",
+        )
+    tok = token_array(ds)
+    required = (control, "sample")
+    missing = [d for d in required if d not in tok.dims]
+    if missing:
+        raise SchemaError(
+            f"'token' is missing the required dim(s) {missing}",
+            where=f"'token' has dims {list(tok.dims)}",
+            fix="add them (ds.expand_dims('checkpoint')) or rename yours "
+            "(ds.rename({'step_dim': 'checkpoint'})); a single checkpoint or sample is a dim of size 1",
+        )
+    if tok.size == 0:
+        raise SchemaError(
+            "the dataset is empty",
+            where=", ".join(f"{d}={n}" for d, n in tok.sizes.items()),
+            fix="check the loader mapping: no rows were read",
+        )
+    q = n_states if n_states is not None else ds.attrs.get("n_states")
+    if q is not None:
+        try:
+            q = int(q)
+        except (TypeError, ValueError) as err:
+            raise SchemaError(f"n_states={q!r} is not an integer", where="attrs['n_states']",
+                              fix="set n_states to the size of the outcome space") from err
+        if q < 1:
+            raise SchemaError(f"n_states={q} must be >= 1", where="attrs['n_states']",
+                              fix="set n_states to the size of the outcome space")
+    _check_values(tok, q)
+    _check_steps(ds, control)
+    order = canonical_order(tok.dims) if control == "checkpoint" else _order_with_control(tok.dims, control)
+    out = ds.transpose(*order, ...)
+    if q is not None:
+        out.attrs["n_states"] = q
+    return out
+
+
+def _order_with_control(dims: tuple[Hashable, ...], control: str) -> tuple[Hashable, ...]:
+    canon = ("prompt", "sample", "position")
+    extras = [d for d in dims if d not in canon and d != control]
+    return tuple(extras) + (control,) + tuple(d for d in canon if d in dims)
+
+
+def summary(ds: xr.Dataset) -> dict[str, Any]:
+    """A JSON-friendly summary of a samples dataset (dims, sizes, q, steps, unparsed counts)."""
+    tok = token_array(ds)
+    out: dict[str, Any] = {
+        "dims": {str(d): int(n) for d, n in tok.sizes.items()},
+        "n_states": int(ds.attrs["n_states"]) if "n_states" in ds.attrs else None,
+        "dtype": str(tok.dtype),
+    }
+    if "step" in ds.coords:
+        steps = ds["step"].values
+        out["steps"] = {"first": float(steps[0]), "last": float(steps[-1]), "count": int(steps.size)}
+    if "stage" in ds.coords:
+        stages = [str(s) for s in ds["stage"].values]
+        out["stages"] = list(dict.fromkeys(stages))
+    data = np.asarray(tok.data) if not type(tok.data).__module__.startswith("dask") else None
+    if data is not None:
+        out["tokens"] = int((data >= 0).sum())
+        out["padding"] = int((data < 0).sum())
+    for key in ("n_unparsed", "n_rows", "n_skipped", "source"):
+        if key in ds.attrs:
+            v = ds.attrs[key]
+            out[key] = v.item() if hasattr(v, "item") else v
+    return out
