@@ -106,7 +106,7 @@ def _check_values(tok: xr.DataArray, n_states: int | None) -> None:
             if frac.any():
                 value = arr.ravel()[np.flatnonzero(frac.ravel())[0]]
                 raise SchemaError(
-                    f"token value {value!r} is not an integer",
+                    f"token value {value.item()!r} is not an integer",
                     where=_first_bad(frac, tok),
                     fix="tokens must be integer state ids; map text with an encoder",
                 )
@@ -151,7 +151,7 @@ def _check_steps(ds: xr.Dataset, control: str) -> None:
         uniq, counts = np.unique(labels.astype(str), return_counts=True)
         if (counts > 1).any():
             raise SchemaError(
-                f"checkpoint label {uniq[counts > 1][0]!r} appears {counts[counts > 1][0]} times",
+                f"checkpoint label {str(uniq[counts > 1][0])!r} appears {counts[counts > 1][0]} times",
                 where=f"coordinate '{control}'",
                 fix="give every checkpoint a unique label (e.g. 'ckpt-<step>')",
             )
