@@ -1,6 +1,84 @@
-"""phasekit: statistical physics of language-model training dynamics."""
+"""phasekit: statistical physics of language-model training dynamics, from samples.
+
+The public API (see ``docs/api.md``)::
+
+    import phasekit as pk
+    ds = pk.open_samples("generations.jsonl", text="answer", encoder="integer", n_states=10)
+    H = pk.entropy(ds, system="sample")            # nats, with H.stderr
+    m = pk.magnetization(ds, system="sample")
+    report = pk.analyze(ds)                         # the whole pipeline
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
 
 from ._version import __version__
 from .errors import SchemaError
 
-__all__ = ["SchemaError", "__version__"]
+# name -> module that defines it; imported lazily so `import phasekit` stays fast and
+# the CLI's error path does not pay for scipy/statsmodels/ruptures/matplotlib.
+_API = {
+    "open_samples": "ingest",
+    "encode_answers": "ingest",
+    "validate": "schema",
+    "count_states": "count",
+    "Counts": "count",
+    "entropy": "entropy",
+    "magnetization": "observables",
+    "order_parameters": "observables",
+    "prompt_structure": "observables",
+    "with_stderr": "observables",
+    "susceptibility": "ensemble",
+    "binder_cumulant": "ensemble",
+    "order_histogram": "ensemble",
+    "bimodality": "ensemble",
+    "response": "ensemble",
+    "jackknife": "ensemble",
+    "bootstrap": "ensemble",
+    "correlation_function": "correlations",
+    "mutual_information": "correlations",
+    "correlation_length": "correlations",
+    "autocorrelation_time": "correlations",
+    "detect_boundaries": "transitions",
+    "label_phases": "transitions",
+    "penalty_path": "transitions",
+    "seed_attribution": "anatomy",
+    "divergence_scan": "anatomy",
+    "classify_transition": "anatomy",
+    "margin_f1": "cpmetrics",
+    "segmentation_covering": "cpmetrics",
+    "critical_point": "scaling",
+    "fit_power_law": "scaling",
+    "finite_size_collapse": "scaling",
+    "compatible_classes": "universality",
+    "UNIVERSALITY_CLASSES": "universality",
+    "analyze": "report",
+    "Report": "report",
+}
+_SUBMODULES = ("datasets", "plot", "accessor")
+
+__all__ = ["SchemaError", "__version__", *_API, *_SUBMODULES]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        value = getattr(import_module(f".{_API[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        module = import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'phasekit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+try:  # register the ``.phase`` accessor on import (cheap: it delegates lazily)
+    from . import accessor as _accessor  # noqa: F401
+except ImportError:  # pragma: no cover
+    pass

@@ -171,10 +171,26 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                             prev = x
                             started = True
 
+    @_numba.njit(parallel=True, cache=True)
+    def _numba_dense(rows, q):
+        n_rows, width = rows.shape
+        out = np.zeros((n_rows, q), dtype=np.int64)
+        for i in _numba.prange(n_rows):
+            for x in rows[i]:
+                if x >= 0:
+                    out[i, x] += 1
+        return out
+
     def _numba_count_rows(rows: np.ndarray) -> tuple[np.ndarray, ...]:
         rows = np.ascontiguousarray(rows)
         max_tok = int(rows.max(initial=-1))
         n_scratch = max_tok + 1 if max_tok < _SCRATCH_MAX else 0
+        if 0 < n_scratch <= 256 and rows.shape[0] * n_scratch <= (1 << 27):
+            dense = _numba_dense(rows, n_scratch)
+            r, s = np.nonzero(dense)
+            indptr = np.zeros(rows.shape[0] + 1, dtype=np.int64)
+            np.cumsum(np.count_nonzero(dense, axis=1), out=indptr[1:])
+            return indptr, s.astype(np.int64), dense[r, s]
         n_threads = max(1, min(_numba.get_num_threads(), rows.shape[0]))
         nnz = _numba_nnz(rows, n_scratch, n_threads)
         indptr = np.zeros(rows.shape[0] + 1, dtype=np.int64)

@@ -1,1 +1,33 @@
-"""Reference generators that return their ground truth (filled in by integration)."""
+"""Reference generators that return their ground truth.
+
+Every generator returns :class:`Generated` ``(data, truth)``: the samples in phasekit's
+data model and a dict of the exact values an estimator should recover.
+
+* :func:`potts_samples`, :func:`potts_by_size` — 2D q-state Potts model sampled by
+  Swendsen–Wang cluster updates (exact T_c = 1/ln(1+√q) and known exponents);
+* :func:`biased_spins` — independent spins with a smoothly varying bias (a crossover);
+* :func:`markov_chain` — symmetric q-state chain, C(r) ∝ λ^r, ξ = −1/ln λ exactly;
+* :func:`repeat_avoiding_sequences`, :func:`power_law_sequences` — anti-correlated and
+  critically (power-law) correlated sequences;
+* :func:`crystallisation_run` — a three-phase training run (liquid → nucleation →
+  settling) with known boundary steps and seed prompt;
+* :func:`demo_dataset` — the embedded demo, a fixed-seed crystallisation run.
+"""
+
+from ._common import Generated
+from .crystallisation import crystallisation_run, demo_dataset
+from .potts import biased_spins, critical_temperature, potts_by_size, potts_samples
+from .sequences import markov_chain, power_law_sequences, repeat_avoiding_sequences
+
+__all__ = [
+    "Generated",
+    "biased_spins",
+    "critical_temperature",
+    "crystallisation_run",
+    "demo_dataset",
+    "markov_chain",
+    "potts_by_size",
+    "potts_samples",
+    "power_law_sequences",
+    "repeat_avoiding_sequences",
+]

@@ -1,0 +1,208 @@
+"""Counting stage benchmark: per-(checkpoint, prompt) state counts and plug-in entropy.
+
+Compares, in the same run and on the same token array:
+
+* ``arr.sum()`` — one read of the array, the memory-bandwidth floor;
+* one ``np.sort`` of the combined int64 keys ``group * V + token`` (the "sort floor");
+* a per-group ``np.bincount`` loop (what a careful user writes with numpy);
+* pandas ``groupby([...]).value_counts()`` (what most users write);
+* ``phasekit.count.count_states`` (+ plug-in entropy from the sparse counts).
+
+Each method runs in a fresh child process so its peak resident memory above the loaded
+token array can be read from ``ru_maxrss``.
+
+Run ``python benchmarks/bench_counts.py`` for the full size (100 checkpoints × 100
+prompts × 100 samples × 100 positions = 1e8 tokens) or ``--smoke`` for a tiny one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+SHAPE_FULL = (100, 100, 100, 100)
+SHAPE_SMOKE = (10, 10, 20, 25)
+
+
+def make_tokens(shape, n_states, seed=0):
+    """Zipf(1.1)-distributed token ids over ``n_states`` states (rank = id), int32."""
+    rng = np.random.default_rng(seed)
+    ranks = np.arange(1, n_states + 1, dtype=float)
+    p = ranks**-1.1
+    p /= p.sum()
+    cdf = np.cumsum(p)
+    out = np.empty(int(np.prod(shape)), dtype=np.int32)
+    step = 10_000_000
+    for i in range(0, out.size, step):
+        u = rng.random(min(step, out.size - i))
+        out[i : i + u.size] = np.minimum(np.searchsorted(cdf, u), n_states - 1)
+    return out.reshape(shape)
+
+
+def _rss_kib() -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _plugin_entropy_csr(indptr, counts):
+    """Plug-in entropy per row: H = ln N − Σ n ln n / N."""
+    n = np.add.reduceat(counts, indptr[:-1]).astype(float) if counts.size else np.zeros(indptr.size - 1)
+    nlogn = np.add.reduceat(counts * np.log(counts), indptr[:-1]) if counts.size else n
+    return np.log(n) - nlogn / n
+
+
+# ---------------------------------------------------------------- the methods
+def m_sum(tok, n_states):
+    return int(tok.sum(dtype=np.int64))
+
+
+def m_sort(tok, n_states):
+    groups = tok.shape[0] * tok.shape[1]
+    keys = np.arange(groups, dtype=np.int64).repeat(tok[0, 0].size) * n_states + tok.reshape(-1)
+    keys.sort()
+    return int(keys[-1])
+
+
+def m_bincount_loop(tok, n_states):
+    flat = tok.reshape(tok.shape[0] * tok.shape[1], -1)
+    out = np.empty(flat.shape[0])
+    for g in range(flat.shape[0]):
+        c = np.bincount(flat[g], minlength=n_states)
+        c = c[c > 0]
+        n = c.sum()
+        out[g] = np.log(n) - (c * np.log(c)).sum() / n
+    return out
+
+
+def m_pandas(tok, n_states):
+    import pandas as pd
+
+    c, p = tok.shape[0], tok.shape[1]
+    per = tok[0, 0].size
+    df = pd.DataFrame({
+        "checkpoint": np.repeat(np.arange(c, dtype=np.int32), p * per),
+        "prompt": np.tile(np.repeat(np.arange(p, dtype=np.int32), per), c),
+        "token": tok.reshape(-1),
+    })
+    vc = df.groupby(["checkpoint", "prompt"])["token"].value_counts()
+    n = vc.groupby(level=[0, 1]).transform("sum")
+    frac = vc / n
+    return (-(frac * np.log(frac)).groupby(level=[0, 1]).sum()).to_numpy()
+
+
+def m_phasekit(tok, n_states):
+    import xarray as xr
+
+    from phasekit.count import count_states
+
+    ds = xr.Dataset({"token": (("checkpoint", "prompt", "sample", "position"), tok)},
+                    attrs={"n_states": n_states})
+    c = count_states(ds, system=("sample", "position"))
+    return _plugin_entropy_csr(c.indptr, c.counts)
+
+
+METHODS = {
+    "arr.sum (floor)": m_sum,
+    "np.sort of keys": m_sort,
+    "bincount loop": m_bincount_loop,
+    "pandas value_counts": m_pandas,
+    "phasekit": m_phasekit,
+}
+
+
+def _child(path, n_states, name, queue):
+    import pandas  # noqa: F401  (imports are not part of any method's memory)
+    import xarray  # noqa: F401
+
+    tok = np.load(path)
+    tok.sum()  # fault the pages in
+    if name == "phasekit":  # compile/load the kernels outside the timing (numba cache)
+        m_phasekit(tok[:1, :1], n_states)
+    base = _rss_kib()
+    t0 = time.perf_counter()
+    result = METHODS[name](tok, n_states)
+    dt = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    queue.put({"seconds": dt, "peak_extra_mib": max(0, peak - base) / 1024,
+               "result": np.asarray(result, dtype=float).ravel()[:2000].tolist()})
+
+
+def run_method(path, n_states, name):
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(path, n_states, name, q))
+    proc.start()
+    out = q.get()
+    proc.join()
+    return out
+
+
+def main(smoke: bool = False, skip_pandas: bool = False) -> dict:
+    shape = SHAPE_SMOKE if smoke else SHAPE_FULL
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n_states in (50_000, 10):
+            tok = make_tokens(shape, n_states, seed=1)
+            path = os.path.join(tmp, f"tok{n_states}.npy")
+            np.save(path, tok)
+            token_mib = tok.nbytes / 2**20
+            del tok
+            res = {}
+            for name in METHODS:
+                if skip_pandas and name.startswith("pandas"):
+                    continue
+                res[name] = run_method(path, n_states, name)
+                print(f"  V={n_states:>6} {name:<22} {res[name]['seconds']:8.3f} s  "
+                      f"peak +{res[name]['peak_extra_mib']:8.1f} MiB", flush=True)
+            ref = np.asarray(res["phasekit"]["result"])
+            for name in ("bincount loop", "pandas value_counts"):
+                if name in res:  # same entropies (pandas orders groups identically)
+                    other = np.asarray(res[name]["result"])
+                    assert np.allclose(other, ref), f"{name} disagrees with phasekit"
+            pk_t = res["phasekit"]["seconds"]
+            for name, r in res.items():
+                rows.append({
+                    "n_states": n_states, "tokens": int(np.prod(shape)), "method": name,
+                    "seconds": round(r["seconds"], 4), "peak_extra_mib": round(r["peak_extra_mib"], 1),
+                    "token_array_mib": round(token_mib, 1),
+                    "phasekit_speedup": round(r["seconds"] / pk_t, 2) if name != "phasekit" else 1.0,
+                })
+    return {"benchmark": "counts", "shape": list(shape), "rows": rows}
+
+
+def to_markdown(result: dict) -> str:
+    lines = [
+        f"Tokens: {result['rows'][0]['tokens']:,} (shape {tuple(result['shape'])}), int32, Zipf(1.1) ids.",
+        "",
+        "| V | method | seconds | time / phasekit | peak extra memory (MiB) | token array (MiB) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        lines.append(f"| {r['n_states']:,} | {r['method']} | {r['seconds']:.3f} | {r['phasekit_speedup']:.2f} | "
+                     f"{r['peak_extra_mib']:.0f} | {r['token_array_mib']:.0f} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--skip-pandas", action="store_true")
+    ap.add_argument("--json", type=Path, default=None, help="write the result as JSON here")
+    args = ap.parse_args()
+    out = main(smoke=args.smoke, skip_pandas=args.skip_pandas)
+    print(to_markdown(out))
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2))
+    sys.exit(0)
