@@ -273,10 +273,6 @@ class Report:
 
         Returns ``{name: Figure}``.
         """
-        import matplotlib
-
-        if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
-            pass
         import matplotlib.pyplot as plt
 
         from . import plot as pkplot
@@ -285,7 +281,8 @@ class Report:
         figs: dict[str, Any] = {}
 
         def new(name, ncols=1, width=7.5):
-            fig, axes = plt.subplots(1, ncols, figsize=(width, 3.8), constrained_layout=True)
+            fig, axes = plt.subplots(1, ncols, figsize=(width, 3.8))
+            fig.subplots_adjust(left=0.09 if ncols == 1 else 0.06, right=0.98, bottom=0.14, top=0.9, wspace=0.25)
             figs[name] = fig
             return axes
 
