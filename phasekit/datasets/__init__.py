@@ -16,11 +16,22 @@ data model and a dict of the exact values an estimator should recover.
 
 from ._common import Generated
 from .crystallisation import crystallisation_run, demo_dataset
-from .potts import biased_spins, critical_temperature, potts_by_size, potts_samples
+from .potts import (
+    POTTS_EXACT,
+    biased_spins,
+    critical_energy,
+    critical_temperature,
+    exact_properties,
+    potts_by_size,
+    potts_samples,
+)
 from .sequences import markov_chain, power_law_sequences, repeat_avoiding_sequences
 
 __all__ = [
+    "POTTS_EXACT",
     "Generated",
+    "critical_energy",
+    "exact_properties",
     "biased_spins",
     "critical_temperature",
     "crystallisation_run",

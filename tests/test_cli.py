@@ -1,0 +1,92 @@
+"""The command line: summaries, one-line errors with exit code 2, the demo and analyze."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from phasekit.cli import main
+
+
+def _rows_from_run(ds):
+    """Text answers (the state labels) as JSONL rows, one per sample."""
+    labels = ds["state"].values
+    tok = ds["token"].values
+    rows = []
+    for c, ck in enumerate(ds["checkpoint"].values):
+        for p, pr in enumerate(ds["prompt"].values):
+            for s in range(tok.shape[2]):
+                t = tok[c, p, s]
+                rows.append({"checkpoint": str(ck), "step": int(ds["step"].values[c]), "prompt": str(pr),
+                             "sample": s, "stage": str(ds["stage"].values[c]),
+                             "answer": f"{labels[t]}." if t >= 0 else "no idea"})
+    return rows
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert "phasekit" in capsys.readouterr().out
+
+
+def test_validate_prints_summary(tmp_path, capsys):
+    p = tmp_path / "g.jsonl"
+    p.write_text("\n".join(json.dumps({"checkpoint": f"ckpt-{s}", "sample": i, "text": t})
+                           for s in (10, 20) for i, t in enumerate(["7", "3", "seven"])) + "\n")
+    assert main(["validate", str(p), "--text", "text", "--encoder", "integer", "--n-states", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "checkpoint=2" in out and "sample=3" in out and "unparsed answers: 2" in out and "n_states: 10" in out
+
+
+@pytest.mark.parametrize("content, ext, words", [
+    ('{"checkpoint": "c-1", "sample": 0, "token": 1}\n{oops}\n', ".jsonl", "line 2"),
+    ("anything", ".pkl", "'.pkl'"),
+    ("checkpoint,sample,token\nc-1,0,-5\n", ".csv", "-5"),
+])
+def test_errors_are_one_line_exit_2(tmp_path, content, ext, words):
+    p = tmp_path / f"bad{ext}"
+    p.write_text(content)
+    r = subprocess.run([sys.executable, "-m", "phasekit.cli", "validate", str(p)], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert words in r.stderr and r.stderr.startswith("phasekit: error:")
+
+
+def test_missing_file_exit_2(capsys):
+    assert main(["validate", "/nonexistent/file.jsonl"]) == 2
+    assert "file not found" in capsys.readouterr().err
+
+
+def test_analyze_jsonl_of_text_answers(tmp_path):
+    """Issue 7: analyze a three-phase run given as text answers, end to end."""
+    from phasekit.datasets import crystallisation_run
+
+    ds, truth = crystallisation_run(n_checkpoints=24, n_prompts=8, n_samples=24, seed=3, settling=False)
+    p = tmp_path / "answers.jsonl"
+    p.write_text("\n".join(json.dumps(r) for r in _rows_from_run(ds)) + "\n")
+    out = tmp_path / "out"
+    code = main(["analyze", str(p), "-o", str(out), "--text", "answer", "--encoder", "integer",
+                 "--n-states", "10", "--stage", "stage", "--quiet", "--seed", "1"])
+    assert code == 0
+    for name in ("report.html", "results.nc", "summary.json"):
+        assert (out / name).stat().st_size > 0
+    assert len(list((out / "figures").glob("*.png"))) >= 3
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["schema_version"] == 1
+    steps = ds["step"].values
+    found = [b["step"] for b in summary["boundaries"]]
+    for true_step in truth["boundaries"]:
+        i_true = int(np.searchsorted(steps, true_step))
+        assert any(abs(int(np.searchsorted(steps, f)) - i_true) <= 2 for f in found), (found, truth["boundaries"])
+    for b in summary["boundaries"]:
+        lo, hi = b["interval"]
+        assert lo <= hi and isinstance(b["channels"], list)
+    assert {"label", "first_step", "last_step", "levels"} <= set(summary["phases"][0])
+    assert "provenance" in summary and summary["provenance"]["versions"]["phasekit"]
+    res = xr.open_dataset(out / "results.nc")
+    assert "magnetization" in res and "phase" in res
+    res.close()
