@@ -315,7 +315,9 @@ def demo_dataset() -> Generated:
     """The embedded demo: a fixed crystallisation run (same output on every call).
 
     30 checkpoints x 12 prompts x 32 samples, q = 10, with a nucleation and a settling
-    phase, built by :func:`crystallisation_run` with a fixed seed.
+    phase, built by :func:`crystallisation_run` with a fixed seed. The seed distribution
+    is sharpened onto 3 states (``seed_top=3, sharpen=3``) so that the collapse shows in
+    the entropy (about 1.6 → 1.0 nats) as well as in the between-prompt divergence.
     """
     return crystallisation_run(
         n_checkpoints=30,
@@ -324,5 +326,7 @@ def demo_dataset() -> Generated:
         n_states=10,
         transition=True,
         settling=True,
+        seed_top=3,
+        sharpen=3.0,
         seed=_DEMO_SEED,
     )
