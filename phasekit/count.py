@@ -10,10 +10,12 @@ order parameters, divergences) works on ``Counts`` or on its count-of-counts
 
 Kernels
 -------
-* ``numba`` (when installed): one pass per configuration with a scratch tally of size
-  ``max_token + 1`` reused across configurations (one per thread, only when
-  ``max_token < 2**24``), touched states sorted afterwards; configurations are processed
-  in parallel. Otherwise the row is sorted in place.
+* ``numba`` (when installed): per configuration, a tally of size ``max_token + 1`` and a
+  bitmap of the states seen (both reused across configurations, one per thread, only
+  when ``max_token < 2**22``); the bitmap's set bits are emitted word by word, so states
+  come out sorted without sorting. Two passes (distinct count, then fill) so the output
+  is allocated exactly. Larger token ids sort each row instead. Alphabets of at most 256
+  states use a dense per-row tally.
 * numpy fallback: ``np.bincount`` of ``config * q + token`` for small alphabets,
   otherwise one ``np.unique`` of the combined keys per block of configurations.
 
@@ -38,7 +40,7 @@ __all__ = ["Counts", "count_states", "DENSE_MAX_STATES"]
 #: Largest alphabet for which :meth:`Counts.to_dense` will build a dense state axis.
 DENSE_MAX_STATES = 65536
 #: Scratch tallies are used by the numba kernel only below this token value.
-_SCRATCH_MAX = 1 << 24
+_SCRATCH_MAX = 1 << 22
 
 try:  # pragma: no cover - exercised when numba is installed
     import numba as _numba
@@ -93,35 +95,63 @@ def _numpy_count_rows(rows: np.ndarray, block_rows: int = 4096) -> tuple[np.ndar
 
 
 if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
+    _U1 = np.uint64(1)
 
-    @_numba.njit(cache=True, nogil=True)
-    def _row_distinct_scratch(row, scratch, touched):
-        """Tally one row into ``scratch``; return how many distinct states it has."""
-        n_touched = 0
-        for x in row:
-            if x >= 0:
-                if scratch[x] == 0:
-                    touched[n_touched] = x
-                    n_touched += 1
-                scratch[x] += 1
-        return n_touched
+    @_numba.njit(inline="always")
+    def _lowest_bit_index(x):
+        """Index of the lowest set bit of a non-zero uint64 (binary search)."""
+        n = 0
+        if (x & np.uint64(0xFFFFFFFF)) == 0:
+            n += 32
+            x >>= np.uint64(32)
+        if (x & np.uint64(0xFFFF)) == 0:
+            n += 16
+            x >>= np.uint64(16)
+        if (x & np.uint64(0xFF)) == 0:
+            n += 8
+            x >>= np.uint64(8)
+        if (x & np.uint64(0xF)) == 0:
+            n += 4
+            x >>= np.uint64(4)
+        if (x & np.uint64(0x3)) == 0:
+            n += 2
+            x >>= np.uint64(2)
+        if (x & np.uint64(0x1)) == 0:
+            n += 1
+        return n
+
+    @_numba.njit(inline="always")
+    def _popcount(x):
+        """Number of set bits of a uint64 (SWAR)."""
+        x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+        x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+        x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+        return (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
 
     @_numba.njit(parallel=True, cache=True)
     def _numba_nnz(rows, n_scratch, n_threads):
+        """Distinct states per row: a bitmap of seen states (V/64 words, reused per row),
+        or a sort of the row when the token values are too large for a bitmap."""
         n_rows, width = rows.shape
         nnz = np.zeros(n_rows, dtype=np.int64)
         per = (n_rows + n_threads - 1) // n_threads
+        n_words = (n_scratch + 63) // 64
         for t in _numba.prange(n_threads):
             lo = t * per
             hi = min(n_rows, lo + per)
             if n_scratch > 0:
-                scratch = np.zeros(n_scratch, dtype=np.int64)
-                touched = np.empty(width, dtype=np.int64)
+                bits = np.zeros(n_words, dtype=np.uint64)
                 for i in range(lo, hi):
-                    k = _row_distinct_scratch(rows[i], scratch, touched)
+                    for x in rows[i]:
+                        if x >= 0:
+                            bits[x >> 6] |= _U1 << np.uint64(x & 63)
+                    k = 0
+                    for w in range(n_words):
+                        b = bits[w]
+                        if b != 0:
+                            k += _popcount(b)
+                            bits[w] = 0
                     nnz[i] = k
-                    for j in range(k):
-                        scratch[touched[j]] = 0
             else:
                 for i in range(lo, hi):
                     buf = np.sort(rows[i])
@@ -136,23 +166,36 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
 
     @_numba.njit(parallel=True, cache=True)
     def _numba_fill(rows, indptr, n_scratch, n_threads, states, counts):
+        """Write each row's (state, count) pairs in ascending state order.
+
+        A per-thread tally of size V plus a bitmap of touched states: emitting the set
+        bits word by word gives sorted states in O(V/64 + distinct) per row, with no sort.
+        """
         n_rows, width = rows.shape
         per = (n_rows + n_threads - 1) // n_threads
+        n_words = (n_scratch + 63) // 64
         for t in _numba.prange(n_threads):
             lo = t * per
             hi = min(n_rows, lo + per)
             if n_scratch > 0:
-                scratch = np.zeros(n_scratch, dtype=np.int64)
-                touched = np.empty(width, dtype=np.int64)
+                bits = np.zeros(n_words, dtype=np.uint64)
+                tally = np.zeros(n_scratch, dtype=np.int64)
                 for i in range(lo, hi):
-                    k = _row_distinct_scratch(rows[i], scratch, touched)
-                    srt = np.sort(touched[:k])
-                    base = indptr[i]
-                    for j in range(k):
-                        s = srt[j]
-                        states[base + j] = s
-                        counts[base + j] = scratch[s]
-                        scratch[s] = 0
+                    for x in rows[i]:
+                        if x >= 0:
+                            tally[x] += 1
+                            bits[x >> 6] |= _U1 << np.uint64(x & 63)
+                    pos = indptr[i]
+                    for w in range(n_words):
+                        b = bits[w]
+                        while b != 0:
+                            s = w * 64 + _lowest_bit_index(b)
+                            states[pos] = s
+                            counts[pos] = tally[s]
+                            tally[s] = 0
+                            pos += 1
+                            b &= b - _U1
+                        bits[w] = 0
             else:
                 for i in range(lo, hi):
                     buf = np.sort(rows[i])
