@@ -47,6 +47,7 @@ _API = {
     "seed_attribution": "anatomy",
     "divergence_scan": "anatomy",
     "classify_transition": "anatomy",
+    "scan_peaks": "anatomy",
     "margin_f1": "cpmetrics",
     "segmentation_covering": "cpmetrics",
     "critical_point": "scaling",

@@ -383,6 +383,17 @@ def _netcdf_safe(ds: xr.Dataset) -> xr.Dataset:
     return ds
 
 
+def _seed_reference(ds: xr.Dataset, control: Hashable) -> Any:
+    """The reference for seed attribution: every checkpoint of the ``base`` stage, pooled,
+    when a ``stage`` coordinate says which they are; else the first checkpoint."""
+    if "stage" in ds.coords and ds["stage"].dims == (control,):
+        stages = np.asarray(ds["stage"].values).astype(str)
+        base = [i for i, s in enumerate(stages) if s.lower() in ("base", "pretrained", "pretrain")]
+        if base and len(base) < stages.size:
+            return [ds[control].values[i] for i in base] if control in ds.coords else base
+    return 0
+
+
 def _stack_replicas(da: xr.DataArray, replica: tuple[Hashable, ...]) -> tuple[xr.DataArray, Hashable]:
     if len(replica) == 1:
         return da, replica[0]
@@ -513,7 +524,8 @@ def analyze(
     seed_ds = None
     if "prompt" in token_array(work).dims:
         seed_system = tuple(d for d in token_array(work).dims if d not in (control, "prompt"))
-        seed_ds = seed_attribution(work, reference=0, dim=control, prompt="prompt", system=seed_system,
+        seed_ds = seed_attribution(work, reference=_seed_reference(work, control), dim=control,
+                                   prompt="prompt", system=seed_system,
                                    n_states=q, n_bootstrap=n_bootstrap, seed=seed)
     bar.update()
 
@@ -527,7 +539,10 @@ def analyze(
     if "position" in token_array(work).dims and token_array(work).sizes["position"] >= 4:
         cf = correlation_function(work, dim="position", keep=control)
         xi = correlation_length(cf, dim="position")
-        corr = xr.Dataset({"correlation_function": cf, "correlation_length": xi})
+        cf_vars = {"correlation_function": cf.drop_vars("stderr", errors="ignore")}
+        if "stderr" in cf.coords:  # one 'stderr' coord per Dataset: keep C(r)'s as a variable
+            cf_vars["correlation_function_stderr"] = cf.coords["stderr"].reset_coords(drop=True)
+        corr = xr.Dataset({**cf_vars, "correlation_length": xi})
     bar.update()
 
     bar.set_postfix_str("transition order")
