@@ -53,6 +53,8 @@ _API = {
     "critical_point": "scaling",
     "fit_power_law": "scaling",
     "finite_size_collapse": "scaling",
+    "scaling_curves": "scaling",
+    "universality_table": "universality",
     "compatible_classes": "universality",
     "UNIVERSALITY_CLASSES": "universality",
     "analyze": "report",

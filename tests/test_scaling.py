@@ -1,0 +1,323 @@
+"""Tests of phasekit.scaling against data of known scaling form (exact truth)."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib
+import numpy as np
+import pytest
+import xarray as xr
+
+from phasekit.errors import SchemaError
+from phasekit.scaling import (
+    Collapse,
+    _Curve,
+    _quality,
+    _quality_rows,
+    _quality_rows_py,
+    _stack,
+    critical_point,
+    finite_size_collapse,
+    fit_power_law,
+    scaling_curves,
+)
+
+matplotlib.use("Agg")
+
+TC, NU = 2.0, 0.8
+
+
+def _softplus(x):
+    return np.logaddexp(0.0, x)
+
+
+def _curves(sizes=(8, 12, 16, 24, 32), a=0.5, rel_err=0.005, n_t=25, seed=0, ragged=True,
+            with_errors=True):
+    """obs(t, L) = L^a f((t - TC) L^(1/NU)) + Gaussian noise of known size; ragged grids."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for i, L in enumerate(sizes):
+        half = 0.6 * L ** (-0.5)  # windows shrink with L, as a user would choose them
+        t = np.linspace(TC - half, TC + half, n_t) + (0.003 * i if ragged else 0.0)
+        x = (t - TC) * L ** (1 / NU)
+        f = np.exp(-(x**2) / 4) + 0.3 / (1 + np.exp(x))
+        y = L**a * f
+        err = rel_err * L**a * np.ones_like(y)
+        coords = {"temperature": t}
+        if with_errors:
+            coords["stderr"] = ("temperature", err)
+        out[L] = xr.DataArray(y + err * rng.normal(size=y.size), dims="temperature",
+                              coords=coords)
+    return out
+
+
+def _binder_replicas(sizes=(8, 16, 32), n=300, seed=0, n_t=13):
+    """m = L^(-1/8) |mu(x) + g|: the Binder cumulant depends on x only, so all sizes cross
+    exactly at TC (no corrections to scaling)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for L in sizes:
+        t = TC * np.linspace(0.9, 1.1, n_t)
+        x = (t - TC) * L ** (1 / NU)
+        mu = 2.0 * _softplus(-1.5 * x)
+        m = L**-0.125 * np.abs(mu[:, None] + rng.normal(size=(t.size, n)))
+        out[L] = xr.DataArray(m, dims=("temperature", "sample"), coords={"temperature": t},
+                              attrs={"N": L * L})
+    return out
+
+
+def _chi_replicas(sizes=(8, 12, 16, 24, 32), n=300, seed=0, x0=1.0):
+    """chi = N var(m) = L^2 L^(-1/4) s(x)^2 with s peaked at x0: T_peak = TC + x0 L^(-1/NU)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for L in sizes:
+        t = TC + np.linspace(-1.0, 3.0, 21) * L ** (-1 / NU)
+        x = (t - TC) * L ** (1 / NU)
+        s = np.exp(-((x - x0) ** 2) / 2) + 0.2
+        m = L**-0.125 * (3 + s[:, None] * rng.normal(size=(t.size, n)))
+        out[L] = xr.DataArray(m, dims=("temperature", "sample"), coords={"temperature": t},
+                              attrs={"N": L * L})
+    return out
+
+
+# ------------------------------------------------------------------ curves
+
+
+def test_scaling_curves_exact_moments_and_jackknife():
+    rng = np.random.default_rng(3)
+    m = rng.uniform(0, 1, size=(4, 50))
+    da = xr.DataArray(m, dims=("temperature", "sample"),
+                      coords={"temperature": [1.0, 2.0, 3.0, 4.0]}, attrs={"N": 16})
+    data = {4: da, 8: da}
+    chi = scaling_curves(data, "chi")[4]
+    U = scaling_curves(data, "binder")[4]
+    mean = scaling_curves(data, "m")[4]
+    np.testing.assert_allclose(chi.values, 16 * m.var(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(U.values, 1 - (m**4).mean(1) / (3 * (m**2).mean(1) ** 2), rtol=1e-12)
+    np.testing.assert_allclose(mean.values, m.mean(1), rtol=1e-12)
+    # closed-form jackknife == brute-force jackknife
+    n = m.shape[1]
+    loo = np.array([[16 * np.delete(row, i).var() for i in range(n)] for row in m])
+    se = np.sqrt((n - 1) / n * ((loo - loo.mean(1, keepdims=True)) ** 2).sum(1))
+    np.testing.assert_allclose(chi["stderr"].values, se, rtol=1e-9)
+    # the standard error of the mean by jackknife is std/sqrt(n) exactly
+    np.testing.assert_allclose(mean["stderr"].values, m.std(1, ddof=1) / np.sqrt(n), rtol=1e-9)
+
+
+def test_inputs_validated():
+    good = _binder_replicas(sizes=(8, 16), n=20)
+    with pytest.raises(SchemaError):
+        critical_point({8: good[8]})  # one size
+    with pytest.raises(SchemaError):
+        critical_point(good, control="step")
+    with pytest.raises(SchemaError):
+        critical_point({8: good[8].expand_dims(prompt=2), 16: good[16]})
+    with pytest.raises(SchemaError):
+        critical_point(good, method="peaks")
+    no_n = {L: da.copy().assign_attrs(N=None) for L, da in good.items()}
+    for da in no_n.values():
+        del da.attrs["N"]
+    with pytest.raises(SchemaError, match="number of sites"):
+        critical_point(no_n, method="susceptibility")
+    with pytest.raises(SchemaError, match="observable"):
+        finite_size_collapse(good)  # replicas but no observable
+    with pytest.raises(SchemaError):
+        finite_size_collapse(_curves(), observable="chi")  # curves have no replicas
+
+
+def test_size_dim_input_equals_mapping():
+    data = _binder_replicas(sizes=(8, 16), n=60, n_t=9)
+    stacked = xr.concat([data[8], data[16]], dim=xr.DataArray([8, 16], dims="size"))
+    a = critical_point(data, n_bootstrap=5, seed=1)
+    b = critical_point(stacked, n_bootstrap=5, seed=1)
+    assert a.value == pytest.approx(b.value)
+
+
+# ----------------------------------------------------------------- quality
+
+
+def test_quality_kernel_compiled_matches_python():
+    st = _stack({L: _Curve(da.temperature.values, da.values, da.stderr.values)
+                 for L, da in _curves(n_t=9).items()})
+    rng = np.random.default_rng(0)
+    P = 6
+    x = (st.t[None] - rng.uniform(1.95, 2.05, (P, 1))) * st.L[None] ** rng.uniform(0.5, 2, (P, 1))
+    y = st.y[None] * st.L[None] ** rng.uniform(-1, 1, (P, 1))
+    dy = np.abs(st.dy[None] * y / st.y[None])
+    starts = np.array([b[0] for b in st.bounds] + [st.bounds[-1][1]])
+    for order in (1, 3):
+        a = _quality_rows(x, y, dy, starts, st.group.astype(np.int64), order)
+        b = _quality_rows_py(x, y, dy, starts, st.group.astype(np.int64), order)
+        for u, v in zip(a, b, strict=True):
+            np.testing.assert_allclose(u, v, rtol=1e-10)
+
+
+def test_quality_is_minimal_at_truth_and_interpolates_linear_data_exactly():
+    # obs = L^a * (x + 3) is linear in x: any interpolation order reproduces it exactly
+    curves = {}
+    for L in (4, 8, 16):
+        t = np.linspace(1.8, 2.2, 11)
+        x = (t - TC) * L ** (1 / NU)
+        curves[L] = _Curve(t, L**0.7 * (x + 3.0), np.full(t.size, 0.1))
+    st = _stack(curves)
+    q = _quality(st, TC, 1 / NU, 0.7, 0.0, 1.0, order=1)
+    assert q.S[0] == pytest.approx(0.0, abs=1e-20)
+    assert q.n_overlap[0] > 0
+    off = _quality(st, [TC + 0.02, TC], [1 / NU, 1 / NU * 1.2], [0.7, 0.7], 0.0, 1.0)
+    assert np.all(off.S > 1.0)
+
+
+# ---------------------------------------------------------------- collapse
+
+
+def test_collapse_recovers_known_parameters_ragged_grids_with_errors():
+    r = finite_size_collapse(_curves(), seed=0)
+    assert isinstance(r, Collapse)
+    assert r.success, r.message
+    for est, se, truth in ((r.critical_point, r.critical_point_stderr, TC),
+                           (r.nu, r.nu_stderr, NU), (r.exponent, r.exponent_stderr, 0.5)):
+        assert np.isfinite(se) and se > 0
+        assert abs(est - truth) < 4 * se + 1e-3 * abs(truth), (est, se, truth)
+    assert abs(r.nu / NU - 1) < 0.03 and abs(r.exponent - 0.5) < 0.03
+    assert abs(r.critical_point - TC) < 0.002
+    assert r.quality < 3  # noise-level collapse (S ~ 1)
+    json.dumps(r.to_dict())
+    ax = r.plot()
+    assert len(ax.get_lines()) > 0
+
+
+def test_collapse_without_error_bars_uses_unit_errors():
+    r = finite_size_collapse(_curves(with_errors=False, rel_err=0.002), seed=1)
+    assert r.success, r.message
+    assert "unit errors" in r.error_method
+    assert abs(r.nu / NU - 1) < 0.05 and abs(r.exponent - 0.5) < 0.05
+    assert abs(r.critical_point - TC) < 0.005
+    assert np.isfinite(r.nu_stderr) and r.nu_stderr > 0
+
+
+def test_collapse_with_fixed_parameters():
+    r = finite_size_collapse(_curves(), critical_point=TC, nu=NU, seed=0)
+    assert r.critical_point == TC and r.nu == pytest.approx(NU)
+    assert r.critical_point_stderr == 0 and r.nu_stderr == 0
+    assert r.fitted == ("exponent",)
+    assert abs(r.exponent - 0.5) < 0.01
+
+
+def test_collapse_of_pure_noise_fails():
+    rng = np.random.default_rng(7)
+    noise = {
+        L: xr.DataArray(rng.normal(size=15), dims="temperature",
+                        coords={"temperature": np.linspace(1, 2, 15),
+                                "stderr": ("temperature", np.ones(15))})
+        for L in (8, 16, 32)
+    }
+    r = finite_size_collapse(noise, seed=0)
+    assert not r.success
+    assert r.message
+
+
+def test_collapse_of_size_independent_curve_is_not_trivially_successful():
+    # the same sigmoid for every size: no finite-size scaling at all
+    t = np.linspace(1.5, 2.5, 15)
+    flat = {L: xr.DataArray(np.tanh(3 * (t - 2.0)) + 0.001 * np.random.default_rng(L).normal(size=15),
+                            dims="temperature",
+                            coords={"temperature": t, "stderr": ("temperature", np.full(15, 0.001))})
+            for L in (8, 16, 32)}
+    r = finite_size_collapse(flat, seed=0)
+    # 1/nu -> its lower bound (no size dependence): reported as a failure, not as nu ~ 10
+    assert not r.success and "edge" in r.message
+
+
+def test_collapse_bootstrap_over_replicas_binder():
+    data = _binder_replicas(n=300)
+    r = finite_size_collapse(data, observable="binder", n_bootstrap=12, seed=2)
+    assert r.exponent == 0.0 and "bootstrap" in r.error_method
+    assert r.success, r.message
+    assert abs(r.critical_point - TC) < 4 * r.critical_point_stderr + 0.002
+    assert abs(r.nu - NU) < 4 * r.nu_stderr + 0.02
+
+
+def test_collapse_with_correction_to_scaling():
+    rng = np.random.default_rng(5)
+    out = {}
+    for L in (6, 8, 12, 16, 24, 32):
+        t = np.linspace(TC - 0.6 * L**-0.5, TC + 0.6 * L**-0.5, 21)
+        x = (t - TC) * L ** (1 / NU)
+        y = L**0.5 * (1 + 2.0 / L) * (np.exp(-(x**2) / 4) + 0.3 / (1 + np.exp(x)))
+        e = 0.01 * y
+        out[L] = xr.DataArray(y + e * rng.normal(size=t.size), dims="temperature",
+                              coords={"temperature": t, "stderr": ("temperature", e)})
+    r = finite_size_collapse(out, correction=True, seed=0)
+    assert r.success, r.message
+    assert abs(r.exponent - 0.5) < 0.05 and abs(r.correction - 2.0) < 0.6
+    assert abs(r.nu / NU - 1) < 0.05
+
+
+# ----------------------------------------------------------- critical point
+
+
+def test_binder_crossing_recovers_tc():
+    r = critical_point(_binder_replicas(n=400), n_bootstrap=60, seed=0)
+    assert r.method == "binder" and len(r.crossings) == 3
+    assert np.isfinite(r.stderr) and r.stderr > 0
+    assert abs(r.value - TC) < 3.5 * r.stderr
+    assert abs(r.value / TC - 1) < 0.01
+    assert np.all(np.abs(r.crossings["crossing"] - TC) < 5 * r.crossings["stderr"] + 1e-3)
+    json.dumps(r.to_dict())
+
+
+def test_susceptibility_peaks_extrapolate_to_tc():
+    data = _chi_replicas()
+    r = critical_point(data, method="susceptibility", nu=NU, n_bootstrap=60, seed=0)
+    # each peak sits at TC + x0 L^(-1/nu)
+    truth = TC + 1.0 * np.array(list(data)) ** (-1 / NU)
+    assert np.all(np.abs(r.crossings["peak"] - truth) < 5 * r.crossings["stderr"] + 2e-3)
+    assert abs(r.value - TC) < 3.5 * r.stderr and abs(r.value / TC - 1) < 0.01
+
+
+# -------------------------------------------------------------- power law
+
+
+def test_power_law_fixed_and_free_critical_point():
+    rng = np.random.default_rng(0)
+    x = np.linspace(1.5, 1.95, 12)
+    y = 1.3 * (2.0 - x) ** 0.125
+    e = 0.005 * y
+    yn = y + e * rng.normal(size=y.size)
+    r = fit_power_law(x, yn, yerr=e, critical_point=2.0, n_bootstrap=100, seed=0)
+    assert r.method == "ml" and r.critical_point_fixed
+    assert abs(r.exponent - 0.125) < 3 * r.exponent_stderr
+    assert r.exponent_ci[0] < 0.125 < r.exponent_ci[1]
+    assert 0.001 < r.p_value <= 1 and r.dof == 10
+    assert set(r.window_sensitivity["window"]) >= {"all", "drop_far", "drop_near"}
+    json.dumps(r.to_dict())
+    free = fit_power_law(x, yn, yerr=e, n_bootstrap=40, seed=0)
+    assert abs(free.critical_point - 2.0) < 3 * free.critical_point_stderr + 1e-3
+    assert abs(free.exponent - 0.125) < 3 * free.exponent_stderr
+
+
+def test_power_law_above_without_errors_and_model_comparison():
+    rng = np.random.default_rng(1)
+    x = np.linspace(2.05, 2.6, 14)
+    y = 0.7 * (x - 2.0) ** -1.75 * np.exp(0.01 * rng.normal(size=x.size))
+    r = fit_power_law(x, y, side="above", n_bootstrap=60, seed=0)
+    assert r.method == "wls" and np.isnan(r.p_value)
+    assert abs(r.exponent + 1.75) < 3 * r.exponent_stderr + 0.01
+    assert r.preferred == "power_law"
+    # a logistic crossover is recognised as such
+    xs = np.linspace(1.5, 1.95, 16)
+    ys = 0.1 + 1 / (1 + np.exp((xs - 1.7) / 0.05)) + 0.002 * rng.normal(size=16)
+    c = fit_power_law(xs, ys, yerr=np.full(16, 0.002), n_bootstrap=20, seed=0)
+    assert c.preferred == "logistic_crossover"
+
+
+def test_power_law_bad_input():
+    with pytest.raises(SchemaError):
+        fit_power_law([1, 2, 3], [1, 2], critical_point=4.0)
+    with pytest.raises(SchemaError):
+        fit_power_law([1, 2, 3], [1, 2, 3], critical_point=4.0)  # too few points
+    with pytest.raises(SchemaError):
+        fit_power_law(np.arange(6.0), -np.ones(6), critical_point=7.0)
+    with pytest.raises(SchemaError):
+        fit_power_law(np.arange(6.0), np.ones(6), side="left")
