@@ -26,6 +26,8 @@ _API = {
     "count_states": "count",
     "Counts": "count",
     "entropy": "entropy",
+    "entropy_from_counts": "entropy",
+    "entropy_from_fingerprint": "entropy",
     "magnetization": "observables",
     "order_parameters": "observables",
     "prompt_structure": "observables",

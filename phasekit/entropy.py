@@ -1,0 +1,973 @@
+"""Entropy estimators on count fingerprints, and the ``entropy()`` wrapper.
+
+Two layers, as in arviz-stats and xclim:
+
+* array functions :func:`entropy_from_fingerprint` and :func:`entropy_from_counts`,
+  vectorised over configurations.  They work on the *fingerprint* (count of counts)
+  of every configuration: for configuration ``i`` the entries
+  ``fp_indptr[i]:fp_indptr[i+1]`` say that ``n_with_multiplicity[e]`` states were seen
+  exactly ``multiplicity[e]`` times.  Every estimator below is a symmetric function of
+  the counts, so the fingerprint is all it needs; nothing is ever dense over the
+  alphabet, and there is no Python loop over configurations.
+* :func:`entropy`, which counts a samples Dataset with
+  :func:`phasekit.count.count_states` and returns a labelled estimate with its
+  standard error as the ``stderr`` coordinate.
+
+Notation: a configuration has ``N`` tokens, ``m`` distinct observed states, ``f_j``
+states seen ``j`` times (so ``N = sum_j j f_j`` and ``m = sum_j f_j``), and ``K`` is the
+alphabet size (``n_states``).  All entropies are in nats.
+
+Estimators (``ESTIMATORS``):
+
+``plugin``
+    ``H = -sum_k (n_k/N) ln(n_k/N)``; stderr by the delta method,
+    ``Var = (sum_k p_k ln^2 p_k - H^2)/N`` (Basharin 1959).
+``miller_madow``
+    plug-in ``+ (m - 1)/(2N)`` (Miller 1955); stderr as the plug-in.
+``grassberger``
+    ``H = ln N - (1/N) sum_k n_k G(n_k)``, ``G(n) = psi(n) + (-1)^n/2 [psi((n+1)/2) - psi(n/2)]``
+    (Grassberger 2003, arXiv:physics/0307138, eq. 35); stderr by the jackknife.
+``chao_shen``
+    coverage-adjusted Horvitz-Thompson estimator: ``C = 1 - f_1/N``, ``pa_k = C n_k/N``,
+    ``H = -sum_k pa_k ln pa_k / (1 - (1 - pa_k)^N)`` (Chao & Shen 2003, Environ. Ecol. Stat.
+    10:429); stderr by the jackknife.
+``chao_wang_jost``
+    ``H = sum_k (n_k/N)[psi(N) - psi(n_k)] + (f_1/N)(1-A)^{1-N}[-ln A - sum_{r=1}^{N-1}(1-A)^r/r]``
+    with ``A = 2 f_2/((N-1) f_1 + 2 f_2)`` (Chao, Wang & Jost 2013, Methods Ecol. Evol.
+    4:1091); the first term is unbiased for the entropy of the seen species' "discovery
+    rate" expansion, the second estimates the unseen-tail contribution from the
+    singletons and doubletons.  K is not used.  stderr by the jackknife.
+``nsb``
+    Nemenman-Shafee-Bialek (2002, arXiv:physics/0108025): a mixture of symmetric
+    Dirichlet(beta) priors over K states, with a hyperprior flat in the prior mean entropy
+    ``xi(beta) = psi(K beta + 1) - psi(beta + 1)`` on ``[0, ln K]``.  The posterior over
+    ``xi`` is evaluated on an adaptive per-configuration grid (an ``(n_config, n_grid)``
+    log-evidence array built from fingerprints); the estimate is the posterior mean of H
+    and the stderr the posterior standard deviation, from the exact Dirichlet moments of
+    H (Wolpert & Wolf 1995, Phys. Rev. E 52:6841).  Requires K.
+``pym``
+    Pitman-Yor mixture (Archer, Park & Pillow 2014, JMLR 15:2833): a mixture of PY(d, alpha)
+    priors over a countably infinite alphabet, with a hyperprior flat in d on [0, 0.95]
+    and flat in the prior mean entropy ``h = psi(alpha + 1) - psi(1 - d)`` on
+    ``(0, h_max]``.  Given (d, alpha) the posterior is exact: the seen states and the
+    unseen mass p* are Dir(n_1 - d, ..., n_m - d, alpha + m d) and the unseen mass carries an
+    independent PY(d, alpha + m d) tail, so
+    ``E[H] = psi(A+1) - sum_k (n_k - d) psi(n_k - d + 1)/A - (alpha + m d) psi(1 - d)/A``
+    (A = N + alpha) and E[H^2] follows from the Dirichlet moments and the PY prior
+    moments of the tail; both are integrated over a refined 2-D grid in (d, h) (Simpson's
+    rule).  The power-law tail of PY suits Zipf-like token distributions.  K is optional;
+    without it ``h_max`` = 25 nats and the tail is the untruncated PY.  With K,
+    ``h_max = ln K`` and the unseen mass is restricted to the K - m unseen states: its mean
+    entropy is that of the PY tail truncated, in the mean-field sense, to its K - m largest
+    atoms (:func:`_truncated_tail_entropy`), and the spread between that value and its
+    maximum ``ln(K - m)`` enters the posterior variance as a closure uncertainty
+    (uniform over the bracket).
+``bma``
+    Bayesian model average of ``nsb`` (K states, symmetric Dirichlet) and ``pym`` (with K),
+    each weighted by its marginal likelihood of the observed partition (for the Dirichlet
+    family the partition probability is ``K!/(K-m)!`` times the sequence probability;
+    both hyperpriors are normalised).  Estimate = mixture posterior mean, stderr = mixture
+    posterior sd.  Requires K.  This is the default of :func:`entropy`: the data choose
+    between a finite, flat-ish alphabet (where NSB is near-exact) and a heavy power-law
+    tail (where NSB under-estimates badly); ``docs/entropy.md`` has the measured accuracy.
+
+Standard errors: analytic (delta method) for ``plugin``/``miller_madow``; posterior sd
+for the Bayesian estimators; otherwise the delete-one-token jackknife computed from the
+fingerprint: removing one token of a state seen ``j`` times turns ``f_j`` into ``f_j - 1``
+and ``f_{j-1}`` into ``f_{j-1} + 1``, and ``j f_j`` tokens give the same leave-one-out value,
+so the jackknife costs one estimator evaluation per distinct multiplicity.  Both the
+delta method and the jackknife measure only the sampling spread (not the bias), and both
+give 0 when every observed state has the same count (e.g. all singletons): prefer a
+Bayesian estimator's posterior sd there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from scipy.special import digamma, gammaincc, gammaln
+from scipy.special import gamma as gamma_fn
+
+from ._meta import as_dims, estimate
+from .errors import SchemaError
+
+__all__ = [
+    "DEFAULT_ESTIMATOR",
+    "ESTIMATORS",
+    "entropy",
+    "entropy_from_counts",
+    "entropy_from_fingerprint",
+    "fingerprint_from_counts",
+]
+
+DEFAULT_ESTIMATOR = "bma"
+ESTIMATORS = (
+    "plugin",
+    "miller_madow",
+    "grassberger",
+    "chao_shen",
+    "chao_wang_jost",
+    "nsb",
+    "pym",
+    "bma",
+)
+_NEEDS_K = {"nsb", "bma"}
+_ERROR_METHOD = {
+    "plugin": "delta_method",
+    "miller_madow": "delta_method",
+    "grassberger": "jackknife_tokens",
+    "chao_shen": "jackknife_tokens",
+    "chao_wang_jost": "jackknife_tokens",
+    "nsb": "posterior_sd",
+    "pym": "posterior_sd",
+    "bma": "posterior_sd",
+}
+
+_MAX_CELLS = 1_500_000  # entries x grid points evaluated at once (memory bound)
+_PYM_DMAX = 0.95
+_PYM_HMAX_UNBOUNDED = 25.0
+
+
+def _trigamma(x: np.ndarray) -> np.ndarray:
+    """psi_1(x) for x > 0: recurrence psi_1(x) = psi_1(x+1) + 1/x^2 up to x >= 6, then the
+    asymptotic series 1/x + 1/(2x^2) + sum_k B_2k / x^(2k+1) up to B_12 (Abramowitz &
+    Stegun 6.4.12; relative error < 1e-10, several times faster than
+    ``scipy.special.polygamma(1, x)``)."""
+    shape = np.shape(x)
+    x = np.array(x, dtype=float, copy=True).reshape(-1)
+    acc = np.zeros_like(x)
+    small = np.nonzero(x < 6.0)
+    if small[0].size:
+        xs = x[small]
+        add = np.zeros_like(xs)
+        for _ in range(6):
+            m = xs < 6.0
+            if not m.any():
+                break
+            add += np.where(m, 1.0 / np.where(m, xs * xs, 1.0), 0.0)
+            xs = xs + m
+        acc[small] = add
+        x[small] = xs
+    with np.errstate(divide="ignore"):
+        r = 1.0 / x
+    r2 = r * r
+    series = r + r2 * (0.5 + r * (1.0 / 6.0 + r2 * (-1.0 / 30.0 + r2 * (
+        1.0 / 42.0 + r2 * (-1.0 / 30.0 + r2 * (5.0 / 66.0 - r2 * 691.0 / 2730.0))))))
+    return (acc + series).reshape(shape)
+
+
+# --------------------------------------------------------------------------------------
+# fingerprint plumbing
+# --------------------------------------------------------------------------------------
+
+
+class _FP:
+    """Flattened fingerprint: entry -> config index, multiplicity j, number of states f."""
+
+    __slots__ = ("cfg", "j", "f", "n", "N", "m", "f1", "f2")
+
+    def __init__(self, cfg: np.ndarray, j: np.ndarray, f: np.ndarray, n: int):
+        self.cfg = cfg
+        self.j = j
+        self.f = f
+        self.n = n
+        self.N = self.sum(j * f)
+        self.m = self.sum(f)
+        self.f1 = self.sum(np.where(j == 1, f, 0.0))
+        self.f2 = self.sum(np.where(j == 2, f, 0.0))
+
+    def sum(self, w: np.ndarray) -> np.ndarray:
+        return np.bincount(self.cfg, weights=w, minlength=self.n)[: self.n]
+
+    def per_entry(self, x: np.ndarray) -> np.ndarray:
+        return x[self.cfg]
+
+
+def _check_fingerprint(fp_indptr, multiplicity, n_with_multiplicity) -> _FP:
+    indptr = np.asarray(fp_indptr)
+    j = np.asarray(multiplicity)
+    f = np.asarray(n_with_multiplicity)
+    where = "entropy_from_fingerprint"
+    if indptr.ndim != 1 or indptr.size < 1:
+        raise SchemaError("fp_indptr must be a 1-D array of length n_config + 1", where=where,
+                          fix="pass the first output of Counts.fingerprint()")
+    if j.shape != f.shape or j.ndim != 1:
+        raise SchemaError("multiplicity and n_with_multiplicity must be 1-D arrays of equal length",
+                          where=where, fix="pass the outputs of Counts.fingerprint()")
+    if indptr[0] != 0 or indptr[-1] != j.size or np.any(np.diff(indptr) < 0):
+        raise SchemaError("fp_indptr is not a valid CSR index pointer "
+                          "(must start at 0, be non-decreasing and end at len(multiplicity))",
+                          where=where, fix="pass the outputs of Counts.fingerprint()")
+    if j.size and (np.any(j < 1) or np.any(f < 0)):
+        raise SchemaError("multiplicities must be >= 1 and numbers of states >= 0", where=where,
+                          fix="drop zero counts before building the fingerprint")
+    n = indptr.size - 1
+    cfg = np.repeat(np.arange(n), np.diff(indptr))
+    nz = f > 0
+    return _FP(cfg[nz], j[nz].astype(float), f[nz].astype(float), n)
+
+
+def _resolve_k(estimator: str, n_states: int | None, fp: _FP) -> float | None:
+    if n_states is None:
+        if estimator in _NEEDS_K:
+            raise SchemaError(
+                f"estimator {estimator!r} needs the alphabet size K (n_states) and none was given",
+                where=f"entropy estimator={estimator!r}",
+                fix="pass n_states= (the size q of the outcome space) or set ds.attrs['n_states']; "
+                "the observed support is never used in its place"
+                + ("; or use estimator='pym' (needs no K)" if estimator == "bma" else ""),
+            )
+        return None
+    k = int(n_states)
+    if k < 1:
+        raise SchemaError(f"n_states must be a positive integer, got {n_states!r}",
+                          where="entropy n_states=", fix="pass the size q of the outcome space")
+    if fp.m.size and np.nanmax(fp.m) > k:
+        raise SchemaError(
+            f"a configuration has {int(np.nanmax(fp.m))} distinct observed states, more than "
+            f"n_states={k}",
+            where="entropy n_states=",
+            fix="pass the true size of the outcome space as n_states=",
+        )
+    return float(k)
+
+
+# --------------------------------------------------------------------------------------
+# frequentist estimators (point values; every one is a sum over fingerprint entries)
+# --------------------------------------------------------------------------------------
+
+
+def _h_plugin(fp: _FP, k: float | None = None) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(fp.N) - fp.sum(fp.f * fp.j * np.log(fp.j)) / fp.N
+
+
+def _h_miller_madow(fp: _FP, k: float | None = None) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _h_plugin(fp) + (fp.m - 1.0) / (2.0 * fp.N)
+
+
+def _grassberger_g(n: np.ndarray) -> np.ndarray:
+    sign = np.where(np.mod(n, 2) == 0, 1.0, -1.0)
+    return digamma(n) + 0.5 * sign * (digamma((n + 1.0) / 2.0) - digamma(n / 2.0))
+
+
+def _h_grassberger(fp: _FP, k: float | None = None) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(fp.N) - fp.sum(fp.f * fp.j * _grassberger_g(fp.j)) / fp.N
+
+
+def _h_chao_shen(fp: _FP, k: float | None = None) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f1 = np.where(fp.f1 >= fp.N, fp.N - 1.0, fp.f1)  # all singletons: Chao-Shen's fix
+        coverage = 1.0 - f1 / fp.N
+        n_e = fp.per_entry(fp.N)
+        pa = fp.per_entry(coverage) * fp.j / n_e
+        ht = -pa * np.log(pa) / -np.expm1(n_e * np.log1p(-pa))
+        out = fp.sum(fp.f * np.where(pa > 0, ht, 0.0))
+    return np.where(fp.N > 0, out, np.nan)
+
+
+_LERCH_V = np.arange(-40.0, 6.0, 0.05)
+_LERCH_S = np.exp(_LERCH_V)
+
+
+def _tail_series(x: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``sum_{t>=1} x^t / (t + c)`` for 0 <= x < 1, c >= 0 (stable for x -> 1, large c).
+
+    Uses ``1/(t+c) = int_0^inf exp(-(t+c)s) ds``, so the sum is
+    ``int_0^inf x e^{-(c+1)s} / (1 - x e^{-s}) ds``, integrated by the trapezoid rule in
+    ``v = ln s`` (smooth, so the rule converges geometrically).
+    """
+    x = np.asarray(x, float)[:, None]
+    c = np.asarray(c, float)[:, None]
+    s = _LERCH_S[None, :]
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        lx = np.log(x)
+        integrand = np.exp(lx - (c + 1.0) * s) / -np.expm1(lx - s) * s
+    integrand = np.where(x > 0, integrand, 0.0)
+    return integrand.sum(axis=1) * 0.05
+
+
+def _h_chao_wang_jost(fp: _FP, k: float | None = None) -> np.ndarray:
+    N, f1, f2 = fp.N, fp.f1, fp.f2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        seen = fp.sum(fp.f * fp.j * (fp.per_entry(digamma(N)) - digamma(fp.j))) / N
+        a = np.where(
+            f2 > 0,
+            2.0 * f2 / ((N - 1.0) * f1 + 2.0 * f2),
+            np.where(f1 > 0, 2.0 / ((N - 1.0) * (f1 - 1.0) + 2.0), 1.0),
+        )
+    a = np.clip(np.nan_to_num(a, nan=1.0), 0.0, 1.0)
+    # (1-A)^{1-N} [-ln A - sum_{r=1}^{N-1} (1-A)^r / r] = sum_{t>=1} (1-A)^t / (t + N - 1)
+    tail = np.zeros_like(N)
+    need = (f1 > 0) & (a < 1.0) & (N > 1)
+    if np.any(need):
+        tail[need] = f1[need] / N[need] * _tail_series(1.0 - a[need], N[need] - 1.0)
+    out = seen + tail
+    return np.where(N > 0, out, np.nan)
+
+
+_POINT = {
+    "plugin": _h_plugin,
+    "miller_madow": _h_miller_madow,
+    "grassberger": _h_grassberger,
+    "chao_shen": _h_chao_shen,
+    "chao_wang_jost": _h_chao_wang_jost,
+}
+
+
+def _plugin_stderr(fp: _FP) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_e = fp.per_entry(fp.N)
+        p = fp.j / n_e
+        lp = np.log(p)
+        h = -fp.sum(fp.f * p * lp)
+        m2 = fp.sum(fp.f * p * lp * lp)
+        var = np.maximum(m2 - h * h, 0.0) / fp.N
+    return np.where(fp.N > 0, np.sqrt(var), np.nan)
+
+
+def _leave_one_out(fp: _FP) -> tuple[_FP, np.ndarray, np.ndarray]:
+    """Fingerprints of every distinct delete-one-token case, their config and weight.
+
+    Case ``e`` (one per fingerprint entry) removes one token of a state with multiplicity
+    ``j_e``: ``f_{j_e} -> f_{j_e} - 1`` and a state with multiplicity ``j_e - 1`` appears.
+    It stands for ``j_e f_e`` identical leave-one-out samples.
+    """
+    order = np.argsort(fp.cfg, kind="stable")
+    cfg, j, f = fp.cfg[order], fp.j[order], fp.f[order]
+    counts = np.bincount(cfg, minlength=fp.n)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    n_case = cfg.size
+    reps = counts[cfg]  # entries copied per case
+    case_of = np.repeat(np.arange(n_case), reps)
+    offs = np.arange(case_of.size) - np.repeat(np.cumsum(reps) - reps, reps)
+    src = starts[cfg][case_of] + offs
+    f_new = f[src] - (src == case_of)
+    j_new = j[src]
+    extra = j > 1
+    keep = f_new > 0  # a multiplicity emptied by the deletion is dropped
+    cfg_all = np.concatenate([case_of[keep], np.nonzero(extra)[0]])
+    j_all = np.concatenate([j_new[keep], j[extra] - 1.0])
+    f_all = np.concatenate([f_new[keep], np.ones(int(extra.sum()))])
+    return _FP(cfg_all, j_all, f_all, n_case), cfg, j * f
+
+
+def _jackknife_stderr(point, fp: _FP, k: float | None) -> np.ndarray:
+    """Delete-one-token jackknife: ``Var = (N-1)/N sum_i (H_(-i) - mean)^2``."""
+    out = np.full(fp.n, np.nan)
+    if fp.cfg.size == 0:
+        return out
+    loo, case_cfg, w = _leave_one_out(fp)
+    h_loo = point(loo, k)
+    ok = np.isfinite(h_loo)
+    wsum = np.bincount(case_cfg, weights=np.where(ok, w, 0.0), minlength=fp.n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.bincount(case_cfg, weights=np.where(ok, w * h_loo, 0.0), minlength=fp.n) / wsum
+        dev = np.where(ok, h_loo - mean[case_cfg], 0.0)
+        ss = np.bincount(case_cfg, weights=w * dev * dev, minlength=fp.n)
+        var = (fp.N - 1.0) / fp.N * ss
+    good = (fp.N > 1) & (wsum == fp.N)
+    out[good] = np.sqrt(var[good])
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Bayesian estimators: Dirichlet moments of H and adaptive posterior grids
+# --------------------------------------------------------------------------------------
+
+
+def _dirichlet_sums(a: np.ndarray, w: np.ndarray, big_a: np.ndarray):
+    """Per-component terms of the Dirichlet moments of H (rows = components).
+
+    For p ~ Dir(a_1..a_n), A = sum a_i (Wolpert & Wolf 1995):
+    ``E[H] = psi(A+1) - sum_i a_i psi(a_i+1)/A`` and
+    ``E[H^2] = [ (sum u)^2 - sum u^2 - psi1(A+2)(A^2 - sum a^2)
+               + sum a(a+1){(psi(a+2)-psi(A+2))^2 + psi1(a+2) - psi1(A+2)} ] / (A(A+1))``
+    with ``u_i = a_i (psi(a_i+1) - psi(A+2))``.  Returns the w-weighted per-row terms
+    ``(a psi(a+1), u, u^2, a^2, diag)`` that are summed over components.
+    """
+    pa2 = digamma(big_a + 2.0)
+    t1a2 = _trigamma(big_a + 2.0)
+    d1 = digamma(a + 1.0)
+    u = a * (d1 - pa2)
+    dd = digamma(a + 2.0) - pa2
+    diag = a * (a + 1.0) * (dd * dd + _trigamma(a + 2.0) - t1a2)
+    return w * a * d1, w * u, w * u * u, w * a * a, w * diag
+
+
+def _moments_from_sums(big_a, s_ad1, s_u, s_uu, s_a2, s_diag):
+    eh = digamma(big_a + 1.0) - s_ad1 / big_a
+    eh2 = (s_u * s_u - s_uu - _trigamma(big_a + 2.0) * (big_a * big_a - s_a2) + s_diag) / (
+        big_a * (big_a + 1.0)
+    )
+    return eh, eh2
+
+
+def _segment_sum(x: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Sum rows of ``x`` over contiguous non-empty segments beginning at ``starts``."""
+    return np.add.reduceat(x, starts, axis=0)
+
+
+def _simpson_weights(x: np.ndarray) -> np.ndarray:
+    """Composite Simpson weights along the last axis of per-row uniform grids (odd length)."""
+    g = x.shape[-1]
+    if g % 2 == 0:
+        raise ValueError("Simpson's rule needs an odd number of grid points")
+    c = np.ones(g)
+    c[1:-1:2] = 4.0
+    c[2:-1:2] = 2.0
+    step = (x[..., -1:] - x[..., :1]) / (g - 1)
+    return step / 3.0 * c
+
+
+def _refine(grid: np.ndarray, logp: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_grid: int,
+            drop: float = 30.0) -> np.ndarray:
+    """A new uniform grid per row covering where ``logp`` is within ``drop`` of its max.
+
+    The bracket extends one old grid step beyond the last point above the threshold (or to
+    the domain limits ``lo``/``hi``), so a unimodal posterior is never cut.
+    """
+    g = grid.shape[-1]
+    mx = np.max(logp, axis=-1, keepdims=True)
+    above = logp >= mx - drop
+    idx = np.arange(g)
+    first = np.min(np.where(above, idx, g), axis=-1)
+    last = np.max(np.where(above, idx, -1), axis=-1)
+    rows = np.arange(grid.shape[0])
+    left = np.where(first > 0, grid[rows, np.maximum(first - 1, 0)], lo)
+    right = np.where(last < g - 1, grid[rows, np.minimum(last + 1, g - 1)], hi)
+    t = np.linspace(0.0, 1.0, n_grid)[None, :]
+    return left[:, None] + (right - left)[:, None] * t
+
+
+def _chunks(fp_cfg_sorted: np.ndarray, n_cfg: int, n_grid: int):
+    """Split configs (with entries sorted by config) into chunks of bounded size."""
+    counts = np.bincount(fp_cfg_sorted, minlength=n_cfg)
+    ends = np.cumsum(counts)
+    budget = max(_MAX_CELLS // max(n_grid, 1), 1)
+    c0 = 0
+    while c0 < n_cfg:
+        base = ends[c0 - 1] if c0 > 0 else 0
+        c1 = int(np.searchsorted(ends, base + budget, side="right"))
+        c1 = max(c1, c0 + 1)
+        c1 = min(c1, n_cfg)
+        yield c0, c1, int(base), int(ends[c1 - 1])
+        c0 = c1
+
+
+def _active(fp: _FP):
+    """Configs with N > 0, their entries sorted by config, and segment starts."""
+    act = np.nonzero(fp.N > 0)[0]
+    remap = np.full(fp.n, -1)
+    remap[act] = np.arange(act.size)
+    keep = remap[fp.cfg] >= 0
+    keep &= fp.f > 0
+    cfg = remap[fp.cfg[keep]]
+    order = np.argsort(cfg, kind="stable")
+    return act, cfg[order], fp.j[keep][order], fp.f[keep][order]
+
+
+# ---- NSB -----------------------------------------------------------------------------
+
+_NSB_LOGB = np.linspace(-25.0, 25.0, 4001)
+
+
+def _xi_of_beta(beta: np.ndarray, k: float) -> np.ndarray:
+    return digamma(k * beta + 1.0) - digamma(beta + 1.0)
+
+
+def _beta_of_xi(xi: np.ndarray, k: float, xi_tab: np.ndarray) -> np.ndarray:
+    """beta with xi(beta) = xi: table interpolation in ln beta, then Newton steps in ln beta."""
+    u = np.interp(xi, xi_tab, _NSB_LOGB)
+    for _ in range(4):
+        b = np.exp(u)
+        f = _xi_of_beta(b, k) - xi
+        slope = b * (k * _trigamma(k * b + 1.0) - _trigamma(b + 1.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            u = np.where(slope > 0, u - f / slope, u)
+        u = np.clip(u, _NSB_LOGB[0], _NSB_LOGB[-1])
+    return np.exp(u)
+
+
+def _nsb_core(fp: _FP, k: float, n_grid: int = 25, n_refine: int = 2):
+    """Posterior log-evidence, mean and second moment of H for NSB (per active config).
+
+    Returns ``act, log_evidence, mean, second_moment`` where the log-evidence is
+    ``ln int p(n | beta) dxi / ln K`` up to the multinomial coefficient.
+    """
+    act, cfg, j, f = _active(fp)
+    n_act = act.size
+    le = np.full(n_act, np.nan)
+    mh = np.full(n_act, np.nan)
+    mh2 = np.full(n_act, np.nan)
+    if n_act == 0:
+        return act, le, mh, mh2
+    big_n = fp.N[act]
+    m = fp.m[act]
+    beta_tab = np.exp(_NSB_LOGB)
+    xi_tab = _xi_of_beta(beta_tab, k)
+    xi_lo, xi_hi = xi_tab[0], xi_tab[-1]
+    for c0, c1, e0, e1 in _chunks(cfg, n_act, n_grid):
+        cc = cfg[e0:e1] - c0
+        jj = j[e0:e1, None]
+        ff = f[e0:e1, None]
+        starts = np.concatenate([[0], np.nonzero(np.diff(cc))[0] + 1])
+        nn = big_n[c0:c1, None]
+        mm = m[c0:c1, None]
+        nc = c1 - c0
+
+        def loglik(beta, nn=nn, mm=mm, jj=jj, ff=ff, cc=cc, starts=starts):
+            s = _segment_sum(ff * gammaln(jj + beta[cc]), starts) - mm * gammaln(beta)
+            return gammaln(k * beta) - gammaln(nn + k * beta) + s
+
+        xi = np.broadcast_to(np.linspace(xi_lo, xi_hi, n_grid), (nc, n_grid)).copy()
+        for it in range(n_refine + 1):
+            beta = _beta_of_xi(xi, k, xi_tab)
+            ll = loglik(beta)
+            if it < n_refine:
+                xi = _refine(xi, ll, np.full(nc, xi_lo), np.full(nc, xi_hi), n_grid)
+        big_a = nn + k * beta
+        ba = big_a[cc]
+        sums = [_segment_sum(t, starts) for t in _dirichlet_sums(jj + beta[cc], ff, ba)]
+        zero = _dirichlet_sums(beta, k - mm, big_a)  # the K - m unseen states
+        sums = [s + z for s, z in zip(sums, zero, strict=True)]
+        eh, eh2 = _moments_from_sums(big_a, *sums)
+        mx = ll.max(axis=1, keepdims=True)
+        w = np.exp(ll - mx) * _simpson_weights(xi)
+        z = w.sum(axis=1)
+        le[c0:c1] = np.log(z) + mx[:, 0] - np.log(xi_hi - xi_lo)
+        mh[c0:c1] = (w * eh).sum(axis=1) / z
+        mh2[c0:c1] = (w * eh2).sum(axis=1) / z
+    return act, le, mh, mh2
+
+
+# ---- PYM -----------------------------------------------------------------------------
+
+
+def _inv_digamma(y: np.ndarray) -> np.ndarray:
+    """x with psi(x) = y (Newton's method, Minka's starting point)."""
+    x = np.where(y >= -2.22, np.exp(y) + 0.5, -1.0 / (y - digamma(1.0)))
+    for _ in range(6):
+        x = x - (digamma(x) - y) / _trigamma(x)
+    return x
+
+
+def _py_tail_moments(d: np.ndarray, theta: np.ndarray):
+    """Prior mean and second moment of the entropy of PY(d, theta).
+
+    With size-biased sticks V_1 ~ Beta(1-d, theta+d), V_2 ~ Beta(1-d, theta+2d):
+    ``E[H] = psi(theta+1) - psi(1-d)`` and
+    ``E[H^2] = E[V1 ln^2 V1] + E[(1-V1) ln V1 ln(1-V1)] + E[(1-V1) ln V1] E[ln V2]``.
+    """
+    a = 1.0 - d
+    b = theta + d
+    s = a + b
+    ps1 = digamma(s + 1.0)
+    t1s1 = _trigamma(s + 1.0)
+    e1 = digamma(s) - digamma(a)
+    x = digamma(a + 1.0) - ps1
+    t1 = a / s * (x * x + _trigamma(a + 1.0) - t1s1)
+    t2 = b / s * ((digamma(a) - ps1) * (digamma(b + 1.0) - ps1) - t1s1)
+    t3 = b / s * (digamma(a) - ps1)
+    eln_v2 = digamma(1.0 - d) - digamma(1.0 + theta + d)
+    return e1, t1 + t2 + t3 * eln_v2
+
+
+_LAG_T, _LAG_W = np.polynomial.laguerre.laggauss(40)
+
+
+def _upper_gamma(a: np.ndarray, y: np.ndarray, gamma_a: np.ndarray) -> np.ndarray:
+    """Gamma(a, y) for 0 < a <= 1: ``Gamma(a) - y^a sum_k (-y)^k / (k! (a+k))`` for y <= 4
+    (A&S 6.5.29; 40 terms, exact to rounding), ``Gamma(a) Q(a, y)`` beyond."""
+    out = np.empty_like(y)
+    small = y <= 4.0
+    if np.any(small):
+        ys, as_ = y[small], a[small]
+        term = np.ones_like(ys)
+        acc = np.zeros_like(ys)
+        for k in range(40):
+            acc += term / (as_ + k)
+            term = term * (-ys) / (k + 1.0)
+        out[small] = gamma_a[small] - ys**as_ * acc
+    big = ~small
+    if np.any(big):
+        out[big] = gamma_a[big] * gammaincc(a[big], y[big])
+    return out
+
+
+def _truncated_tail_entropy(d: np.ndarray, theta: np.ndarray, n_free: np.ndarray) -> np.ndarray:
+    """Mean entropy of a PY(d, theta) tail restricted to its ``n_free`` largest atoms.
+
+    Mean-field truncation: PY(d, theta) has on average ``nu(x) dx`` atoms of size in dx,
+    ``nu(x) = x^{-1} Beta(x; 1-d, theta+d)`` ~ ``theta/Gamma(1-d) y^{-1-d} e^{-y} dy`` with
+    ``y = theta x`` (large theta).  Keep the atoms above the size ``y_c`` at which the
+    expected count ``theta Gamma(-d, y_c)/Gamma(1-d)`` equals ``n_free`` and renormalise
+    them: their mass is ``M = Q(1-d, y_c)`` and their entropy
+    ``ln theta + ln M - L/M``, ``L = int_{y_c}^inf y^{-d} ln y e^{-y} dy / Gamma(1-d)``.
+    The untruncated mean-field value ``ln theta - psi(1-d)`` is replaced by the exact
+    ``psi(theta+1) - psi(1-d)``, i.e. the result is ``psi(theta+1) + ln M - L/M``, capped
+    at ``ln n_free``.  With ``y_c -> 0`` (truncation irrelevant) it is the PY mean exactly.
+    """
+    d = np.clip(np.asarray(d, float), 1e-4, 1.0 - 1e-9)
+    theta = np.asarray(theta, float)
+    n_free = np.maximum(np.asarray(n_free, float), 1.0)
+    g1 = gamma_fn(1.0 - d)
+
+    def log_count_and_slope(u, dd, th, gg):
+        y = np.exp(u)
+        dens = np.exp(-dd * u - y)  # y^{-d} e^{-y}
+        inc = np.maximum((dens - _upper_gamma(1.0 - dd, y, gg)) / dd, 1e-300)  # Gamma(-d, y)
+        return np.log(th / gg * inc), -dens / inc
+
+    # safeguarded Newton on ln count(e^u) = ln n_free (count decreases in u), iterating
+    # only on the elements that have not converged yet
+    target = np.log(n_free).reshape(-1)
+    dflat, tflat, gflat = d.reshape(-1), theta.reshape(-1), g1.reshape(-1)
+    u = np.clip(-np.log(n_free * d * g1 / theta) / d, -59.0, 5.0).reshape(-1)  # small-y_c limit
+    lo = np.full(u.shape, -60.0)
+    hi = np.full(u.shape, 6.0)
+    act = np.arange(u.size)
+    for _ in range(60):
+        if act.size == 0:
+            break
+        ua = u[act]
+        f, slope = log_count_and_slope(ua, dflat[act], tflat[act], gflat[act])
+        f = f - target[act]
+        lo[act] = np.where(f > 0, ua, lo[act])
+        hi[act] = np.where(f > 0, hi[act], ua)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = ua - f / slope
+        bad = ~np.isfinite(step) | (step <= lo[act]) | (step >= hi[act])
+        un = np.where(bad, 0.5 * (lo[act] + hi[act]), step)
+        u[act] = un
+        done = (np.abs(un - ua) < 1e-9) | (hi[act] - lo[act] < 1e-9)
+        act = act[~done]
+    yc = np.exp(u).reshape(theta.shape)
+    mass = gammaincc(1.0 - d, yc)
+    big_l = np.empty_like(yc)
+    small = yc <= 8.0
+    if np.any(small):
+        # psi(1-d) - (1/Gamma(1-d)) int_0^{y_c} y^{-d} ln y e^{-y} dy, by the series
+        # int_0^{y_c} y^{k-d} ln y dy = y_c^{k+1-d} [ln y_c/(k+1-d) - 1/(k+1-d)^2]
+        ys, ds = yc[small], d[small]
+        ly = np.log(ys)
+        part = np.zeros_like(ys)
+        term = np.ones_like(ys)  # (-y_c)^k / k!
+        for kk in range(48):
+            sx = kk + 1.0 - ds
+            part += term * (ly / sx - 1.0 / (sx * sx))
+            term = term * (-ys) / (kk + 1.0)
+        big_l[small] = digamma(1.0 - ds) - ys ** (1.0 - ds) * part / g1[small]
+    if np.any(~small):
+        # e^{-y_c}/Gamma(1-d) int_0^inf (y_c+t)^{-d} ln(y_c+t) e^{-t} dt, Gauss-Laguerre
+        yb, db = yc[~small], d[~small]
+        yt = yb[:, None] + _LAG_T
+        big_l[~small] = np.exp(-yb) / g1[~small] * np.sum(
+            _LAG_W * yt ** (-db[:, None]) * np.log(yt), axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = digamma(theta + 1.0) + np.log(mass) - big_l / mass
+    full = digamma(theta + 1.0) - digamma(1.0 - d)
+    out = np.where(np.isfinite(out), out, full)
+    return np.minimum(np.minimum(out, full), np.log(n_free))
+
+
+def _pym_core(fp: _FP, k: float | None, n_d: int = 25, n_h: int = 33, n_refine: int = 2):
+    """Posterior log-evidence (of the partition), mean and second moment of H for PYM."""
+    act, cfg, j, f = _active(fp)
+    n_act = act.size
+    le = np.full(n_act, np.nan)
+    mh = np.full(n_act, np.nan)
+    mh2 = np.full(n_act, np.nan)
+    if n_act == 0:
+        return act, le, mh, mh2
+    h_max = float(np.log(k)) if k is not None else _PYM_HMAX_UNBOUNDED
+    h_min = 1e-6
+    big_n = fp.N[act]
+    m = fp.m[act]
+    for c0, c1, e0, e1 in _chunks(cfg, n_act, n_d * n_h):
+        cc = cfg[e0:e1] - c0
+        starts = np.concatenate([[0], np.nonzero(np.diff(cc))[0] + 1])
+        nc = c1 - c0
+        jj = j[e0:e1, None, None]
+        ff = f[e0:e1, None, None]
+        nn = big_n[c0:c1, None, None]
+        mm = m[c0:c1, None, None]
+
+        def at_d(dgrid, moments=True, nn=nn, mm=mm, jj=jj, ff=ff, cc=cc, starts=starts, nc=nc):
+            """Log-marginal over h, and E[H], E[H^2] given d, for (nc, n_d) values of d."""
+            d = dgrid[:, :, None]
+            seen = _segment_sum(ff * (gammaln(jj - d[cc]) - gammaln(1.0 - d[cc])), starts)
+
+            def loglik(alpha):
+                dd = np.broadcast_to(d, alpha.shape)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    r = alpha / np.where(dd > 0, dd, 1.0)
+                    pos = (mm - 1.0) * np.log(np.where(dd > 0, dd, 1.0)) + gammaln(r + mm) - gammaln(r + 1.0)
+                    zero = (mm - 1.0) * np.log(np.where(alpha > 0, alpha, 1.0))
+                    prod = np.where(dd > 1e-12, pos, zero)
+                    prod = np.where(mm > 1, prod, 0.0)
+                return prod - gammaln(alpha + nn) + gammaln(alpha + 1.0) + seen
+
+            h = np.broadcast_to(np.linspace(h_min, h_max, n_h), (nc, dgrid.shape[1], n_h)).copy()
+            for it in range(n_refine + 1):
+                alpha = _inv_digamma(h + digamma(1.0 - d)) - 1.0
+                ll = loglik(alpha)
+                ll = np.where(np.isfinite(ll), ll, -np.inf)
+                if it < n_refine:
+                    flat = _refine(h.reshape(-1, n_h), ll.reshape(-1, n_h),
+                                   np.full(h.shape[0] * h.shape[1], h_min),
+                                   np.full(h.shape[0] * h.shape[1], h_max), n_h)
+                    h = flat.reshape(h.shape)
+            mx = np.max(ll, axis=-1, keepdims=True)
+            mx = np.where(np.isfinite(mx), mx, 0.0)
+            w = np.exp(ll - mx) * _simpson_weights(h)
+            z = w.sum(axis=-1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                lz = np.log(z) + mx[..., 0] - np.log(h_max - h_min)
+            if not moments:
+                return lz, None, None
+            # posterior moments given (d, alpha)
+            big_a = nn + alpha
+            a_star = alpha + mm * d
+            ba = big_a[cc]
+            sums = [_segment_sum(t, starts) for t in _dirichlet_sums(jj - d[cc], ff, ba)]
+            s_ad1, s_u, s_uu, s_a2, s_diag = (
+                s + z for s, z in zip(sums, _dirichlet_sums(a_star, 1.0, big_a), strict=True)
+            )
+            eh_d, eh2_d = _moments_from_sums(big_a, s_ad1, s_u, s_uu, s_a2, s_diag)
+            e_t, e_t2 = _py_tail_moments(d, a_star)
+            if k is not None:
+                # the unseen mass lives on at most K - m states (see _truncated_tail_entropy)
+                # only where the posterior weight is not negligible (it is costly)
+                lzf = np.where(np.isfinite(lz), lz, -np.inf)
+                row_ok = lzf >= np.max(lzf, axis=1, keepdims=True) - 25.0
+                sel = np.nonzero(row_ok[..., None] & (ll >= mx - 25.0))
+                e_tc = e_t.copy()
+                e_tc[sel] = _truncated_tail_entropy(np.broadcast_to(d, a_star.shape)[sel],
+                                                    a_star[sel],
+                                                    np.broadcast_to(k - mm, a_star.shape)[sel])
+                # closure uncertainty: the truncated tail's entropy lies between the
+                # mean-field value and its maximum ln(K - m); add that bracket's variance
+                # (uniform over it) to the PY tail variance
+                span = np.maximum(np.log(np.maximum(k - mm, 1.0)) - e_tc, 0.0)
+                e_t2 = e_t2 - e_t * e_t + e_tc * e_tc + span * span / 12.0
+                e_t = e_tc
+            # E[p* H_D]: tilt the Dirichlet by p* (a* -> a* + 1, A -> A + 1)
+            s_seen = s_ad1 - a_star * digamma(a_star + 1.0)
+            e_ph = a_star / big_a * (
+                digamma(big_a + 2.0) - (s_seen + (a_star + 1.0) * digamma(a_star + 2.0)) / (big_a + 1.0)
+            )
+            e_p2 = a_star * (a_star + 1.0) / (big_a * (big_a + 1.0))
+            eh = eh_d + a_star / big_a * e_t  # E[H_D] + E[p*] E[H_tail]
+            eh2 = eh2_d + 2.0 * e_ph * e_t + e_p2 * e_t2
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return lz, (w * eh).sum(-1) / z, (w * eh2).sum(-1) / z
+
+        dgrid = np.broadcast_to(np.linspace(0.0, _PYM_DMAX, n_d), (nc, n_d)).copy()
+        lz, _, _ = at_d(dgrid, moments=False)
+        dgrid = _refine(dgrid, lz, np.zeros(nc), np.full(nc, _PYM_DMAX), n_d, drop=25.0)
+        lz, e1_, e2_ = at_d(dgrid)
+        good = np.isfinite(lz) & np.isfinite(e1_) & np.isfinite(e2_)
+        lz = np.where(good, lz, -np.inf)
+        mx = lz.max(axis=1, keepdims=True)
+        w = np.exp(lz - mx) * _simpson_weights(dgrid)
+        z = w.sum(axis=1)
+        le[c0:c1] = np.log(z) + mx[:, 0] - np.log(_PYM_DMAX)
+        mh[c0:c1] = (w * np.where(good, e1_, 0.0)).sum(axis=1) / z
+        mh2[c0:c1] = (w * np.where(good, e2_, 0.0)).sum(axis=1) / z
+    return act, le, mh, mh2
+
+
+def _finish(fp: _FP, act, mean, second) -> tuple[np.ndarray, np.ndarray]:
+    h = np.full(fp.n, np.nan)
+    sd = np.full(fp.n, np.nan)
+    h[act] = mean
+    sd[act] = np.sqrt(np.maximum(second - mean * mean, 0.0))
+    return h, sd
+
+
+def _log_falling(k: float, m: np.ndarray) -> np.ndarray:
+    """ln K!/(K-m)!: labelled sequences per unlabelled partition with m blocks."""
+    return gammaln(k + 1.0) - gammaln(k - m + 1.0)
+
+
+def _bma(fp: _FP, k: float):
+    act, le_n, m_n, s_n = _nsb_core(fp, k)
+    _, le_p, m_p, s_p = _pym_core(fp, k)
+    le_n = le_n + _log_falling(k, fp.m[act])  # sequence -> partition probability
+    mx = np.maximum(le_n, le_p)
+    wn = np.exp(le_n - mx)
+    wp = np.exp(le_p - mx)
+    tot = wn + wp
+    wn, wp = wn / tot, wp / tot
+    mean = wn * m_n + wp * m_p
+    second = wn * s_n + wp * s_p
+    return _finish(fp, act, mean, second)
+
+
+# --------------------------------------------------------------------------------------
+# public array layer
+# --------------------------------------------------------------------------------------
+
+
+def _check_estimator(estimator: str) -> None:
+    if estimator not in ESTIMATORS:
+        raise SchemaError(f"unknown entropy estimator {estimator!r}", where="estimator=",
+                          fix=f"use one of {list(ESTIMATORS)}")
+
+
+def entropy_from_fingerprint(
+    fp_indptr: np.ndarray,
+    multiplicity: np.ndarray,
+    n_with_multiplicity: np.ndarray,
+    estimator: str = DEFAULT_ESTIMATOR,
+    n_states: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Entropy (nats) and its standard error for every configuration, from fingerprints.
+
+    Parameters
+    ----------
+    fp_indptr, multiplicity, n_with_multiplicity
+        CSR fingerprint as returned by ``Counts.fingerprint()``: for configuration ``i``
+        the entries ``fp_indptr[i]:fp_indptr[i+1]`` say ``n_with_multiplicity[e]`` states
+        were seen ``multiplicity[e]`` times.
+    estimator
+        One of ``ESTIMATORS`` (see the module docstring for formulas and references).
+    n_states
+        Alphabet size K.  Required by ``nsb`` and ``bma`` (SchemaError otherwise); used by
+        ``pym`` to bound its prior; ignored by the others.
+
+    Returns
+    -------
+    (H, stderr)
+        Float arrays of length ``n_config``; NaN where a configuration has no tokens.
+    """
+    _check_estimator(estimator)
+    fp = _check_fingerprint(fp_indptr, multiplicity, n_with_multiplicity)
+    k = _resolve_k(estimator, n_states, fp)
+    if estimator in _POINT:
+        point = _POINT[estimator]
+        h = point(fp, k)
+        if estimator in ("plugin", "miller_madow"):
+            se = _plugin_stderr(fp)
+        else:
+            se = _jackknife_stderr(point, fp, k)
+        h = np.where(fp.N > 0, h, np.nan)
+        return h, np.where(fp.N > 0, se, np.nan)
+    if estimator in ("nsb", "pym"):
+        act, _, mean, second = (_nsb_core if estimator == "nsb" else _pym_core)(fp, k)
+        return _finish(fp, act, mean, second)
+    return _bma(fp, k)
+
+
+def fingerprint_from_counts(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR fingerprint of a dense ``(n_config, K)`` count array (zeros are skipped)."""
+    c = np.asarray(counts)
+    n_config = c.shape[0]
+    rows, cols = np.nonzero(c > 0)
+    vals = c[rows, cols].astype(np.int64)
+    if vals.size == 0:
+        return np.zeros(n_config + 1, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    key = rows.astype(np.int64) * (int(vals.max()) + 1) + vals
+    uniq, nwith = np.unique(key, return_counts=True)
+    fp_rows = uniq // (int(vals.max()) + 1)
+    mult = uniq % (int(vals.max()) + 1)
+    indptr = np.zeros(n_config + 1, np.int64)
+    np.cumsum(np.bincount(fp_rows, minlength=n_config), out=indptr[1:])
+    return indptr, mult, nwith.astype(np.int64)
+
+
+def entropy_from_counts(
+    counts: np.ndarray,
+    estimator: str = DEFAULT_ESTIMATOR,
+    n_states: int | None = None,
+    axis: int = -1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Entropy (nats) and standard error from a dense count array ``(..., K, ...)``.
+
+    The states run along ``axis``; every other index is a configuration.  Builds the
+    fingerprints and calls :func:`entropy_from_fingerprint`.  ``n_states=None`` means the
+    alphabet is the length of ``axis`` (the array declares its states explicitly; this is
+    not the observed support).  Returns two arrays of shape ``counts.shape`` without
+    ``axis``.
+    """
+    c = np.asarray(counts)
+    if c.ndim == 0:
+        raise SchemaError("counts must have at least one dimension (the states)",
+                          where="entropy_from_counts", fix="pass an array (..., K) of counts")
+    if not np.issubdtype(c.dtype, np.number) or (c.size and np.nanmin(c) < 0):
+        raise SchemaError("counts must be non-negative numbers", where="entropy_from_counts",
+                          fix="pass an array of counts")
+    if c.size and np.any(c != np.round(c)):
+        raise SchemaError("counts must be whole numbers", where="entropy_from_counts",
+                          fix="pass integer counts, not probabilities")
+    c = np.moveaxis(c, axis, -1)
+    shape = c.shape[:-1]
+    k = c.shape[-1] if n_states is None else n_states
+    flat = c.reshape(-1, c.shape[-1])
+    h, se = entropy_from_fingerprint(*fingerprint_from_counts(flat), estimator=estimator,
+                                     n_states=k)
+    return h.reshape(shape), se.reshape(shape)
+
+
+# --------------------------------------------------------------------------------------
+# xarray wrapper
+# --------------------------------------------------------------------------------------
+
+
+def entropy(
+    ds: xr.Dataset | xr.DataArray,
+    system: Hashable | Iterable[Hashable] = ("sample",),
+    estimator: str = DEFAULT_ESTIMATOR,
+    n_states: int | None = None,
+) -> xr.DataArray:
+    """Entropy (nats) of the states observed in each configuration, with its stderr.
+
+    A configuration is one cell of the grid of the dims *not* in ``system``; its tokens
+    are those along the ``system`` dims (``-1`` = no token, never counted).
+
+    Parameters
+    ----------
+    ds
+        Samples Dataset with an integer ``token`` variable, or the token DataArray.
+    system
+        Dim(s) counted over, e.g. ``("sample",)`` or ``("sample", "position")``.
+    estimator
+        One of ``ESTIMATORS``; default ``"bma"`` (see ``docs/entropy.md``).
+    n_states
+        Alphabet size q; else ``ds.attrs["n_states"]``; else the counts' ``n_states``.
+
+    Returns
+    -------
+    xr.DataArray
+        One value per configuration, ``stderr`` coordinate, attrs ``estimator``,
+        ``units="nats"``, ``n_states``, ``N`` (mean tokens per configuration),
+        ``error_method``, ``phasekit_version``.  NaN where a configuration has no tokens.
+    """
+    from .count import count_states
+
+    _check_estimator(estimator)
+    system = as_dims(system)
+    if n_states is None:
+        n_states = ds.attrs.get("n_states") if hasattr(ds, "attrs") else None
+    c = count_states(ds, system=system, n_states=n_states)
+    if n_states is None:
+        n_states = c.n_states
+    h, se = entropy_from_fingerprint(*c.fingerprint(), estimator=estimator, n_states=n_states)
+    totals = np.asarray(c.totals(), dtype=float)
+    value = c.wrap(np.asarray(h).reshape(c.shape), name="entropy")
+    attrs: dict[str, Any] = {
+        "long_name": "Shannon entropy",
+        "estimator": estimator,
+        "units": "nats",
+        "n_states": int(n_states) if n_states is not None else None,
+        "N": float(totals.mean()) if totals.size else float("nan"),
+        "error_method": _ERROR_METHOD[estimator],
+        "system": tuple(str(s) for s in system),
+    }
+    return estimate(value, np.asarray(se).reshape(c.shape), name="entropy", **attrs)

@@ -1,0 +1,359 @@
+"""Unit tests of phasekit.entropy: exact formulas, fingerprint plumbing, wrapper, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+from scipy import integrate
+from scipy.special import digamma, gammaln, polygamma
+
+from phasekit.entropy import (
+    DEFAULT_ESTIMATOR,
+    ESTIMATORS,
+    _dirichlet_sums,
+    _grassberger_g,
+    _moments_from_sums,
+    _py_tail_moments,
+    _tail_series,
+    entropy,
+    entropy_from_counts,
+    entropy_from_fingerprint,
+    fingerprint_from_counts,
+)
+from phasekit.errors import SchemaError
+
+FREQUENTIST = ("plugin", "miller_madow", "grassberger", "chao_shen", "chao_wang_jost")
+
+
+def _plugin_by_hand(n):
+    n = np.asarray(n, float)
+    n = n[n > 0]
+    p = n / n.sum()
+    return -(p * np.log(p)).sum()
+
+
+# ----------------------------------------------------------------------------- exact formulas
+
+
+def test_plugin_exact_and_delta_method():
+    n = np.array([5, 3, 2, 0, 1])
+    h, se = entropy_from_counts(n, "plugin")
+    p = np.array([5, 3, 2, 1]) / 11
+    assert h == pytest.approx(-(p * np.log(p)).sum(), abs=1e-13)
+    var = ((p * np.log(p) ** 2).sum() - h**2) / 11
+    assert se == pytest.approx(np.sqrt(var), abs=1e-13)
+
+
+def test_miller_madow_is_plugin_plus_correction_exactly():
+    rng = np.random.default_rng(3)
+    counts = rng.poisson(rng.gamma(0.5, 4.0, size=(40, 30)))
+    counts[0] = 0
+    counts[1, :] = 0
+    counts[1, 4] = 7  # one state only: m - 1 = 0
+    hp, _ = entropy_from_counts(counts, "plugin")
+    hm, _ = entropy_from_counts(counts, "miller_madow")
+    big_n = counts.sum(1)
+    m = (counts > 0).sum(1)
+    ok = big_n > 0
+    np.testing.assert_allclose(hm[ok], hp[ok] + (m[ok] - 1) / (2 * big_n[ok]), rtol=0, atol=1e-12)
+    assert np.isnan(hm[0]) and np.isnan(hp[0])
+
+
+def test_grassberger_g_values():
+    # Grassberger 2003: G(1) = -gamma - ln 2, G(2) = 2 - gamma - ln 2,
+    # G(2n+1) = G(2n), G(2n+2) = G(2n) + 2/(2n+1)
+    gamma = 0.5772156649015329
+    n = np.arange(1, 60, dtype=float)
+    g = _grassberger_g(n)
+    assert g[0] == pytest.approx(-gamma - np.log(2), abs=1e-12)
+    assert g[1] == pytest.approx(2 - gamma - np.log(2), abs=1e-12)
+    for k in range(1, 29):
+        assert g[2 * k] == pytest.approx(g[2 * k - 1], abs=1e-11)  # G(2k+1) = G(2k)
+        assert g[2 * k + 1] == pytest.approx(g[2 * k - 1] + 2 / (2 * k + 1), abs=1e-11)
+
+
+def test_chao_shen_by_hand():
+    n = np.array([4, 2, 1, 1, 1, 0])
+    big_n = 9
+    c = 1 - 3 / big_n
+    pa = c * np.array([4, 2, 1, 1, 1]) / big_n
+    want = -(pa * np.log(pa) / (1 - (1 - pa) ** big_n)).sum()
+    h, _ = entropy_from_counts(n, "chao_shen")
+    assert h == pytest.approx(want, abs=1e-13)
+    # all singletons: f1 -> N - 1 (Chao & Shen's fix), finite answer
+    h1, _ = entropy_from_counts(np.ones(5, int), "chao_shen")
+    assert np.isfinite(h1)
+
+
+def _cwj_by_hand(n):
+    n = np.asarray(n)
+    n = n[n > 0]
+    big_n = n.sum()
+    f1, f2 = (n == 1).sum(), (n == 2).sum()
+    first = sum(x / big_n * (digamma(big_n) - digamma(x)) for x in n)
+    if f2 > 0:
+        a = 2 * f2 / ((big_n - 1) * f1 + 2 * f2)
+    elif f1 > 0:
+        a = 2 / ((big_n - 1) * (f1 - 1) + 2)
+    else:
+        a = 1.0
+    if f1 == 0 or a == 1:
+        return first
+    r = np.arange(1, big_n)
+    second = f1 / big_n * (1 - a) ** (1 - big_n) * (-np.log(a) - ((1 - a) ** r / r).sum())
+    return first + second
+
+
+@pytest.mark.parametrize(
+    "n",
+    [[3, 1, 1, 2, 5], [1, 1, 1, 2], [7, 1, 1, 1, 1, 1], [2, 2, 3], [1, 1, 1, 1], [10, 4, 1, 2, 2, 1, 1]],
+)
+def test_chao_wang_jost_matches_published_formula(n):
+    h, _ = entropy_from_counts(np.array(n), "chao_wang_jost")
+    assert h == pytest.approx(_cwj_by_hand(n), rel=1e-10)
+
+
+def test_tail_series_against_direct_sum():
+    for x, c in [(0.5, 10.0), (0.99, 50.0), (0.3, 0.0), (0.999, 400.0)]:
+        t = np.arange(1, 200_000, dtype=float)
+        direct = np.sum(x**t / (t + c))
+        assert _tail_series(np.array([x]), np.array([c]))[0] == pytest.approx(direct, rel=1e-10)
+
+
+# ----------------------------------------------------------------------------- plumbing
+
+
+def test_fingerprint_from_counts_layout():
+    counts = np.array([[3, 0, 1, 1], [0, 0, 0, 0], [2, 2, 2, 5]])
+    indptr, mult, nwith = fingerprint_from_counts(counts)
+    assert indptr.tolist() == [0, 2, 2, 4]
+    assert mult.tolist() == [1, 3, 2, 5]
+    assert nwith.tolist() == [2, 1, 3, 1]
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_configurations_are_independent(estimator):
+    """A batch gives the same numbers as each configuration alone (no cross-talk)."""
+    rng = np.random.default_rng(11)
+    counts = rng.multinomial(60, rng.dirichlet(np.full(25, 0.5)), size=6)
+    counts[2] = 0
+    h, se = entropy_from_counts(counts, estimator, n_states=25)
+    assert np.isnan(h[2]) and np.isnan(se[2])
+    for i in (0, 3, 5):
+        hi, sei = entropy_from_counts(counts[i], estimator, n_states=25)
+        assert hi == pytest.approx(h[i], rel=1e-9)
+        assert sei == pytest.approx(se[i], rel=1e-6)
+
+
+def test_counts_axis_and_shape():
+    rng = np.random.default_rng(5)
+    counts = rng.integers(0, 5, size=(3, 8, 4))
+    h, se = entropy_from_counts(counts, "plugin", axis=1)
+    assert h.shape == (3, 4) and se.shape == (3, 4)
+    assert h[1, 2] == pytest.approx(_plugin_by_hand(counts[1, :, 2]), abs=1e-13)
+
+
+@pytest.mark.parametrize("estimator", ["grassberger", "chao_shen", "chao_wang_jost"])
+def test_fingerprint_jackknife_equals_token_deletion(estimator):
+    """The O(#multiplicities) jackknife equals the brute-force delete-one-token jackknife."""
+    n = np.array([5, 3, 3, 1, 1, 1, 2, 0, 8])
+    big_n = n.sum()
+    loo = []
+    for k in np.nonzero(n)[0]:
+        m = n.copy()
+        m[k] -= 1
+        loo += [entropy_from_counts(m, estimator)[0]] * n[k]
+    loo = np.array(loo)
+    want = np.sqrt((big_n - 1) / big_n * ((loo - loo.mean()) ** 2).sum())
+    _, se = entropy_from_counts(n, estimator)
+    assert se == pytest.approx(want, rel=1e-10)
+
+
+# ----------------------------------------------------------------------------- Bayesian moments
+
+
+def test_dirichlet_entropy_moments_monte_carlo():
+    rng = np.random.default_rng(0)
+    a = np.array([0.5, 2.0, 3.0, 0.1, 7.0])
+    p = rng.dirichlet(a, size=200_000)
+    h = -(p * np.log(p)).sum(1)
+    sums = [x.sum() for x in _dirichlet_sums(a, np.ones(5), np.full(5, a.sum()))]
+    eh, eh2 = _moments_from_sums(a.sum(), *sums)
+    assert eh == pytest.approx(h.mean(), abs=4 * h.std() / np.sqrt(h.size))
+    assert eh2 - eh**2 == pytest.approx(h.var(), rel=0.03)
+
+
+def test_pitman_yor_prior_entropy_moments_monte_carlo():
+    rng = np.random.default_rng(1)
+    d, theta = 0.3, 2.0
+    reps, sticks = 4000, 600
+    v = rng.beta(1 - d, theta + d * np.arange(1, sticks + 1), size=(reps, sticks))
+    rest = np.exp(np.concatenate([np.zeros((reps, 1)), np.cumsum(np.log1p(-v), 1)[:, :-1]], 1))
+    w = v * rest
+    h = -(w * np.log(np.where(w > 0, w, 1.0))).sum(1)
+    e1, e2 = _py_tail_moments(np.array(d), np.array(theta))
+    assert e1 == pytest.approx(h.mean(), abs=4 * h.std() / np.sqrt(reps))
+    assert e2 - e1**2 == pytest.approx(h.var(), rel=0.1)
+
+
+def _nsb_reference(n, k):
+    """Per-configuration NSB by adaptive quadrature over beta (dxi = xi'(beta) dbeta)."""
+    n = np.asarray(n, float)
+    big_n = n.sum()
+    nz = n[n > 0]
+
+    def loglik(b):
+        return (gammaln(k * b) - gammaln(big_n + k * b) + (gammaln(nz + b) - gammaln(b)).sum())
+
+    def dxi(b):
+        return k * polygamma(1, k * b + 1) - polygamma(1, b + 1)
+
+    def moments(b):
+        a = np.concatenate([nz + b, np.full(int(k - nz.size), b)])
+        s = [x.sum() for x in _dirichlet_sums(a, np.ones(a.size), np.full(a.size, a.sum()))]
+        return _moments_from_sums(a.sum(), *s)
+
+    grid = np.exp(np.linspace(-20, 15, 2000))
+    lmax = max(loglik(b) for b in grid)
+
+    def w(b):
+        return np.exp(loglik(b) - lmax) * dxi(b)
+
+    opts = {"limit": 400, "points": None}
+    z = integrate.quad(w, 0, np.inf, **opts)[0]
+    m1 = integrate.quad(lambda b: w(b) * moments(b)[0], 0, np.inf, **opts)[0] / z
+    m2 = integrate.quad(lambda b: w(b) * moments(b)[1], 0, np.inf, **opts)[0] / z
+    return m1, np.sqrt(m2 - m1**2)
+
+
+@pytest.mark.parametrize(
+    "n,k",
+    [([3, 1, 0, 0, 2, 1, 0, 0, 0, 0], 10), ([20, 15, 1, 1, 0, 3], 6), ([1] * 12 + [2, 3], 100)],
+)
+def test_nsb_matches_quadrature_reference(n, k):
+    h, se = entropy_from_counts(np.array(n + [0] * (k - len(n))), "nsb", n_states=k)
+    h_ref, se_ref = _nsb_reference(n, k)
+    assert h == pytest.approx(h_ref, rel=2e-3)
+    assert se == pytest.approx(se_ref, rel=2e-2)
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize("estimator", ["nsb", "bma"])
+def test_k_required(estimator):
+    with pytest.raises(SchemaError, match="n_states"):
+        entropy_from_fingerprint(np.array([0, 1]), np.array([2]), np.array([3]), estimator)
+
+
+def test_bad_inputs():
+    with pytest.raises(SchemaError, match="unknown entropy estimator"):
+        entropy_from_counts(np.array([1, 2]), "shannon")
+    with pytest.raises(SchemaError, match="more than"):
+        entropy_from_fingerprint(np.array([0, 1]), np.array([1]), np.array([5]), "nsb", n_states=3)
+    with pytest.raises(SchemaError, match="CSR"):
+        entropy_from_fingerprint(np.array([0, 3]), np.array([1]), np.array([5]), "plugin")
+    with pytest.raises(SchemaError, match="non-negative"):
+        entropy_from_counts(np.array([1, -2]), "plugin")
+    with pytest.raises(SchemaError, match="whole"):
+        entropy_from_counts(np.array([0.5, 0.5]), "plugin")
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_empty_configuration_is_nan(estimator):
+    h, se = entropy_from_fingerprint(np.array([0, 0, 1]), np.array([4]), np.array([2]),
+                                     estimator, n_states=5)
+    assert np.isnan(h[0]) and np.isnan(se[0])
+    assert np.isfinite(h[1]) and np.isfinite(se[1]) and se[1] >= 0
+
+
+def test_single_state_is_zero_for_plugin_family():
+    for est in ("plugin", "miller_madow", "chao_shen"):
+        h, se = entropy_from_counts(np.array([0, 9, 0]), est)
+        assert h == pytest.approx(0.0, abs=1e-12)
+        assert se == pytest.approx(0.0, abs=1e-12)  # every deletion leaves one state
+
+
+def test_zero_entries_in_fingerprint_are_ignored():
+    h0, se0 = entropy_from_fingerprint(np.array([0, 2]), np.array([1, 3]), np.array([2, 1]), "chao_shen")
+    h1, se1 = entropy_from_fingerprint(np.array([0, 3]), np.array([1, 3, 5]), np.array([2, 1, 0]),
+                                       "chao_shen")
+    assert h1 == pytest.approx(h0[0], abs=1e-14) and se1 == pytest.approx(se0[0], abs=1e-14)
+
+
+# ----------------------------------------------------------------------------- wrapper
+
+
+def _samples(seed=0, q=8):
+    rng = np.random.default_rng(seed)
+    tok = rng.integers(0, q, size=(3, 2, 40, 5))
+    tok[0, 0] = -1  # an empty configuration
+    tok[1, 1, :7, :] = -1  # ragged: missing samples are not counted
+    return xr.Dataset(
+        {"token": (("checkpoint", "prompt", "sample", "position"), tok)},
+        coords={"step": ("checkpoint", [0, 100, 200])},
+        attrs={"n_states": q},
+    )
+
+
+def test_entropy_wrapper_labels_and_values():
+    ds = _samples()
+    h = entropy(ds, system=("sample", "position"), estimator="miller_madow")
+    assert h.dims == ("checkpoint", "prompt")
+    assert "stderr" in h.coords and h.coords["stderr"].dims == h.dims
+    assert h.attrs["units"] == "nats" and h.attrs["estimator"] == "miller_madow"
+    assert h.attrs["n_states"] == 8 and h.attrs["error_method"] == "delta_method"
+    assert "phasekit_version" in h.attrs
+    assert np.isnan(h.values[0, 0]) and np.isnan(h.stderr.values[0, 0])
+    tok = ds.token.values[1, 1].ravel()
+    tok = tok[tok >= 0]
+    counts = np.bincount(tok, minlength=8)
+    want, want_se = entropy_from_counts(counts, "miller_madow")
+    assert h.values[1, 1] == pytest.approx(want, abs=1e-13)
+    assert float(h.stderr[1, 1]) == pytest.approx(want_se, abs=1e-13)
+    tot = (ds.token >= 0).sum(("sample", "position")).values
+    assert h.attrs["N"] == pytest.approx(tot.mean())
+    np.testing.assert_array_equal(h.step.values, [0, 100, 200])
+
+
+def test_entropy_wrapper_default_and_n_states_resolution():
+    ds = _samples(q=8)
+    h = entropy(ds, system="sample")
+    assert h.attrs["estimator"] == DEFAULT_ESTIMATOR
+    assert h.dims == ("checkpoint", "prompt", "position")
+    h16 = entropy(ds, system="sample", estimator="nsb", n_states=16)  # argument wins
+    assert h16.attrs["n_states"] == 16
+    assert float(h16[1, 0, 0]) != pytest.approx(float(entropy(ds, "sample", "nsb")[1, 0, 0]))
+    bare = xr.Dataset({"token": ds.token})
+    with pytest.raises(SchemaError, match="n_states"):
+        entropy(bare, system="sample", estimator="nsb")
+    h_plugin = entropy(bare, system="sample", estimator="plugin")
+    assert np.isfinite(h_plugin.values[1, 0, 0])
+
+
+def test_entropy_wrapper_physics_dims_and_dataarray():
+    rng = np.random.default_rng(2)
+    tok = xr.DataArray(rng.integers(0, 3, size=(4, 30, 16)), dims=("temperature", "sample", "position"),
+                       coords={"temperature": [1.0, 1.5, 2.0, 2.5]}, attrs={"n_states": 3})
+    h = entropy(tok, system=("sample", "position"), estimator="nsb")
+    assert h.dims == ("temperature",)
+    assert np.all(np.abs(h.values - np.log(3)) < 5 * h.stderr.values + 1e-3)
+
+
+def test_entropy_wrapper_roundtrips_netcdf(tmp_path):
+    h = entropy(_samples(), system=("sample",), estimator="plugin")
+    path = tmp_path / "h.nc"
+    h.to_netcdf(path)
+    back = xr.open_dataarray(path)
+    np.testing.assert_allclose(back.stderr.values, h.stderr.values)
+    back.close()
+
+
+def test_entropy_wrapper_dask_backed_equals_numpy():
+    pytest.importorskip("dask")
+    ds = _samples(seed=4)
+    h_np = entropy(ds, system=("sample", "position"), estimator="chao_shen")
+    h_dask = entropy(ds.chunk({"checkpoint": 1}), system=("sample", "position"), estimator="chao_shen")
+    np.testing.assert_allclose(h_dask.values, h_np.values, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(h_dask.stderr.values, h_np.stderr.values, rtol=0, atol=1e-13)
