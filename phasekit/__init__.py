@@ -46,6 +46,8 @@ _API = {
     "detect_boundaries": "transitions",
     "label_phases": "transitions",
     "penalty_path": "transitions",
+    "phase_levels": "transitions",
+    "BoundaryResult": "transitions",
     "seed_attribution": "anatomy",
     "divergence_scan": "anatomy",
     "classify_transition": "anatomy",

@@ -1,0 +1,227 @@
+"""Unit tests of phasekit.transitions: costs, series and samples paths, phase labels."""
+
+import json
+
+import numpy as np
+import pytest
+import ruptures as rpt
+import xarray as xr
+from scipy.stats import chi2_contingency
+
+from phasekit.errors import SchemaError
+from phasekit.transitions import (
+    BoundaryResult,
+    CostMeanShift,
+    CostMultinomial,
+    detect_boundaries,
+    label_phases,
+    penalty_path,
+    phase_levels,
+)
+
+
+def _log_steps(n, rng):
+    return np.round(np.exp(np.sort(rng.uniform(np.log(100), np.log(1e5), n)))).astype(float) + np.arange(n)
+
+
+def _step_series(seed=0, n=60, at=(20, 40), jumps=(4.0, -3.0), channels=1):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, channels))
+    for a, j in zip(at, jumps, strict=True):
+        x[a:, 0] += j
+    steps = _log_steps(n, rng)
+    da = xr.DataArray(x, dims=("checkpoint", "channel"),
+                      coords={"step": ("checkpoint", steps), "channel": [f"c{i}" for i in range(channels)]})
+    return da, steps
+
+
+# ---------------------------------------------------------------- costs against exact results
+def test_mean_shift_cost_equals_ruptures_l2():
+    x = np.random.default_rng(1).normal(size=(50, 3))
+    ours = CostMeanShift().fit(x)
+    ref = rpt.costs.CostL2().fit(x)
+    for a, b in [(0, 50), (3, 17), (10, 12)]:
+        assert ours.error(a, b) == pytest.approx(ref.error(a, b), rel=1e-9)
+
+
+def test_multinomial_split_gain_is_the_g_statistic():
+    rng = np.random.default_rng(2)
+    counts = rng.multinomial(40, [0.5, 0.3, 0.2], size=(10, 1))  # (T, P=1, K)
+    cost = CostMultinomial(n_states=3).fit(counts.reshape(10, -1))
+    gain = cost.error(0, 10) - cost.error(0, 4) - cost.error(4, 10)
+    table = np.stack([counts[:4, 0].sum(0), counts[4:, 0].sum(0)])
+    g, _, dof, _ = chi2_contingency(table, correction=False, lambda_="log-likelihood")
+    assert gain == pytest.approx(g, rel=1e-9)
+    assert dof == 2
+
+
+# ---------------------------------------------------------------- series path
+def test_series_steps_found_at_control_values():
+    da, steps = _step_series(seed=3)
+    res = detect_boundaries(da, seed=0, n_bootstrap=100)
+    assert isinstance(res, BoundaryResult)
+    assert len(res.indices) == 2
+    assert np.all(np.abs(np.array(res.indices) - [20, 40]) <= 1)
+    assert res.locations == [steps[i] for i in res.indices]  # control values, not indices
+    for (lo, hi), loc, true in zip(res.intervals, res.locations, [steps[20], steps[40]], strict=True):
+        assert lo <= loc <= hi
+        assert lo <= true <= hi
+    assert all(b["p_value"] <= 0.05 for b in res.evidence["boundaries"])
+    assert list(np.unique(res.phases.values)) == ["phase 0", "phase 1", "phase 2"]
+
+
+def test_series_consensus_names_the_channel_that_moved():
+    da, _ = _step_series(seed=4, at=(30,), jumps=(3.0,), channels=3)
+    res = detect_boundaries(da, seed=0, n_bootstrap=100)
+    assert res.indices == [30]
+    assert res.evidence["boundaries"][0]["channels"] == ["value[c0]"]
+
+
+def test_flat_white_noise_rarely_has_a_boundary():
+    alarms = 0
+    for seed in range(20):
+        x = np.random.default_rng(100 + seed).normal(size=80)
+        res = detect_boundaries(xr.DataArray(x, dims="checkpoint"), seed=seed, n_bootstrap=100)
+        alarms += len(res.indices) > 0
+    # test at alpha = 0.05: expected about 1 in 20
+    assert alarms <= 3
+
+
+def test_constant_series_and_constant_channels():
+    res = detect_boundaries(xr.DataArray(np.full(30, 2.5), dims="checkpoint"))
+    assert res.indices == [] and res.locations == []
+    assert set(res.phases.values) == {"phase 0"}
+    da, _ = _step_series(seed=5, at=(15,), jumps=(5.0,), channels=1)
+    ds = xr.Dataset({"m": da.isel(channel=0, drop=True), "flat": ("checkpoint", np.ones(60))})
+    res = detect_boundaries(ds, seed=0, n_bootstrap=50)
+    assert res.indices == [15]
+
+
+def test_nan_gaps_are_dropped_and_counted():
+    da, steps = _step_series(seed=6, at=(30,), jumps=(5.0,))
+    da = da.copy()
+    da[[5, 29, 31], 0] = np.nan
+    res = detect_boundaries(da, seed=0, n_bootstrap=50)
+    assert res.evidence["n_dropped"] == 3
+    assert res.indices == [30]
+    assert res.locations == [steps[30]]
+    assert res.phases.sizes["checkpoint"] == 60
+
+
+def test_bad_input():
+    with pytest.raises(SchemaError):
+        detect_boundaries(xr.DataArray([1.0, 2.0], dims="checkpoint"))
+    with pytest.raises(SchemaError):
+        detect_boundaries(xr.DataArray(np.r_[1.0, np.nan, np.nan, 2.0], dims="checkpoint"))
+    with pytest.raises(SchemaError):
+        detect_boundaries(xr.DataArray(np.zeros(10), dims="checkpoint"), method="nope")
+    with pytest.raises(SchemaError):
+        detect_boundaries(xr.DataArray(np.zeros(10), dims="checkpoint"), penalty=-1)
+    with pytest.raises(SchemaError):
+        detect_boundaries(xr.DataArray(np.zeros(10), dims="time"))
+    with pytest.raises(SchemaError):
+        detect_boundaries(np.zeros(10))
+
+
+@pytest.mark.parametrize("method", ["binseg", "bottomup", "dynp", "kernelcpd"])
+def test_other_searches(method):
+    da, _ = _step_series(seed=7, n=40, at=(18,), jumps=(5.0,))
+    res = detect_boundaries(da, method=method, seed=0, n_bootstrap=50)
+    assert res.indices == [18]
+
+
+def test_penalty_path_is_monotone():
+    da, _ = _step_series(seed=8)
+    res = detect_boundaries(da, seed=0, n_bootstrap=20)
+    path = res.path
+    assert list(path.columns) == ["penalty", "n_boundaries", "locations"]
+    assert np.all(np.diff(path["n_boundaries"].to_numpy()) <= 0)
+    assert (path["n_boundaries"] == 2).any()
+    p2 = penalty_path(da, penalties=[1.0, 1e6])
+    assert p2["n_boundaries"].iloc[-1] == 0
+
+
+def test_serialisation():
+    da, _ = _step_series(seed=9)
+    res = detect_boundaries(da, seed=0, n_bootstrap=50)
+    d = res.to_dict()
+    json.dumps(d)
+    assert d["indices"] == res.indices
+    df = res.to_dataframe()
+    assert list(df["index"]) == res.indices
+    assert (df["stderr"] >= 0).all()
+    assert ((df["lower"] <= df["location"]) & (df["location"] <= df["upper"])).all()
+    assert "2 boundaries" in repr(res)
+
+
+# ---------------------------------------------------------------- samples path
+def _three_phase_samples(seed=0, t=30, prompts=6, samples=24, q=6):
+    """Liquid (prompt-specific distributions) -> one shared seed -> redistributed seed."""
+    rng = np.random.default_rng(seed)
+    liquid = rng.dirichlet(np.ones(q), size=prompts)
+    seed_d = np.array([0.6, 0.3, 0.1] + [0.0] * (q - 3))
+    settled = np.array([0.2, 0.7, 0.1] + [0.0] * (q - 3))
+    probs = np.empty((t, prompts, q))
+    probs[:10] = liquid
+    probs[10:20] = seed_d
+    probs[20:] = settled
+    tok = np.stack([[rng.choice(q, size=samples, p=probs[i, j]) for j in range(prompts)]
+                    for i in range(t)])
+    steps = _log_steps(t, rng)
+    return xr.Dataset({"token": (("checkpoint", "prompt", "sample"), tok)},
+                      coords={"step": ("checkpoint", steps)}, attrs={"n_states": q}), steps
+
+
+def test_samples_three_phases():
+    ds, steps = _three_phase_samples()
+    res = detect_boundaries(ds, seed=0, n_bootstrap=100)
+    assert res.kind == "samples"
+    assert res.indices == [10, 20]
+    assert res.locations == [steps[10], steps[20]]
+    labels = list(res.phases.values)
+    assert labels == ["liquid"] * 10 + ["nucleation"] * 10 + ["settling"] * 10
+    moved = res.evidence["boundaries"][0]["channels"]
+    assert len(moved) >= 5  # every prompt collapses onto the seed
+
+
+def test_samples_path_penalty_path_and_too_short():
+    ds, steps = _three_phase_samples(seed=2)
+    path = penalty_path(ds, penalties=[1.0, 10.0, 1e7])
+    assert list(path["n_boundaries"])[-1] == 0
+    assert [steps[10], steps[20]] == path["locations"].iloc[0]
+    with pytest.raises(SchemaError):
+        detect_boundaries(ds.isel(checkpoint=slice(0, 2)))
+    json.dumps(detect_boundaries(ds, seed=0, n_bootstrap=50).to_dict())
+
+
+def test_samples_flat_and_missing_checkpoint():
+    rng = np.random.default_rng(11)
+    p = rng.dirichlet(np.ones(5), size=4)
+    tok = np.stack([[rng.choice(5, size=20, p=p[j]) for j in range(4)] for _ in range(25)])
+    tok[7] = -1  # a checkpoint without samples
+    ds = xr.Dataset({"token": (("checkpoint", "prompt", "sample"), tok)}, attrs={"n_states": 5})
+    res = detect_boundaries(ds, seed=0, n_bootstrap=100)
+    assert res.indices == []
+    assert res.evidence["n_dropped"] == 1
+    assert set(res.phases.values) == {"liquid"}
+
+
+def test_phase_levels_and_label_rule():
+    ds, _ = _three_phase_samples(seed=1)
+    lv = phase_levels(ds)
+    assert set(lv.data_vars) >= {"entropy", "magnetization", "js_divergence", "support", "pooled"}
+    assert float(lv["js_divergence"][:10].mean()) > float(lv["js_divergence"][10:].mean())
+    lab = label_phases(lv, [10, 20], n_states=6)
+    assert list(lab["label"].values) == ["liquid", "nucleation", "settling"]
+    assert lab["entropy"].dims == ("segment",)
+    assert lab["entropy_stderr"].dims == ("segment",)
+    # levels are the segment means of the per-checkpoint values
+    assert float(lab["entropy"][1]) == pytest.approx(float(lv["entropy"][10:20].mean()))
+    # drift cut inside the liquid phase: both pieces stay liquid
+    lab2 = label_phases(lv, [5, 10, 20], n_states=6)
+    assert list(lab2["label"].values) == ["liquid", "liquid", "nucleation", "settling"]
+    # no collapse: high entropy alone is liquid
+    lab3 = label_phases(lv.isel(checkpoint=slice(0, 10)), [], n_states=6)
+    assert list(lab3["label"].values) == ["liquid"]
+    with pytest.raises(SchemaError):
+        label_phases(lv, [0])
