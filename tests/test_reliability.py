@@ -142,3 +142,45 @@ def test_generators_are_deterministic():
     m1, _ = pk.datasets.markov_chain(4, 0.7, 5, 50, seed=2)
     m2, _ = pk.datasets.markov_chain(4, 0.7, 5, 50, seed=2)
     xr.testing.assert_identical(m1, m2)
+
+
+def test_huge_alphabet_order_parameters_stay_sparse():
+    """n_states = 2^40 with random ids works and allocates nothing dense over the alphabet."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    tok = rng.integers(0, 2**40, size=(3, 2, 400))
+    ds = xr.Dataset({"token": (("checkpoint", "prompt", "sample"), tok)}, attrs={"n_states": 2**40})
+    tracemalloc.start()
+    try:
+        op = pk.order_parameters(ds, system="sample")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 200e6  # a dense float axis over 2^40 states would be 8 TB
+    # all 400 answers distinct: m = (q * (1/400) - 1) / (q - 1)
+    np.testing.assert_allclose(op["magnetization"].values, (2**40 / 400 - 1) / (2**40 - 1))
+    assert np.isfinite(op["entropy"].values).all()
+
+
+def test_padding_only_configuration_is_nan_and_isolated():
+    rng = np.random.default_rng(1)
+    tok = rng.integers(0, Q, size=(2, 3, 20))
+    padded = tok.copy()
+    padded[1, 2] = -1
+    a = pk.order_parameters(_ds(tok), system="sample", estimator="miller_madow")
+    b = pk.order_parameters(_ds(padded), system="sample", estimator="miller_madow")
+    for v in ("entropy", "magnetization", "collision"):
+        assert np.isnan(b[v].values[1, 2])
+        mask = np.ones((2, 3), bool)
+        mask[1, 2] = False
+        np.testing.assert_array_equal(a[v].values[mask], b[v].values[mask])
+
+
+def test_estimator_needing_q_raises_when_missing():
+    ds = _ds(np.zeros((1, 2, 5), dtype=int))
+    del ds.attrs["n_states"]
+    with pytest.raises(pk.SchemaError, match="n_states"):
+        pk.entropy(ds, system="sample", estimator="nsb")
+    with pytest.raises(pk.SchemaError, match="n_states"):
+        pk.magnetization(ds, system="sample")
