@@ -435,7 +435,8 @@ def analyze(
     from .anatomy import classify_transition, divergence_scan, seed_attribution
     from .correlations import correlation_function, correlation_length
     from .ensemble import binder_cumulant, susceptibility
-    from .observables import magnetization, order_parameters, prompt_structure
+    from .lazy import materialize
+    from .observables import magnetization, order_parameters, prompt_structure, with_stderr
     from .transitions import detect_boundaries
 
     tok = token_array(ds)
@@ -480,8 +481,10 @@ def analyze(
     est_kw = {} if estimator is None else {"estimator": estimator}
 
     bar.set_postfix_str("order parameters")
-    per_config = order_parameters(work, system=system, n_states=q, **est_kw)
-    m = magnetization(work, system=system, n_states=q)
+    # dask-backed tokens: order_parameters is lazy (one task per block); compute it once
+    # here and reuse its magnetization instead of counting every token a second time
+    per_config = materialize(order_parameters(work, system=system, n_states=q, **est_kw))
+    m = with_stderr(per_config, "magnetization")
     order_vars: dict[str, Any] = {}
     for v in ORDER_VARS:
         if v in per_config:
@@ -495,9 +498,14 @@ def analyze(
     if replica:
         m_rep, rep_dim = _stack_replicas(m, replica)
         if m_rep.sizes[rep_dim] >= 2:
-            n_sys = float(np.nanmean(m.attrs.get("N", np.nan))) if "N" in m.attrs else None
+            # N per configuration; when configurations differ in size (unparsed answers,
+            # missing samples) chi uses the mean size, and the attrs say so
+            n_sys = float(m.attrs["N"]) if "N" in m.attrs else float(
+                per_config["n_tokens"].where(per_config["n_tokens"] > 0).mean())
             chi = susceptibility(m_rep, replica=rep_dim, n=n_sys)
             u = binder_cumulant(m_rep, replica=rep_dim)
+            if "N" not in m.attrs:
+                chi.attrs["N_note"] = "configurations differ in size; n = their mean size"
             order["susceptibility"] = chi.reset_coords(drop=True)
             order["susceptibility_stderr"] = chi.coords["stderr"].reset_coords(drop=True)
             order["binder"] = u.reset_coords(drop=True)

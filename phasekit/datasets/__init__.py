@@ -11,7 +11,9 @@ data model and a dict of the exact values an estimator should recover.
   critically (power-law) correlated sequences;
 * :func:`crystallisation_run` — a three-phase training run (liquid → nucleation →
   settling) with known boundary steps and seed prompt;
-* :func:`demo_dataset` — the embedded demo, a fixed-seed crystallisation run.
+* :func:`demo_dataset` — the embedded demo, a fixed-seed crystallisation run;
+* :func:`load_tiny_lm` — samples from a real (tiny) language model trained from scratch
+  through pretraining, SFT and RL (see ``docs/case_study.md``).
 """
 
 from ._common import Generated
@@ -26,6 +28,7 @@ from .potts import (
     potts_samples,
 )
 from .sequences import markov_chain, power_law_sequences, repeat_avoiding_sequences
+from .tiny_lm import load_tiny_lm
 
 __all__ = [
     "POTTS_EXACT",
@@ -36,6 +39,7 @@ __all__ = [
     "critical_temperature",
     "crystallisation_run",
     "demo_dataset",
+    "load_tiny_lm",
     "markov_chain",
     "potts_by_size",
     "potts_samples",
