@@ -88,7 +88,7 @@ def __dir__() -> list[str]:
 # ``phasekit.entropy`` is both a submodule and the public function: bind the function
 # eagerly, otherwise importing the submodule anywhere would rebind the package
 # attribute ``entropy`` to the module.
-from .entropy import entropy  # noqa: E402
+from .entropy import entropy  # noqa: E402, F401
 
 try:  # register the ``.phase`` accessor on import (cheap: it delegates lazily)
     from . import accessor as _accessor  # noqa: F401

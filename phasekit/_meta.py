@@ -102,3 +102,40 @@ def require_dims(obj: xr.DataArray | xr.Dataset, dims: Sequence[Hashable], *, ar
             where=f"data dims are {list(obj.dims)}",
             fix=f"pass {argument}= with names from {list(obj.dims)}",
         )
+
+
+def jsonable(obj: Any) -> Any:
+    """Convert results (numpy scalars/arrays, tuples, DataFrames, NaN) to plain JSON values.
+
+    Non-finite floats become ``None`` (JSON has no NaN).
+    """
+    import math
+
+    import pandas as pd
+
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [jsonable(v) for v in obj.tolist()]
+    if isinstance(obj, pd.DataFrame):
+        return jsonable(obj.to_dict(orient="records"))
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating | float):
+        v = float(obj)
+        return v if math.isfinite(v) else None
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+def control_values(obj: xr.Dataset | xr.DataArray, dim: Hashable) -> np.ndarray:
+    """Numeric control value at each position along ``dim``: the ``step`` coordinate when
+    it lies along ``dim``, else ``dim``'s own numeric coordinate, else 0, 1, 2…"""
+    if "step" in obj.coords and obj["step"].dims == (dim,):
+        return np.asarray(obj["step"].values, dtype=float)
+    if dim in obj.coords and np.issubdtype(obj[dim].dtype, np.number):
+        return np.asarray(obj[dim].values, dtype=float)
+    return np.arange(obj.sizes[dim], dtype=float)

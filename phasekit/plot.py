@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ._meta import control_values
+
 __all__ = [
     "order_parameters",
     "prompt_divergence",
@@ -37,14 +39,6 @@ def _axes(ax):
     return ax
 
 
-def _x_of(obj: xr.DataArray | xr.Dataset, dim: Hashable) -> np.ndarray:
-    if "step" in obj.coords and obj["step"].dims == (dim,):
-        return np.asarray(obj["step"].values, dtype=float)
-    if dim in obj.coords and np.issubdtype(obj[dim].dtype, np.number):
-        return np.asarray(obj[dim].values, dtype=float)
-    return np.arange(obj.sizes[dim], dtype=float)
-
-
 def _use_log(ax, x: np.ndarray) -> None:
     x = x[np.isfinite(x)]
     if x.size > 2 and x.min() > 0 and x.max() / x.min() > 50:
@@ -64,7 +58,7 @@ def phases_and_boundaries(result: Any, ax=None, *, x: np.ndarray | None = None, 
         return ax
     phases = np.asarray(result.phases.values).astype(str)
     dim = result.phases.dims[0]
-    xs = _x_of(result.phases, dim) if x is None else np.asarray(x, float)
+    xs = control_values(result.phases, dim) if x is None else np.asarray(x, float)
     if xs.size == 0:
         return ax
     # segment edges halfway (geometrically on log axes) between checkpoints
@@ -98,7 +92,7 @@ def order_parameters(
 ):
     """Order parameters against the control value, with ±1 s.e. bands and phases shaded."""
     ax = _axes(ax)
-    x = _x_of(order, dim)
+    x = control_values(order, dim)
     _use_log(ax, x)
     for var in variables:
         if var not in order:
@@ -119,7 +113,7 @@ def order_parameters(
 
 
 def _series(da: xr.DataArray, dim: Hashable, ax, label: str, *, boundaries_result=None, log_y=False):
-    x = _x_of(da, dim)
+    x = control_values(da, dim)
     _use_log(ax, x)
     y = np.asarray(da.values, dtype=float)
     se = _stderr(da)
@@ -139,7 +133,7 @@ def prompt_divergence(structure: xr.Dataset, *, dim: Hashable = "checkpoint", bo
         js = js.assign_coords(stderr=structure["js_divergence_stderr"])
     _series(js, dim, ax, "mean pairwise JS between prompts", boundaries_result=boundaries)
     if "js_divergence_null" in structure:
-        ax.plot(_x_of(structure, dim), structure["js_divergence_null"].values, color="0.4", ls=":",
+        ax.plot(control_values(structure, dim), structure["js_divergence_null"].values, color="0.4", ls=":",
                 label="null (one shared distribution)")
     ax.set_ylabel("JS divergence (nats)")
     ax.set_title("Between-prompt divergence")
@@ -188,7 +182,7 @@ def order_histograms(
                 v = v[np.isfinite(v)]
                 ax.hist(v, bins=bins, range=(0, 1), histtype=style, alpha=0.55 if style == "stepfilled" else 1,
                         lw=1.5, color=f"C{k}",
-                        label=f"boundary {k + 1} {side} ({_x_of(m, dim)[j]:g})")
+                        label=f"boundary {k + 1} {side} ({control_values(m, dim)[j]:g})")
     ax.set_xlabel(str(m.name or "order parameter"))
     ax.set_ylabel("replicas")
     ax.set_title("Order-parameter histogram at each boundary")
@@ -225,7 +219,7 @@ def correlation(corr: xr.DataArray, *, lag: Hashable = "lag", ax=None, label_dim
 def seed_attribution(seed: xr.Dataset, *, dim: Hashable = "checkpoint", boundaries: Any = None, ax=None):
     """Divergence to the seed distribution and support retention per checkpoint."""
     ax = _axes(ax)
-    x = _x_of(seed, dim)
+    x = control_values(seed, dim)
     _use_log(ax, x)
     other = [d for d in seed["seed_divergence"].dims if d != dim]
     div = seed["seed_divergence"].mean(other) if other else seed["seed_divergence"]
@@ -245,7 +239,7 @@ def divergence_scan(scan: xr.DataArray, *, dim: Hashable = "checkpoint", boundar
     ax = _axes(ax)
     _series(scan, dim, ax, "divergence before vs after", boundaries_result=boundaries)
     if "null" in scan.coords:
-        ax.plot(_x_of(scan, dim), scan.coords["null"].values, color="0.4", ls=":", label="null level")
+        ax.plot(control_values(scan, dim), scan.coords["null"].values, color="0.4", ls=":", label="null level")
     ax.set_ylabel(f"{scan.attrs.get('divergence', 'JS')} divergence")
     ax.set_title("Divergence scan")
     ax.legend(fontsize=7)

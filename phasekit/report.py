@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ._meta import as_dims
+from ._meta import as_dims, control_values
 from ._version import __version__
 from .errors import SchemaError
 from .schema import token_array
@@ -132,7 +132,7 @@ class Report:
         """Contiguous phases: label, first/last control value, mean order-parameter levels."""
         control = self.settings["control"]
         labels = np.asarray(self.phases.values).astype(str)
-        x = _control_values(self.order, control)
+        x = control_values(self.order, control)
         rows, start = [], 0
         for i in range(1, labels.size + 1):
             if i == labels.size or labels[i] != labels[start]:
@@ -166,7 +166,7 @@ class Report:
         other = [d for d in ret.dims if d != control]
         ret_c = ret.mean(other) if other else ret
         div_c = s["seed_divergence"].mean(other) if other else s["seed_divergence"]
-        x = _control_values(s, control)
+        x = control_values(s, control)
         return {
             "reference": str(s.attrs.get("reference", "first checkpoint")),
             "final_seed": cons[-1] if cons.size else None,
@@ -357,14 +357,6 @@ def _with_se(ds: xr.Dataset, var: str) -> xr.DataArray:
     if f"{var}_stderr" in ds:
         da = da.assign_coords(stderr=ds[f"{var}_stderr"])
     return da
-
-
-def _control_values(obj: xr.Dataset | xr.DataArray, control: Hashable) -> np.ndarray:
-    if "step" in obj.coords and obj["step"].dims == (control,):
-        return np.asarray(obj["step"].values, dtype=float)
-    if control in obj.coords and np.issubdtype(obj[control].dtype, np.number):
-        return np.asarray(obj[control].values, dtype=float)
-    return np.arange(obj.sizes[control], dtype=float)
 
 
 def _netcdf_safe(ds: xr.Dataset) -> xr.Dataset:

@@ -40,7 +40,7 @@ import pandas as pd
 import xarray as xr
 from scipy import optimize, stats
 
-from ._meta import provenance
+from ._meta import jsonable, provenance
 from .errors import SchemaError
 
 __all__ = [
@@ -382,7 +382,7 @@ class CriticalPoint:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable summary."""
-        return _jsonable(
+        return jsonable(
             {
                 "value": self.value,
                 "stderr": self.stderr,
@@ -400,25 +400,6 @@ class CriticalPoint:
             f"{len(self.crossings)} {'pairs' if self.method == 'binder' else 'sizes'}, "
             f"fit={self.fit.get('model')})"
         )
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [_jsonable(v) for v in obj.tolist()]
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating | float):
-        f = float(obj)
-        return f if math.isfinite(f) else None
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, pd.DataFrame):
-        return _jsonable(obj.to_dict(orient="records"))
-    return obj
 
 
 def _local_poly(c: _Curve, center: float, n_local: int) -> np.ndarray | None:
@@ -1037,7 +1018,7 @@ class Collapse:
                 "exponent_stderr", "correction", "correction_stderr", "omega", "quality",
                 "quality_relative", "overlap", "success", "message", "observable",
                 "error_method", "fitted", "n_bootstrap")
-        return _jsonable({k: getattr(self, k) for k in keys} | {"attrs": self.attrs})
+        return jsonable({k: getattr(self, k) for k in keys} | {"attrs": self.attrs})
 
     def __repr__(self) -> str:
         return (
@@ -1436,7 +1417,7 @@ class PowerLawFit:
         out["window_sensitivity"] = self.window_sensitivity
         out["model_comparison"] = self.model_comparison
         out["attrs"] = self.attrs
-        return _jsonable(out)
+        return jsonable(out)
 
     def __repr__(self) -> str:
         lo, hi = self.exponent_ci

@@ -38,7 +38,7 @@ from ruptures.base import BaseCost
 from scipy import stats
 from scipy.special import xlogy
 
-from ._meta import as_dims, provenance, require_dims
+from ._meta import as_dims, jsonable, provenance, require_dims
 from .errors import SchemaError
 
 __all__ = [
@@ -222,7 +222,7 @@ class BoundaryResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable summary."""
-        return _jsonable(
+        return jsonable(
             {
                 "dim": self.dim,
                 "method": self.method,
@@ -247,23 +247,6 @@ class BoundaryResult:
             f"BoundaryResult({self.kind}, {self.method}, {len(self.locations)} boundaries"
             f"{': ' + locs if locs else ''}; no-change p = {p:.3g})"
         )
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [_jsonable(v) for v in obj.tolist()]
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating | float):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
 
 
 # --------------------------------------------------------------------------- helpers
