@@ -238,7 +238,8 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         nnz = _numba_nnz(rows, n_scratch, n_threads)
         indptr = np.zeros(rows.shape[0] + 1, dtype=np.int64)
         np.cumsum(nnz, out=indptr[1:])
-        states = np.empty(indptr[-1], dtype=np.int64)
+        # state ids below 2**31 are stored as int32: the output is the stage's peak memory
+        states = np.empty(indptr[-1], dtype=np.int32 if max_tok < 2**31 - 1 else np.int64)
         counts = np.empty(indptr[-1], dtype=np.int64)
         _numba_fill(rows, indptr, n_scratch, n_threads, states, counts)
         return indptr, states, counts
@@ -255,7 +256,8 @@ def count_rows(rows: np.ndarray, *, engine: str = "auto") -> tuple[np.ndarray, n
     Returns
     -------
     indptr, states, counts : CSR arrays; row ``i`` holds ``states[indptr[i]:indptr[i+1]]``
-        (sorted, distinct) with their ``counts`` (> 0).
+        (sorted, distinct) with their ``counts`` (> 0). ``states`` is int32 when every id
+        fits (int64 otherwise); ``indptr`` and ``counts`` are int64.
     """
     rows = np.asarray(rows)
     if rows.ndim != 2:
@@ -347,7 +349,7 @@ class Counts:
         seg = _segment_ids(self.indptr)
         is_max = self.counts == mx[seg]
         big = np.iinfo(np.int64).max
-        cand = np.where(is_max, self.states, big)
+        cand = np.where(is_max, self.states.astype(np.int64), big)
         mode = _segment_reduce(cand, self.indptr, np.minimum, big)
         mode[mode == big] = -1
         return self._grid(mode)
