@@ -9,7 +9,8 @@ Compares, in the same run and on the same token array:
 * ``phasekit.count.count_states`` (+ plug-in entropy from the sparse counts).
 
 Each method runs in a fresh child process so its peak resident memory above the loaded
-token array can be read from ``ru_maxrss``.
+token array can be read from ``ru_maxrss``; methods faster than 5 s report the best of
+three runs.
 
 Run ``python benchmarks/bench_counts.py`` for the full size (100 checkpoints × 100
 prompts × 100 samples × 100 positions = 1e8 tokens) or ``--smoke`` for a tiny one.
@@ -134,6 +135,11 @@ def _child(path, n_states, name, queue):
     t0 = time.perf_counter()
     result = METHODS[name](tok, n_states)
     dt = time.perf_counter() - t0
+    if dt < 5:  # best of three for the fast methods: the machine may be shared
+        for _ in range(2):
+            t0 = time.perf_counter()
+            METHODS[name](tok, n_states)
+            dt = min(dt, time.perf_counter() - t0)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     queue.put({"seconds": dt, "peak_extra_mib": max(0, peak - base) / 1024,
                "result": np.asarray(result, dtype=float).ravel()[:2000].tolist()})
