@@ -62,6 +62,10 @@ _API = {
     "compatible_classes": "universality",
     "UNIVERSALITY_CLASSES": "universality",
     "analyze": "report",
+    "CountStore": "store",
+    "map_configurations": "lazy",
+    "materialize": "lazy",
+    "is_lazy": "lazy",
     "Report": "report",
 }
 _SUBMODULES = ("datasets", "plot", "accessor")

@@ -112,6 +112,7 @@ def _run_analyze(ds, outdir: Path, args: argparse.Namespace, *, input_desc: str,
             replica=_split(getattr(args, "replica", None)),
             control=getattr(args, "control", None),
             seed=getattr(args, "seed", 0),
+            estimator=getattr(args, "estimator", None),
             progress=not getattr(args, "quiet", False),
             input_description=input_desc,
         )
@@ -182,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--replica", default=None, help="replica dims, comma-separated")
         p.add_argument("--control", default=None, help="control dim (default checkpoint)")
         p.add_argument("--seed", type=int, default=0, help="seed for bootstraps and tests")
+        p.add_argument("--estimator", default=None,
+                       help="entropy estimator (default: bma, or chao_wang_jost beyond 20,000 configurations)")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
         p.add_argument("--scheduler", default=None, help="dask scheduler address")
         p.add_argument("--workers", type=int, default=None, help="start a local dask cluster with N workers")

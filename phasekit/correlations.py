@@ -672,6 +672,16 @@ def correlation_function(
     state by a cost model; memory never scales with the vocabulary size. The plug-in
     :math:`D` is biased by O(ξ / (M L)), negligible when pooling many tokens.
     """
+    from .lazy import is_lazy, map_configurations
+
+    if is_lazy(ds) and stationary:  # dask-backed: one curve per block of the kept dims (lazy)
+        tok = _token_da(ds)
+        kept, _ = _layout(tok, dim, replica, keep)
+        if kept:
+            return map_configurations(
+                correlation_function, ds, tuple(d for d in tok.dims if d not in kept), system_kwarg=None,
+                kwargs={"dim": dim, "max_lag": max_lag, "keep": kept, "stationary": True,
+                        "n_jackknife": n_jackknife})
     out, _ = _correlation(ds, dim, max_lag, replica, keep, stationary, n_jackknife)
     return out
 

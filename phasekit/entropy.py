@@ -950,9 +950,12 @@ def entropy(
         ``error_method``, ``phasekit_version``.  NaN where a configuration has no tokens.
     """
     from .count import count_states
+    from .lazy import is_lazy, map_configurations
 
     _check_estimator(estimator)
     system = as_dims(system)
+    if is_lazy(ds):  # dask-backed tokens: lazy, one task per block (phasekit.lazy)
+        return map_configurations(entropy, ds, system, kwargs={"estimator": estimator, "n_states": n_states})
     if n_states is None:
         n_states = ds.attrs.get("n_states") if hasattr(ds, "attrs") else None
     c = count_states(ds, system=system, n_states=n_states)

@@ -141,6 +141,10 @@ def magnetization(
     configurations give NaN. ``attrs["N"]`` is the configuration size when all non-empty
     configurations have the same one (used by :func:`phasekit.susceptibility`).
     """
+    from . import lazy as _lazy
+
+    if _lazy.is_lazy(ds):  # dask-backed tokens: lazy, one task per block
+        return _lazy.map_configurations(magnetization, ds, system, kwargs={"n_states": n_states})
     c = _counts(ds, system, n_states)
     q = _require_q(c, n_states, "magnetization")
     N = c.totals().astype(float)
@@ -210,6 +214,8 @@ def _reference_lookup(
         total = r.sum()
         note = "user array" + ("" if abs(total - 1) < 1e-9 else f" (normalised from sum {total:.6g})")
         return (r / total)[c.states], "array", note
+    if isinstance(reference, _PooledReference):
+        return _lookup_pooled(c, reference.states, reference.p), reference.label, reference.note
     # a label along reference_dim: that slice's pooled distribution
     if reference_dim not in c.dims:
         raise SchemaError(
@@ -235,12 +241,69 @@ def _reference_lookup(
             f"the reference {reference_dim}={reference!r} has no tokens",
             where="order_parameters(reference=...)", fix="choose a non-empty reference",
         )
-    pos = np.clip(np.searchsorted(ref_states, c.states), 0, ref_states.size - 1)
-    r = np.where(ref_states[pos] == c.states, ref_p[pos], 0.0)
-    return r, f"{reference_dim}={reference}", (
+    return _lookup_pooled(c, ref_states, ref_p), f"{reference_dim}={reference}", (
         f"pooled distribution of {reference_dim}={reference} over {others} "
         "(its own sampling noise is not in the stderr)"
     )
+
+
+def _lookup_pooled(c: Counts, ref_states: np.ndarray, ref_p: np.ndarray) -> np.ndarray:
+    """r_k at every stored entry of ``c`` from a sparse reference (0 where unseen)."""
+    pos = np.clip(np.searchsorted(ref_states, c.states), 0, ref_states.size - 1)
+    return np.where(ref_states[pos] == c.states, ref_p[pos], 0.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class _PooledReference:
+    """A label reference resolved ahead of block-wise (dask) evaluation."""
+
+    states: np.ndarray
+    p: np.ndarray
+    label: str
+    note: str
+
+
+def _resolve_label_reference(
+    ds: xr.Dataset | xr.DataArray, system: tuple, n_states: int | None, reference: Any, reference_dim: Hashable,
+) -> _PooledReference:
+    """Count only the reference slice (``reference_dim == reference``) and pool it.
+
+    Gives the same r_k as the in-memory path (which pools the same integer counts).
+    """
+    from .schema import token_array
+
+    tok = token_array(ds)
+    kept = [d for d in tok.dims if d not in system]
+    if reference_dim not in kept:
+        raise SchemaError(
+            f"reference={reference!r} is not 'uniform' or an array, and {reference_dim!r} is not a kept dim",
+            where=f"kept dims {kept}",
+            fix="pass reference='uniform', a probability array, or a label along reference_dim=",
+        )
+    labels = np.asarray(tok[reference_dim].values if reference_dim in tok.coords
+                        else np.arange(tok.sizes[reference_dim]))
+    hit = np.flatnonzero(labels == reference)
+    if hit.size != 1:
+        raise SchemaError(
+            f"reference label {reference!r} not found (exactly once) along {reference_dim!r}",
+            where=f"labels {labels.tolist()[:10]}", fix="pass one of the labels",
+        )
+    c = count_states(tok.isel({reference_dim: slice(int(hit[0]), int(hit[0]) + 1)}), system=system,
+                     n_states=n_states)
+    others = [d for d in c.dims if d != reference_dim]
+    pooled = c.pool(others) if others else c
+    a, b = pooled.indptr[0], pooled.indptr[1]
+    ref_states = pooled.states[a:b]
+    ref_p = pooled.counts[a:b] / max(pooled.counts[a:b].sum(), 1)
+    if ref_states.size == 0:
+        raise SchemaError(
+            f"the reference {reference_dim}={reference!r} has no tokens",
+            where="order_parameters(reference=...)", fix="choose a non-empty reference",
+        )
+    return _PooledReference(ref_states, ref_p, f"{reference_dim}={reference}", (
+        f"pooled distribution of {reference_dim}={reference} over {others} "
+        "(its own sampling noise is not in the stderr)"
+    ))
 
 
 def _divergences(c: Counts, r: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -341,6 +404,10 @@ def order_parameters(
     References: Cover & Thomas, *Elements of Information Theory* (2006) ch. 2;
     Lin, IEEE Trans. Inf. Theory 37, 145 (1991) for Jensen–Shannon.
     """
+    from . import lazy as _lazy
+
+    if _lazy.is_lazy(ds):  # dask-backed tokens: lazy, one task per block
+        return _lazy_order_parameters(ds, system, n_states, estimator, reference, reference_dim)
     c = _counts(ds, system, n_states)
     q = n_states if n_states is not None else c.n_states
     q = _require_q(c, q, "order_parameters")
@@ -414,6 +481,33 @@ def order_parameters(
         **notes, **_size_attr(N),
     )
     return out
+
+
+def _lazy_order_parameters(
+    ds: xr.Dataset | xr.DataArray, system: Any, n_states: int | None, estimator: str | None,
+    reference: Any, reference_dim: Hashable,
+) -> xr.Dataset:
+    """:func:`order_parameters` on dask-backed tokens: lazy, one task per block.
+
+    A label ``reference`` is resolved first (only its slice is counted, now); the
+    ``mode_label`` variable is added when the data's ``state`` labels cover all q states
+    (the in-memory path adds it whenever every observed mode has a label).
+    """
+    from .count import resolve_n_states
+    from .lazy import map_configurations
+
+    system = as_dims(system)
+    q = resolve_n_states(ds, n_states)
+    is_label = not (reference is None or isinstance(reference, str) and reference == "uniform"
+                    or isinstance(reference, np.ndarray | list | tuple | xr.DataArray) and np.ndim(reference) == 1)
+    if is_label:
+        reference = _resolve_label_reference(ds, system, q, reference, reference_dim)
+    labels = _state_labels(ds)
+    extra = {}
+    if labels is not None and q is not None and labels.size >= q:  # every mode has a label
+        extra["state"] = ds.coords["state"].variable
+    return map_configurations(order_parameters, ds, system, n_states=q, extra_coords=extra, kwargs={
+        "n_states": q, "estimator": estimator, "reference": reference, "reference_dim": reference_dim})
 
 
 def _state_labels(ds: Any) -> np.ndarray | None:

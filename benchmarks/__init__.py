@@ -1,0 +1,1 @@
+"""phasekit's performance record: ``python -m benchmarks`` runs every ``bench_*.py``."""
