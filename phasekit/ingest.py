@@ -111,6 +111,13 @@ def encode_answers(
             labels = sorted(seen)
         except TypeError:
             labels = sorted(seen, key=str)
+    elif encoder == "integer":
+        # the integer encoder yields ints: read the given labels the same way ("7" == 7)
+        labels = [integer_encoder(s) for s in states]
+        if any(lab is None for lab in labels):
+            bad = states[[lab is None for lab in labels].index(True)]
+            raise SchemaError(f"state label {bad!r} is not an integer", where="open_samples(states=...)",
+                              fix="with encoder='integer' every state label must be an integer")
     else:
         labels = list(states)
     index = {lab: i for i, lab in enumerate(labels)}

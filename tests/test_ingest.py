@@ -118,6 +118,14 @@ def test_explicit_states_fix_q():
         warnings.simplefilter("ignore")
         ds = open_samples(rows, text="a", encoder="integer", states=list(range(1, 11)))
     assert ds.attrs["n_states"] == 10 and ds.attrs["n_unparsed"] == 1
+    # labels given as strings mean the same integers
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds2 = open_samples(rows, text="a", encoder="integer", states=[str(k) for k in range(1, 11)])
+    assert ds2.attrs["n_unparsed"] == 1
+    np.testing.assert_array_equal(ds2["token"].values, ds["token"].values)
+    with pytest.raises(pk.SchemaError, match="not an integer"):
+        open_samples(rows, text="a", encoder="integer", states=["one", "two"])
 
 
 @pytest.mark.parametrize("text, value", [(" 7", 7), ("7.", 7), ("The number is 4", 4), ("-3", -3), ("none", None)])
