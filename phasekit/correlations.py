@@ -42,7 +42,7 @@ import scipy.fft as sfft
 import xarray as xr
 from scipy import optimize, sparse
 
-from ._meta import as_dims, estimate, stderr_of
+from ._meta import as_dims, estimate, require_dims, stderr_of
 from .errors import SchemaError
 
 __all__ = [
@@ -86,13 +86,7 @@ def _layout(
     rep = as_dims(replica)
     kp = as_dims(keep)
     for name, dims in (("replica", rep), ("keep", kp)):
-        missing = [d for d in dims if d not in tok.dims]
-        if missing:
-            raise SchemaError(
-                f"dimension(s) {missing} named in {name}= are not in the data",
-                where=f"token dims are {list(tok.dims)}",
-                fix=f"pass {name}= with names from {list(tok.dims)}",
-            )
+        require_dims(tok, dims, argument=name)
         if dim in dims:
             raise SchemaError(
                 f"the sequence dim {dim!r} cannot also be in {name}=",

@@ -174,6 +174,22 @@ def _xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.where(x > 0, x * np.log(np.where(x > 0, y, 1.0)), 0.0)
 
 
+def _pooled_reference_row(c: Counts, row: int, reference_dim: Hashable, reference: Any):
+    """States and probabilities of one ``reference_dim`` slice of ``c``, pooled over the
+    other kept dims; raises if that slice holds no tokens."""
+    others = [d for d in c.dims if d != reference_dim]
+    pooled = c.pool(others) if others else c
+    a, b = pooled.indptr[row], pooled.indptr[row + 1]
+    ref_states = pooled.states[a:b]
+    ref_p = pooled.counts[a:b] / max(pooled.counts[a:b].sum(), 1)
+    if ref_states.size == 0:
+        raise SchemaError(
+            f"the reference {reference_dim}={reference!r} has no tokens",
+            where="order_parameters(reference=...)", fix="choose a non-empty reference",
+        )
+    return ref_states, ref_p, others
+
+
 def _reference_lookup(
     reference: Any,
     c: Counts,
@@ -231,16 +247,7 @@ def _reference_lookup(
             f"reference label {reference!r} not found (exactly once) along {reference_dim!r}",
             where=f"labels {labels.tolist()[:10]}", fix="pass one of the labels",
         )
-    others = [d for d in c.dims if d != reference_dim]
-    pooled = c.pool(others) if others else c
-    a, b = pooled.indptr[hit[0]], pooled.indptr[hit[0] + 1]
-    ref_states = pooled.states[a:b]
-    ref_p = pooled.counts[a:b] / max(pooled.counts[a:b].sum(), 1)
-    if ref_states.size == 0:
-        raise SchemaError(
-            f"the reference {reference_dim}={reference!r} has no tokens",
-            where="order_parameters(reference=...)", fix="choose a non-empty reference",
-        )
+    ref_states, ref_p, others = _pooled_reference_row(c, int(hit[0]), reference_dim, reference)
     return _lookup_pooled(c, ref_states, ref_p), f"{reference_dim}={reference}", (
         f"pooled distribution of {reference_dim}={reference} over {others} "
         "(its own sampling noise is not in the stderr)"
@@ -290,16 +297,7 @@ def _resolve_label_reference(
         )
     c = count_states(tok.isel({reference_dim: slice(int(hit[0]), int(hit[0]) + 1)}), system=system,
                      n_states=n_states)
-    others = [d for d in c.dims if d != reference_dim]
-    pooled = c.pool(others) if others else c
-    a, b = pooled.indptr[0], pooled.indptr[1]
-    ref_states = pooled.states[a:b]
-    ref_p = pooled.counts[a:b] / max(pooled.counts[a:b].sum(), 1)
-    if ref_states.size == 0:
-        raise SchemaError(
-            f"the reference {reference_dim}={reference!r} has no tokens",
-            where="order_parameters(reference=...)", fix="choose a non-empty reference",
-        )
+    ref_states, ref_p, others = _pooled_reference_row(c, 0, reference_dim, reference)
     return _PooledReference(ref_states, ref_p, f"{reference_dim}={reference}", (
         f"pooled distribution of {reference_dim}={reference} over {others} "
         "(its own sampling noise is not in the stderr)"
