@@ -210,18 +210,13 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
             fh.write(json.dumps(r) + "\n")
 
 
-def run_analyze(inp: Path, out: Path, *flags: str, mapping: dict, seed: int = 0) -> None:
-    """``phasekit analyze INPUT -o OUT FLAGS`` — the CLI, exactly as a lab would run it.
-
-    If the CLI fails, the same analysis runs through the Python API (see
-    :func:`analyze_dataset` for the one known reason).
-    """
+def run_analyze(inp: Path, out: Path, *flags: str) -> None:
+    """``phasekit analyze INPUT -o OUT FLAGS`` — the CLI, exactly as a lab would run it."""
     cmd = [sys.executable, "-m", "phasekit.cli", "analyze", str(inp), "-o", str(out), "--quiet", *flags]
     print("$ phasekit " + " ".join(cmd[3:]), flush=True)
-    if subprocess.run(cmd).returncode == 0:
-        return
-    print("  the CLI failed; running phasekit.report.analyze from Python", flush=True)
-    analyze_dataset(read_samples(inp, **mapping), out, seed, str(inp))
+    done = subprocess.run(cmd)
+    if done.returncode != 0:
+        raise SystemExit(f"phasekit analyze failed with exit code {done.returncode}")
 
 
 def read_samples(inp: Path, **mapping):
@@ -237,48 +232,10 @@ def read_samples(inp: Path, **mapping):
 
 
 def analyze_dataset(ds, out: Path, seed: int, desc: str) -> None:
-    """``phasekit.report.analyze(ds).write(out)``, with one workaround.
-
-    At the time of writing ``analyze`` could not compute the susceptibility when the
-    configurations have different sizes (an undertrained checkpoint's unparsed answers
-    make the number of counted samples per prompt differ): ``magnetization`` then sets
-    ``attrs["N_min"/"N_max"]`` and no scalar ``N``, and ``susceptibility`` refuses. Only
-    when that error occurs, the analysis is rerun with ``attrs["N"]`` set to the mean
-    configuration size (χ = N̄·var(m)), and the report's input description says so.
-    """
-    import phasekit.observables as obs
-    from phasekit.count import Counts
-    from phasekit.errors import SchemaError
+    """``phasekit.report.analyze(ds).write(out)``."""
     from phasekit.report import analyze
 
-    try:
-        rep = analyze(ds, seed=seed, progress=False, input_description=desc)
-    except SchemaError as err:
-        if "system size" not in str(err):
-            raise
-        print(f"  analyze: {err}; rerunning with the mean configuration size N", flush=True)
-        original = obs.magnetization
-
-        def magnetization_mean_n(data, *a, **k):
-            m = original(data, *a, **k)
-            if "N" not in m.attrs and "N_max" in m.attrs:
-                if isinstance(data, Counts):
-                    n = np.asarray(data.totals(), dtype=float)
-                else:
-                    tok = data["token"] if hasattr(data, "data_vars") else data
-                    system = k.get("system", a[0] if a else ("sample",))
-                    system = (system,) if isinstance(system, str) else tuple(system)
-                    n = np.asarray((tok >= 0).sum(system).values, dtype=float)
-                m.attrs["N"] = float(n[n > 0].mean())
-                m.attrs["N_note"] = "mean configuration size (sizes differ: unparsed answers)"
-            return m
-
-        obs.magnetization = magnetization_mean_n
-        try:
-            rep = analyze(ds, seed=seed, progress=False, input_description=f"{desc} (susceptibility with mean N)")
-        finally:
-            obs.magnetization = original
-    rep.write(out)
+    analyze(ds, seed=seed, progress=False, input_description=desc).write(out)
 
 
 def analyze_exact(inp: Path, out: Path, states: list[str], seed: int) -> None:
@@ -395,10 +352,8 @@ def main(argv=None) -> int:
     if not args.no_analyze:
         seed = ["--seed", str(args.seed)]
         run_analyze(out / "samples.jsonl", out / "report", "--text", "text", "--encoder", "integer",
-                    "--n-states", "10", "--stage", "stage", *seed, seed=args.seed,
-                    mapping={"text": "text", "encoder": "integer", "n_states": 10, "stage": "stage"})
-        run_analyze(out / "samples_list.jsonl", out / "report_list", "--n-states", "10", "--stage", "stage", *seed,
-                    seed=args.seed, mapping={"n_states": 10, "stage": "stage"})
+                    "--n-states", "10", "--stage", "stage", *seed)
+        run_analyze(out / "samples_list.jsonl", out / "report_list", "--n-states", "10", "--stage", "stage", *seed)
         # coin and letter: the CLI's "exact" encoder would make a state of every stray word
         # an early checkpoint babbles, so fix the label set with the Python API (states=)
         analyze_exact(out / "samples_coin.jsonl", out / "report_coin", COINS, args.seed)
