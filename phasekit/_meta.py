@@ -139,3 +139,16 @@ def control_values(obj: xr.Dataset | xr.DataArray, dim: Hashable) -> np.ndarray:
     if dim in obj.coords and np.issubdtype(obj[dim].dtype, np.number):
         return np.asarray(obj[dim].values, dtype=float)
     return np.arange(obj.sizes[dim], dtype=float)
+
+
+def require_system(obj: xr.DataArray | xr.Dataset, system: Hashable | Iterable[Hashable] | None,
+                   *, caller: str) -> tuple[Hashable, ...]:
+    """``system=`` as a non-empty tuple of dims present in ``obj`` (else a SchemaError)."""
+    from .errors import SchemaError
+
+    dims = as_dims(system)
+    if not dims:
+        raise SchemaError("system= names no dims", where=caller,
+                          fix="name the dim(s) a configuration spans, e.g. system='sample'")
+    require_dims(obj, dims, argument="system")
+    return dims

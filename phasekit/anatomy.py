@@ -37,6 +37,7 @@ from scipy.signal import find_peaks
 from scipy.special import rel_entr
 
 from ._meta import append_history, as_dims, estimate, provenance, require_dims
+from .ensemble import _moment_jackknife
 from .errors import SchemaError
 
 __all__ = [
@@ -750,29 +751,10 @@ class TransitionClass:
 
 def _jackknife_fluctuations(m: np.ndarray, n: float) -> dict[str, np.ndarray]:
     """χ = N(⟨m²⟩ − ⟨m⟩²) and U = 1 − ⟨m⁴⟩/(3⟨m²⟩²) per row of ``m`` (control, replica),
-    with delete-one jackknife standard errors; NaN entries are ignored."""
-    valid = np.isfinite(m)
-    k = valid.sum(axis=1).astype(float)
-    x = np.where(valid, m, 0.0)
-    s1, s2, s4 = x.sum(1), (x**2).sum(1), (x**4).sum(1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        m1, m2, m4 = s1 / k, s2 / k, s4 / k
-        chi = n * (m2 - m1**2)
-        binder = 1.0 - m4 / (3.0 * m2**2)
-        km1 = (k - 1.0)[:, None]
-        l1 = (s1[:, None] - x) / km1
-        l2 = (s2[:, None] - x**2) / km1
-        l4 = (s4[:, None] - x**4) / km1
-        chi_i = np.where(valid, n * (l2 - l1**2), np.nan)
-        u_i = np.where(valid, 1.0 - l4 / (3.0 * l2**2), np.nan)
-
-        def jk(theta: np.ndarray) -> np.ndarray:
-            mean = np.nanmean(theta, axis=1, keepdims=True)
-            return np.sqrt((k - 1.0) / k * np.nansum((theta - mean) ** 2, axis=1))
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            chi_se, u_se = jk(chi_i), jk(u_i)
+    with delete-one jackknife standard errors (the O(R) moment jackknife of
+    :mod:`phasekit.ensemble`); NaN entries are ignored, rows with < 3 replicas are NaN."""
+    chi, _, chi_se, k = _moment_jackknife(m, (1, 2), lambda mo, _n: n * (mo[1] - mo[0] ** 2))
+    binder, _, u_se, _ = _moment_jackknife(m, (2, 4), lambda mo, _n: 1.0 - mo[1] / (3.0 * mo[0] ** 2))
     few = k < 3
     for arr in (chi, binder, chi_se, u_se):
         arr[few] = np.nan

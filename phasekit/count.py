@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ._meta import as_dims, require_dims
+from ._meta import as_dims, require_system
 from .errors import SchemaError
 
 __all__ = ["Counts", "count_states", "DENSE_MAX_STATES"]
@@ -526,11 +526,7 @@ def count_states(
     Counts
     """
     tok = _token_dataarray(ds)
-    system = as_dims(system)
-    if not system:
-        raise SchemaError("system= names no dims", where="count_states",
-                          fix="name the dim(s) a configuration spans, e.g. system='sample'")
-    require_dims(tok, system, argument="system")
+    system = require_system(tok, system, caller="count_states")
     q = resolve_n_states(ds, n_states)
     kept = tuple(d for d in tok.dims if d not in system)
     tok = tok.transpose(*kept, *system)

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ._meta import as_dims, require_dims
+from ._meta import require_system
 from .errors import SchemaError
 
 __all__ = ["is_lazy", "map_configurations", "materialize", "SIZE_ATTRS"]
@@ -161,11 +161,7 @@ def map_configurations(
     block — linear in the number of blocks, independent of the block size.
     """
     tok = _token(ds)
-    system = as_dims(system)
-    if not system:
-        raise SchemaError("system= names no dims", where="map_configurations",
-                          fix="name the dim(s) a configuration spans, e.g. system='sample'")
-    require_dims(tok, system, argument="system")
+    system = require_system(tok, system, caller="map_configurations")
     if not np.issubdtype(tok.dtype, np.integer):
         raise SchemaError(f"tokens must be integers, got dtype {tok.dtype}", where="variable 'token'",
                           fix="map answers to integer states with open_samples(..., encoder=...)")
