@@ -36,8 +36,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .errors import SchemaError
-from .schema import validate
+from ..errors import SchemaError
+from ..schema import validate
 
 __all__ = ["open_samples", "encode_answers", "integer_encoder", "SUPPORTED_EXTENSIONS"]
 
