@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import warnings
 from collections.abc import Sequence
@@ -21,28 +22,110 @@ EXIT_INPUT_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
 
 
+#: open_samples argument -> CLI flag, so that errors raised from the CLI name the flag.
+FLAG_OF_ARGUMENT = {
+    "format": "--format", "text": "--text", "token": "--token", "checkpoint": "--checkpoint",
+    "step": "--step", "stage": "--stage", "model": "--model", "task": "--task", "prompt": "--prompt",
+    "sample": "--sample", "position": "--position", "failure": "--failure", "requests": "--requests",
+    "responses": "--responses", "name_pattern": "--name-pattern", "stage_order": "--stage-order",
+    "sizes": "--sizes", "encoder": "--encoder", "states": "--states", "answer_pattern": "--answer-pattern",
+    "normalize": "--normalize/--no-normalize", "aliases": "--aliases", "n_states": "--n-states",
+    "max_unparsed": "--max-unparsed",
+}
+
+
 def _add_mapping_flags(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("mapping (table inputs: JSONL, JSON, CSV, Parquet)")
-    g.add_argument("--checkpoint", default="checkpoint", help="column of checkpoint labels")
-    g.add_argument("--step", default="step", help="column of numeric training steps")
-    g.add_argument("--prompt", default="prompt", help="column of prompt ids")
-    g.add_argument("--sample", default="sample", help="column of sample ids")
-    g.add_argument("--position", default=None, help="column of token positions (one row per token)")
-    g.add_argument("--token", default="token", help="column of token ids (ints or lists)")
-    g.add_argument("--text", default=None, help="column of answer texts (needs --encoder)")
-    g.add_argument("--encoder", default=None, choices=["integer", "exact"],
-                   help="how answer texts become states")
+    g = p.add_argument_group("reading the input (every option of phasekit.open_samples)")
+    g.add_argument("--format", default=None,
+                   help="lm-eval, inspect, openai-batch, hf, jsonl, json, csv, parquet (default: detected)")
+    for role, what in (("text", "answer texts (needs --encoder)"), ("token", "token ids (ints or lists)"),
+                       ("checkpoint", "checkpoint labels"), ("model", "model names (makes a model dim)"),
+                       ("task", "task names"), ("prompt", "prompt ids or texts"), ("sample", "sample ids"),
+                       ("position", "token positions (one row per token)"),
+                       ("failure", "the error of a failed generation")):
+        g.add_argument(f"--{role}", default=None, help=f"field of {what}; a column or dotted path, "
+                       "'*' marking a list of samples (outputs.*.text)")
+    g.add_argument("--step", default=None, help="field of numeric training steps, or a JSON object "
+                   '{"checkpoint": step}')
+    g.add_argument("--stage", default=None, help="field of training stages (base, sft, rl…), or a JSON object")
+    g.add_argument("--requests", action="append", default=None,
+                   help="OpenAI batch input file(s), joined on custom_id for the prompts (repeatable)")
+    g.add_argument("--responses", default="resps", choices=["resps", "filtered_resps"],
+                   help="lm-eval: raw generations (resps) or the filtered ones")
+    g.add_argument("--name-pattern", default=None,
+                   help="regex with groups (?P<model>) (?P<checkpoint>) (?P<stage>) (?P<step>) read from "
+                   "the model name, else the file path")
+    g.add_argument("--stage-order", default=None, help="training stages in order, comma-separated")
+    g.add_argument("--sizes", default=None, help='model sizes as JSON {"OLMo-2-1B": 1e9} or name=size,…')
+    g.add_argument("--encoder", default=None, help="integer, integer-list, exact (how texts become states)")
+    g.add_argument("--states", default=None,
+                   help="the answer space: comma-separated labels, or a range like 1..10")
+    g.add_argument("--answer-pattern", default=None, help="regex extracting the answer (group 'answer' or 1)")
+    g.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=True,
+                   help="exact encoder: NFKC, case, whitespace and punctuation normalisation")
+    g.add_argument("--aliases", default=None, help='JSON object mapping answers to states {"NYC": "New York"}')
     g.add_argument("--n-states", type=int, default=None, help="q, the size of the outcome space")
-    g.add_argument("--stage", default=None, help="column of training stages (base, sft, rl…)")
+    g.add_argument("--max-unparsed", type=float, default=None,
+                   help="fail when more than this fraction of answers is unparsed (default: warn)")
+
+
+def _json_or(value: str | None, flag: str, parse_pairs: bool = False):
+    if value is None:
+        return None
+    v = value.strip()
+    if v.startswith("{"):
+        try:
+            return json.loads(v)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{flag}: not valid JSON ({err.msg}); fix: write {flag} '{{\"name\": value}}'") from None
+    if parse_pairs:
+        out = {}
+        for part in v.split(","):
+            name, _, size = part.rpartition("=")
+            try:
+                out[name.strip()] = float(size)
+            except ValueError:
+                raise ValueError(f"{flag}: cannot read {part!r}; fix: write {flag} name=size,name=size") from None
+        return out
+    return value
+
+
+def _states(value: str | None) -> list | None:
+    if value is None:
+        return None
+    lo, sep, hi = value.partition("..")
+    if sep and lo.strip().lstrip("-").isdigit() and hi.strip().lstrip("-").isdigit():
+        return list(range(int(lo), int(hi) + 1))
+    return [s.strip() for s in value.split(",") if s.strip()]
 
 
 def _mapping(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "checkpoint": args.checkpoint, "step": args.step, "prompt": args.prompt,
-        "sample": args.sample, "position": args.position, "token": args.token,
-        "text": args.text, "encoder": args.encoder, "n_states": args.n_states,
-        "stage": args.stage,
-    }
+    out = {role: getattr(args, role) for role in ("format", "text", "token", "checkpoint", "model", "task",
+                                                  "prompt", "sample", "position", "failure", "encoder",
+                                                  "answer_pattern", "n_states", "max_unparsed", "responses",
+                                                  "name_pattern")}
+    out["step"] = _json_or(args.step, "--step")
+    out["stage"] = _json_or(args.stage, "--stage")
+    out["requests"] = args.requests
+    out["stage_order"] = [s.strip() for s in args.stage_order.split(",")] if args.stage_order else None
+    out["sizes"] = _json_or(args.sizes, "--sizes", parse_pairs=True)
+    out["states"] = _states(args.states)
+    out["normalize"] = args.normalize
+    out["aliases"] = _json_or(args.aliases, "--aliases")
+    if isinstance(out["aliases"], str):
+        raise ValueError("--aliases: expected a JSON object; fix: --aliases '{\"NYC\": \"New York\"}'")
+    return out
+
+
+def cli_message(message: str) -> str:
+    """An error message with every ``open_samples`` argument (``stage_order=``) named as its CLI flag."""
+    def flag(m: re.Match) -> str:
+        return FLAG_OF_ARGUMENT[m.group(1)]
+
+    names = "|".join(sorted(FLAG_OF_ARGUMENT, key=len, reverse=True))
+    message = re.sub(rf"open_samples\((?:[^()]*?,\s*)?({names})=[^()]*\)", lambda m: flag(m), message)
+    message = re.sub(rf"(?<![\w.\-])({names})=(\s?)", lambda m: flag(m) + " ", message)
+    return re.sub(r" +([;,)])", r"\1", message)
 
 
 def _print_summary(summary: dict[str, Any], out=None) -> None:
@@ -61,19 +144,58 @@ def _print_summary(summary: dict[str, Any], out=None) -> None:
         print(f"unparsed answers: {summary['n_unparsed']}", file=out)
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
+def _print_audit(ds, out=None) -> None:
+    """The ingestion audit: per checkpoint counts, top unparsed answers, a few examples."""
+    out = out or sys.stdout
+    if "audit" not in ds.attrs:
+        return
+    from .ingest import audit_table
+
+    table = audit_table(ds)
+    print(f"format: {ds.attrs.get('format', '?')}" + (" (detected)" if ds.attrs.get("format_detected") else ""),
+          file=out)
+    print(f"generations: {ds.attrs['n_generations']} read, {ds.attrs['n_parsed']} parsed, "
+          f"{ds.attrs['n_unparsed']} unparsed, {ds.attrs['n_failed']} failed", file=out)
+    print("per checkpoint:", file=out)
+    print(table.to_string(index=False), file=out)
+    ex = json.loads(ds.attrs.get("audit_examples", "{}"))
+    if ex.get("unparsed_top"):
+        print("most common unparsed answers:", file=out)
+        for text, reason, n in ex["unparsed_top"]:
+            print(f"  {n:>6}  {text!r:<40}  ({reason})", file=out)
+    if ex.get("parsed_examples"):
+        print("examples (text -> state):", file=out)
+        for text, state in ex["parsed_examples"][:6]:
+            print(f"  {text!r:<40} -> {state}", file=out)
+    if ex.get("failures_top"):
+        print("most common failures:", file=out)
+        for msg, n in ex["failures_top"]:
+            print(f"  {n:>6}  {msg}", file=out)
+
+
+def _open(args: argparse.Namespace):
     from .ingest import open_samples
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = open_samples(args.input if len(args.input) > 1 else args.input[0], **_mapping(args))
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            print(f"phasekit: warning: {cli_message(str(w.message))}", file=sys.stderr)
+    return ds
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
     from .schema import summary
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = open_samples(args.input, **_mapping(args))
+    ds = _open(args)
     s = summary(ds)
     if args.json:
         print(json.dumps(s, indent=2, default=str))
     else:
-        print(f"{args.input}: valid phasekit samples")
+        print(f"{' '.join(args.input)}: valid phasekit samples")
         _print_summary(s)
+        _print_audit(ds)
     return 0
 
 
@@ -148,10 +270,8 @@ def _split(value: str | None):
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from .ingest import open_samples
-
-    ds = open_samples(args.input, **_mapping(args))
-    return _run_analyze(ds, Path(args.output), args, input_desc=str(args.input))
+    ds = _open(args)
+    return _run_analyze(ds, Path(args.output), args, input_desc=" ".join(args.input))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -164,7 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("validate", help="check an input against the data model and summarise it")
-    p.add_argument("input", help="JSONL, JSON, CSV, Parquet, NetCDF (.nc) or Zarr (.zarr)")
+    p.add_argument("input", nargs="+", help="file(s), folder(s) or glob(s): JSONL, JSON, CSV, Parquet, "
+                   "lm-eval output, Inspect logs, OpenAI batch output, NetCDF (.nc) or Zarr (.zarr)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     _add_mapping_flags(p)
     p.set_defaults(func=cmd_validate)
@@ -177,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     if _has_analyze():
         p = sub.add_parser("analyze", help="analyse samples and write report.html, results.nc, summary.json")
-        p.add_argument("input")
+        p.add_argument("input", nargs="+", help="file(s), folder(s) or glob(s), as for validate")
         p.add_argument("-o", "--output", required=True, help="output directory")
         p.add_argument("--system", default=None, help="dims of one configuration, comma-separated")
         p.add_argument("--replica", default=None, help="replica dims, comma-separated")
@@ -202,7 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError) as err:
         if args.debug:
             raise
-        msg = " ".join(str(err).split()) or type(err).__name__
+        msg = cli_message(" ".join(str(err).split())) or type(err).__name__
         print(f"phasekit: error: {msg}", file=sys.stderr)
         return EXIT_INPUT_ERROR
     except KeyboardInterrupt:
