@@ -474,31 +474,78 @@ def _active(fp: _FP):
 
 # ---- NSB -----------------------------------------------------------------------------
 
-_NSB_LOGB = np.linspace(-25.0, 25.0, 4001)
+_STIRLING_FROM = 10.0
+
+
+def _stirling_tail(y: np.ndarray) -> np.ndarray:
+    """``ln Gamma(y) - [(y - 1/2) ln y - y + ln(2 pi)/2]`` for y >= 10: the Stirling series
+    1/(12y) - 1/(360y^3) + 1/(1260y^5) - 1/(1680y^7) (A&S 6.1.40; next term < 1e-12)."""
+    r = 1.0 / y
+    r2 = r * r
+    return r * (1.0 / 12.0 - r2 * (1.0 / 360.0 - r2 * (1.0 / 1260.0 - r2 / 1680.0)))
+
+
+def _log_rising(x: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """ln of the rising factorial, ``ln Gamma(x + n) - ln Gamma(x)`` for x > 0, n >= 0,
+    without the cancellation of two huge ``gammaln`` values.
+
+    For x < 10 the ``gammaln`` difference is exact to rounding (both terms are moderate).
+    For x >= 10, Stirling's series for both terms with ``ln(x+n) = ln x + log1p(n/x)``:
+    ``n ln x + (x + n - 1/2) log1p(n/x) - n + S(x + n) - S(x)`` (S = :func:`_stirling_tail`),
+    whose rounding error is ~ n eps instead of ~ x ln x eps: at x = K beta ~ 1e16 the naive
+    difference loses tens of nats (issue 14), this form keeps ~1e-12 relative accuracy.
+    """
+    x, n = np.broadcast_arrays(np.asarray(x, float), np.asarray(n, float))
+    out = np.empty(x.shape)
+    small = x < _STIRLING_FROM
+    if np.any(small):
+        out[small] = gammaln(x[small] + n[small]) - gammaln(x[small])
+    big = ~small
+    if np.any(big):
+        xb, nb = x[big], n[big]
+        out[big] = (nb * np.log(xb) + (xb + nb - 0.5) * np.log1p(nb / xb) - nb
+                    + _stirling_tail(xb + nb) - _stirling_tail(xb))
+    return out
+
+
+_NSB_LOGB_RANGE = (-30.0, 30.0)  # ln beta; beyond it the prior mass in xi is < 1e-11 ln K
+_NSB_DROP = 20.0  # refine to where the log density is within this of its max
 
 
 def _xi_of_beta(beta: np.ndarray, k: float) -> np.ndarray:
+    """Prior mean entropy of Dir(beta, ..., beta) over K states, psi(K beta + 1) - psi(beta + 1)."""
     return digamma(k * beta + 1.0) - digamma(beta + 1.0)
 
 
-def _beta_of_xi(xi: np.ndarray, k: float, xi_tab: np.ndarray) -> np.ndarray:
-    """beta with xi(beta) = xi: table interpolation in ln beta, then Newton steps in ln beta."""
-    u = np.interp(xi, xi_tab, _NSB_LOGB)
-    for _ in range(4):
-        b = np.exp(u)
-        f = _xi_of_beta(b, k) - xi
-        slope = b * (k * _trigamma(k * b + 1.0) - _trigamma(b + 1.0))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            u = np.where(slope > 0, u - f / slope, u)
-        u = np.clip(u, _NSB_LOGB[0], _NSB_LOGB[-1])
-    return np.exp(u)
+def _dxi_dlogbeta(beta: np.ndarray, k: float) -> np.ndarray:
+    """``d xi / d ln beta = beta [K psi_1(K beta + 1) - psi_1(beta + 1)]`` (> 0).
+
+    For beta > 1e3 the two trigammas cancel to ~1/beta^2 of their size; there the
+    asymptotic series psi_1(x + 1) = 1/x - 1/(2x^2) + 1/(6x^3) - 1/(30x^5) (A&S 6.4.12)
+    gives ``(1 - 1/K)/(2 beta) - (1 - 1/K^2)/(6 beta^2) + (1 - 1/K^4)/(30 beta^4)``.
+    """
+    beta = np.asarray(beta, float)
+    big = beta > 1e3
+    b = np.where(big, 1.0, beta)
+    direct = b * (k * _trigamma(k * b + 1.0) - _trigamma(b + 1.0))
+    r = 1.0 / np.where(big, beta, 1.0)
+    series = (1.0 - 1.0 / k) / 2.0 * r - (1.0 - 1.0 / k**2) / 6.0 * r * r \
+        + (1.0 - 1.0 / k**4) / 30.0 * r**4
+    return np.where(big, series, direct)
 
 
-def _nsb_core(fp: _FP, k: float, n_grid: int = 25, n_refine: int = 2):
+def _nsb_core(fp: _FP, k: float, n_grid: int = 97, n_refine: int = 2):
     """Posterior log-evidence, mean and second moment of H for NSB (per active config).
 
-    Returns ``act, log_evidence, mean, second_moment`` where the log-evidence is
-    ``ln int p(n | beta) dxi / ln K`` up to the multinomial coefficient.
+    The hyperprior is flat in ``xi(beta)`` on ``[0, ln K]``; the integral over xi is done
+    in ``u = ln beta`` with the Jacobian ``d xi/du`` (:func:`_dxi_dlogbeta`), on a per-row
+    uniform u-grid (coarse on ``_NSB_LOGB_RANGE``, then refined where the log posterior
+    density is within 30 of its maximum; Simpson's rule).  In u the posterior is smooth
+    even where it piles up against ``xi -> ln K`` (all tokens distinct, or a near-uniform
+    sample), which a uniform xi-grid cannot resolve.  The log-likelihood
+    ``sum_k ln[beta]_{n_k} - ln[K beta]_N`` uses :func:`_log_rising`, exact to ~1e-12 at
+    any beta.  Returns ``act, log_evidence, mean, second_moment`` where the log-evidence
+    is ``ln int p(n | beta) dxi / ln K`` up to the multinomial coefficient.
     """
     act, cfg, j, f = _active(fp)
     n_act = act.size
@@ -507,11 +554,11 @@ def _nsb_core(fp: _FP, k: float, n_grid: int = 25, n_refine: int = 2):
     mh2 = np.full(n_act, np.nan)
     if n_act == 0:
         return act, le, mh, mh2
+    if k <= 1.0:  # one state: H = 0 and every sample has probability 1
+        return act, np.zeros(n_act), np.zeros(n_act), np.zeros(n_act)
     big_n = fp.N[act]
     m = fp.m[act]
-    beta_tab = np.exp(_NSB_LOGB)
-    xi_tab = _xi_of_beta(beta_tab, k)
-    xi_lo, xi_hi = xi_tab[0], xi_tab[-1]
+    u_lo, u_hi = _NSB_LOGB_RANGE
     for c0, c1, e0, e1 in _chunks(cfg, n_act, n_grid):
         cc = cfg[e0:e1] - c0
         jj = j[e0:e1, None]
@@ -521,26 +568,27 @@ def _nsb_core(fp: _FP, k: float, n_grid: int = 25, n_refine: int = 2):
         mm = m[c0:c1, None]
         nc = c1 - c0
 
-        def loglik(beta, nn=nn, mm=mm, jj=jj, ff=ff, cc=cc, starts=starts):
-            s = _segment_sum(ff * gammaln(jj + beta[cc]), starts) - mm * gammaln(beta)
-            return gammaln(k * beta) - gammaln(nn + k * beta) + s
+        def log_density(u, nn=nn, jj=jj, ff=ff, cc=cc, starts=starts):
+            beta = np.exp(u)
+            s = _segment_sum(ff * _log_rising(beta[cc], jj), starts)
+            return s - _log_rising(k * beta, nn) + np.log(_dxi_dlogbeta(beta, k))
 
-        xi = np.broadcast_to(np.linspace(xi_lo, xi_hi, n_grid), (nc, n_grid)).copy()
+        u = np.broadcast_to(np.linspace(u_lo, u_hi, n_grid), (nc, n_grid)).copy()
         for it in range(n_refine + 1):
-            beta = _beta_of_xi(xi, k, xi_tab)
-            ll = loglik(beta)
+            ld = log_density(u)
             if it < n_refine:
-                xi = _refine(xi, ll, np.full(nc, xi_lo), np.full(nc, xi_hi), n_grid)
+                u = _refine(u, ld, np.full(nc, u_lo), np.full(nc, u_hi), n_grid, drop=_NSB_DROP)
+        beta = np.exp(u)
         big_a = nn + k * beta
         ba = big_a[cc]
         sums = [_segment_sum(t, starts) for t in _dirichlet_sums(jj + beta[cc], ff, ba)]
         zero = _dirichlet_sums(beta, k - mm, big_a)  # the K - m unseen states
         sums = [s + z for s, z in zip(sums, zero, strict=True)]
         eh, eh2 = _moments_from_sums(big_a, *sums)
-        mx = ll.max(axis=1, keepdims=True)
-        w = np.exp(ll - mx) * _simpson_weights(xi)
+        mx = ld.max(axis=1, keepdims=True)
+        w = np.exp(ld - mx) * _simpson_weights(u)
         z = w.sum(axis=1)
-        le[c0:c1] = np.log(z) + mx[:, 0] - np.log(xi_hi - xi_lo)
+        le[c0:c1] = np.log(z) + mx[:, 0] - np.log(np.log(k))
         mh[c0:c1] = (w * eh).sum(axis=1) / z
         mh2[c0:c1] = (w * eh2).sum(axis=1) / z
     return act, le, mh, mh2

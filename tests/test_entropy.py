@@ -13,6 +13,7 @@ from phasekit.entropy import (
     ESTIMATORS,
     _dirichlet_sums,
     _grassberger_g,
+    _log_rising,
     _moments_from_sums,
     _py_tail_moments,
     _tail_series,
@@ -236,6 +237,94 @@ def test_nsb_matches_quadrature_reference(n, k):
     h_ref, se_ref = _nsb_reference(n, k)
     assert h == pytest.approx(h_ref, rel=2e-3)
     assert se == pytest.approx(se_ref, rel=2e-2)
+
+
+def _nsb_reference_by_sums_of_logs(mult, nwith, k, n_grid=6001, lo=-30.0, hi=45.0):
+    """Independent NSB (Nemenman, Shafee & Bialek 2002, arXiv:physics/0108025), written from
+    the paper: hyperprior flat in xi(beta) = psi(K beta + 1) - psi(beta + 1), so the posterior
+    density in u = ln beta is ``p(n | beta) * beta * xi'(beta)``, with the Dirichlet-multinomial
+    sequence probability written as sums of logs over the counts,
+    ``ln p(n | beta) = sum_k sum_{i < n_k} ln(beta + i) - sum_{i < N} ln(K beta + i)``
+    (no gammaln differences); the trapezoid rule on a 6,001-point u-grid over [-30, 45]
+    (moving either end or doubling the grid changes the result by < 1e-9 nats); posterior
+    moments of H given beta from Wolpert & Wolf (1995) / Hutter (2002), summed over groups
+    of equal Dirichlet parameter (the seen states j + beta, f_j of them; K - m unseen beta)."""
+    j = np.asarray(mult, np.int64)
+    f = np.asarray(nwith, float)
+    big_n, m = int((j * f).sum()), f.sum()
+    u = np.linspace(lo, hi, n_grid)
+    beta = np.exp(u)
+    loglik = -np.log(k * beta[:, None] + np.arange(big_n)[None, :]).sum(1)
+    for jj, ff in zip(j, f, strict=True):
+        loglik += ff * np.log(beta[:, None] + np.arange(jj)[None, :]).sum(1)
+    dxi_du = beta * (k * polygamma(1, k * beta + 1) - polygamma(1, beta + 1))
+    w = np.exp(loglik - loglik.max()) * dxi_du
+    a = np.concatenate([j[None, :] + beta[:, None], beta[:, None]], 1)
+    c = np.concatenate([f, [k - m]])
+    big_a = big_n + k * beta
+    aa = big_a[:, None]
+    eh = digamma(big_a + 1) - (c * a * digamma(a + 1)).sum(1) / big_a
+    uu = digamma(a + 1) - digamma(aa + 2)
+    cross = ((c * a * uu).sum(1) ** 2 - (c * a * a * uu * uu).sum(1)
+             - polygamma(1, big_a + 2) * (big_a**2 - (c * a * a).sum(1)))
+    diag = (c * a * (a + 1) * ((digamma(a + 2) - digamma(aa + 2)) ** 2
+                               + polygamma(1, a + 2) - polygamma(1, aa + 2))).sum(1)
+    eh2 = (cross + diag) / (big_a * (big_a + 1))
+    z = np.trapezoid(w, u)
+    m1 = np.trapezoid(w * eh, u) / z
+    return m1, np.sqrt(max(np.trapezoid(w * eh2, u) / z - m1 * m1, 0.0))
+
+
+def _nsb_cases():
+    rng = np.random.default_rng(14)
+    cases = []
+    for k in (10, 100, 1000, 10**4, 65_536, 151_936, 10**6):
+        for n in (30, 100, 1000):
+            for kind in ("uniform", "zipf", "distinct"):
+                if kind == "distinct":
+                    if n <= k:
+                        cases.append((k, np.array([1]), np.array([n])))
+                    continue
+                kk = min(k, 200_000)
+                p = np.ones(kk) if kind == "uniform" else 1.0 / np.arange(1, kk + 1)
+                _, mult, nwith = fingerprint_from_counts(rng.multinomial(n, p / p.sum())[None])
+                cases.append((k, mult, nwith))
+    return cases
+
+
+def test_nsb_matches_independent_reference_from_k10_to_1e6():
+    """Issue 14: NSB collapsed to ln K with a ~0 error bar at vocabulary sizes (gammaln
+    differences at beta ~ e^25 lost tens of nats; a spurious edge maximum took the weight).
+    Against the independent sums-of-logs NSB for K = 10 ... 1e6, N = 30, 100, 1000, on uniform,
+    Zipf and all-distinct samples (57 fingerprints). Tolerance: phasekit's 97-point Simpson
+    grid in ln beta agrees with the reference to < 1e-6 nats and < 3e-4 (relative, sd) when
+    measured; 1e-4 nats / 1% leaves room for platform rounding and is 10^4 times smaller
+    than the failure (H = ln K = 11.93 with sd 1.7e-7 instead of 10.49 +- 0.97)."""
+    cases = _nsb_cases()
+    for k, mult, nwith in cases:
+        h, se = entropy_from_fingerprint(np.array([0, mult.size]), mult, nwith, "nsb", n_states=k)
+        h_ref, se_ref = _nsb_reference_by_sums_of_logs(mult, nwith, k)
+        assert h[0] == pytest.approx(h_ref, abs=1e-4), (k, mult, nwith)
+        assert se[0] == pytest.approx(se_ref, rel=1e-2), (k, mult, nwith)
+
+
+def test_nsb_hundred_distinct_answers_at_vocabulary_size():
+    """The issue's example: 100 distinct answers, K = 151,936 (a tokenizer's vocabulary).
+    The reference gives 10.4917 +- 0.9653; ln K = 11.9312 is not the answer."""
+    h, se = entropy_from_fingerprint(np.array([0, 1]), np.array([1]), np.array([100]), "nsb",
+                                     n_states=151_936)
+    h_ref, se_ref = _nsb_reference_by_sums_of_logs(np.array([1]), np.array([100]), 151_936)
+    assert h_ref == pytest.approx(10.4917, abs=1e-3) and se_ref == pytest.approx(0.9653, abs=1e-3)
+    assert h[0] == pytest.approx(h_ref, abs=1e-4) and se[0] == pytest.approx(se_ref, rel=1e-2)
+    assert h[0] < np.log(151_936) - 1.0
+
+
+def test_log_rising_factorial_against_sums_of_logs():
+    x = np.array([1e-12, 0.3, 9.99, 10.0, 1e3, 7e10, 1e16, 1.5e17])
+    for n in (1, 2, 7, 100, 1000):
+        want = np.array([np.sum(np.log(xx + np.arange(n))) for xx in x])
+        got = _log_rising(x, np.full(x.shape, float(n)))
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-9)
 
 
 # ----------------------------------------------------------------------------- errors
