@@ -36,16 +36,16 @@ def test_version(capsys):
 def test_validate_prints_summary(tmp_path, capsys):
     p = tmp_path / "g.jsonl"
     p.write_text("\n".join(json.dumps({"checkpoint": f"ckpt-{s}", "sample": i, "text": t})
-                           for s in (10, 20) for i, t in enumerate(["7", "3", "seven"])) + "\n")
+                           for s in (10, 20) for i, t in enumerate(["7", "3", "3.5"])) + "\n")
     assert main(["validate", str(p), "--text", "text", "--encoder", "integer", "--n-states", "10"]) == 0
     out = capsys.readouterr().out
     assert "checkpoint=2" in out and "sample=3" in out and "unparsed answers: 2" in out and "n_states: 10" in out
 
 
 @pytest.mark.parametrize("content, ext, words", [
-    ('{"checkpoint": "c-1", "sample": 0, "token": 1}\n{oops}\n', ".jsonl", "line 2"),
+    ('{"checkpoint": "ckpt-1", "sample": 0, "token": 1}\n{oops}\n', ".jsonl", "line 2"),
     ("anything", ".pkl", "'.pkl'"),
-    ("checkpoint,sample,token\nc-1,0,-5\n", ".csv", "-5"),
+    ("checkpoint,sample,token\nckpt-1,0,-5\n", ".csv", "-5"),
 ])
 def test_errors_are_one_line_exit_2(tmp_path, content, ext, words):
     p = tmp_path / f"bad{ext}"

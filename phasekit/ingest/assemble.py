@@ -151,11 +151,11 @@ def _dense(index: tuple[np.ndarray, ...], shape: tuple[int, ...], code: np.ndarr
 
 def assemble(sink: SampleSink, layout: Layout) -> xr.Dataset:
     """The canonical Dataset for everything the sink received (see module docs)."""
-    if not len(sink.gen["model"]):
+    if not sink.n_gen:
         raise SchemaError("the source holds no generations", where=layout.source,
-                          fix="check the file and the field mapping (text=, token=)")
-    col = {k: np.frombuffer(v, dtype=np.int64) for k, v in sink.gen.items()}
-    cell = {k: np.frombuffer(v, dtype=np.int64) for k, v in sink.cell.items()}
+                          fix="check the file and the field mapping (text=, token=; '*' for lists of samples)")
+    col = {k: np.concatenate(v).astype(np.int64) for k, v in sink.gen.items()}
+    cell = {k: np.concatenate(v).astype(np.int64) for k, v in sink.cell.items()}
     ck = _checkpoint_order(sink, layout)
     gen_ck = _rank(ck.order)[col["checkpoint"]]
     prompts, task = _prompt_labels(sink)
@@ -163,7 +163,7 @@ def assemble(sink: SampleSink, layout: Layout) -> xr.Dataset:
     states, code = _state_labels(sink, cell["code"])
     models = sink.ids["model"].labels
     model_dim = layout.model_dim or len(models) > 1
-    sequence = layout.sequence or bool(cell["position"].max(initial=0) > 0)
+    sequence = layout.sequence or sink.sequence or bool(cell["position"].max(initial=0) > 0)
     g = cell["gen"]
     parts = [(gen_ck[g], ck.step.size)]
     if model_dim:
@@ -185,7 +185,8 @@ def assemble(sink: SampleSink, layout: Layout) -> xr.Dataset:
     coords = _coords(ck, ck_labels, prompts, task, samples, states, models, model_dim, sequence, arr, layout)
     ds = xr.Dataset({"token": (tuple(dims), arr)}, coords=coords)
     ds.attrs.update(_attrs(sink, ck, layout, models, model_dim, arr))
-    _audit.attach(ds, sink, gen_ck=gen_ck, ck_labels=ck_labels, models=models, model_dim=model_dim)
+    _audit.attach(ds, sink, gen_model=col["model"], gen_ck=gen_ck, cell=cell, ck_labels=ck_labels,
+                  models=models, model_dim=model_dim)
     return ds
 
 
@@ -232,5 +233,7 @@ def _attrs(sink: SampleSink, ck, layout: Layout, models, model_dim: bool, arr: n
         attrs["encoder_rule"] = sink.encoder.rule
     if sink.sample_given is False:
         attrs["samples_numbered_by_row_order"] = 1
-    attrs["n_missing"] = int(arr.size - len(sink.cell["code"]))   # cells nothing was generated for
+    attrs["n_missing"] = int(arr.size - sum(len(c) for c in sink.cell["code"]))   # cells nothing was generated for
+    if sink.records_without_samples:
+        attrs["n_records_without_samples"] = int(sink.records_without_samples)
     return attrs

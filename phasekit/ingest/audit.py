@@ -38,15 +38,13 @@ def _counts_by(keys: np.ndarray, n_keys: int, reason: np.ndarray, n_reasons: int
     return np.bincount(flat, minlength=n_keys * n_reasons).reshape(n_keys, n_reasons)
 
 
-def attach(ds: xr.Dataset, sink: Any, *, gen_ck: np.ndarray, ck_labels: np.ndarray,
-           models: list, model_dim: bool) -> None:
+def attach(ds: xr.Dataset, sink: Any, *, gen_model: np.ndarray, gen_ck: np.ndarray, cell: dict,
+           ck_labels: np.ndarray, models: list, model_dim: bool) -> None:
     """Write the audit of ``sink`` into ``ds.attrs`` (see module docs)."""
     from .build import FAILED
 
     reasons = sink.ids["reason"].labels            # [None, reason1, ...]
-    gen_model = np.frombuffer(sink.gen["model"], dtype=np.int64)
-    cell_gen = np.frombuffer(sink.cell["gen"], dtype=np.int64)
-    cell_reason = np.frombuffer(sink.cell["reason"], dtype=np.int64)
+    cell_gen, cell_reason = cell["gen"], cell["reason"]
     n_ck, n_m = len(ck_labels), max(len(models), 1)
     gen_key = gen_model * n_ck + gen_ck
     cell_counts = _counts_by(gen_key[cell_gen], n_m * n_ck, cell_reason, len(reasons))
@@ -74,7 +72,7 @@ def attach(ds: xr.Dataset, sink: Any, *, gen_ck: np.ndarray, ck_labels: np.ndarr
 
 def _write_totals(ds: xr.Dataset, records: list[dict], reasons: list, sink: Any) -> None:
     tot = pd.DataFrame(records).sum(numeric_only=True)
-    ds.attrs["n_rows"] = int(sum(sink.rows.values())) or int(tot["generations"])
+    ds.attrs["n_rows"] = int(sum(sink.rows.values())) + int(sink.records_without_samples)
     ds.attrs["n_generations"] = int(tot["generations"])
     ds.attrs["n_parsed"] = int(tot["parsed"])
     ds.attrs["n_unparsed"] = int(tot["unparsed"])

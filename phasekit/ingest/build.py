@@ -1,34 +1,39 @@
-"""The streaming builder: generations in, one canonical token array out, every one counted.
+"""The streaming builder: generations in, integer columns out, every one counted.
 
-:class:`SampleSink` receives generations one at a time (from any reader), maps each label
-to an integer id as it arrives and encodes each answer at once (through a cache, since
-answer spaces repeat), so memory grows with a few integers per generation, never with the
-texts. :meth:`SampleSink.to_dataset` then orders checkpoints (:mod:`.checkpoints`), scatters
-the codes into the dense ``token`` array and writes the audit (:mod:`.audit`).
+Readers hand :class:`SampleSink` a :class:`Batch` of generations at a time (a block of
+JSONL lines, a Parquet row group, a client reader's frame). Within a batch everything is
+vectorised: labels are factorised (:func:`pandas.factorize`) and only the *distinct*
+labels go through the Python dictionaries that give them global ids; answer texts are
+factorised too and only distinct texts are encoded (through a cache, since answer spaces
+repeat). Memory grows with a few integers per generation, never with the texts.
 
 Every generation ends in exactly one of: parsed (a state), unparsed (with the encoder's
 reason), or failed (the client's error). Items of list answers are counted the same way.
+:func:`phasekit.ingest.assemble.assemble` turns the sink into the Dataset.
 """
 
 from __future__ import annotations
 
-from array import array
 from collections import Counter
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ..errors import SchemaError
-from .paths import MISSING
 
-__all__ = ["SampleSink", "FAILED", "Keys"]
+__all__ = ["SampleSink", "Batch", "FAILED", "KEY_ROLES"]
 
 #: Reason recorded for a generation the client reports as failed.
 FAILED = "request failed"
+#: The roles that say where a generation belongs.
+KEY_ROLES = ("model", "checkpoint", "step", "stage", "task", "prompt", "sample")
 _MAX_DISTINCT_UNPARSED = 10_000
-_N_EXAMPLES = 5
+_MAX_CACHE = 1_000_000
+_N_EXAMPLES = 10
 
 
 class _Ids:
@@ -47,27 +52,39 @@ class _Ids:
             self.labels.append(label)
         return i
 
+    def many(self, labels: Sequence[Hashable]) -> np.ndarray:
+        return np.fromiter((self(lab) for lab in labels), dtype=np.int64, count=len(labels))
+
 
 @dataclass
-class Keys:
-    """Where one generation belongs (labels as written; None where absent)."""
+class Batch:
+    """A block of generations, column by column (one entry per generation).
 
-    model: Any = None
-    checkpoint: Any = None
-    step: Any = None
-    stage: Any = None
-    task: Any = None
-    prompt: Any = None
-    sample: Any = None
+    ``keys[role]`` is a sequence of labels or None where the role is absent; ``values``
+    are the answer texts (or token-id lists, or single tokens with ``position``);
+    ``failure`` the client's error per generation (None where it succeeded);
+    ``record`` the input record each generation came from (for the rows count);
+    ``where(i)`` describes generation ``i`` for error messages.
+    """
+
+    keys: dict[str, Sequence[Any] | None]
+    values: Sequence[Any]
+    where: Callable[[int], str]
+    failure: Sequence[Any] | None = None
+    position: Sequence[Any] | None = None
+    record: np.ndarray | None = None
 
 
-def _clean(value: Any) -> Any:
-    """None for missing values (MISSING, None, NaN); the value otherwise."""
-    if value is MISSING or value is None:
-        return None
-    if isinstance(value, float) and value != value:
-        return None
-    return value
+def _factorize(values: Sequence[Any], role: str, batch: Batch) -> tuple[np.ndarray, list]:
+    """Codes (-1 for missing) and distinct labels; a list/dict value is an error naming its place."""
+    try:
+        codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    except TypeError:
+        i = next(i for i, v in enumerate(values) if isinstance(v, list | dict | set))
+        kind = "a list" if isinstance(values[i], list) else "an object"
+        raise SchemaError(f"the {role} field holds {kind} where one value is expected", where=batch.where(i),
+                          fix=f"point {role}= at a single value (a list of samples is marked with '*')") from None
+    return codes.astype(np.int64), list(uniques)
 
 
 class SampleSink:
@@ -81,174 +98,305 @@ class SampleSink:
 
     def __init__(self, encoder: Any = None) -> None:
         self.encoder = encoder
-        self.ids = {k: _Ids() for k in ("model", "checkpoint", "prompt", "sample", "reason")}
+        self.token_mode = encoder is None
+        self.ids = {k: _Ids() for k in ("model", "checkpoint", "task", "prompt_text", "prompt", "sample", "reason")}
         self.ids["reason"](None)                         # reason id 0: parsed
         self.states = _Ids()
         if encoder is not None and encoder.labels is not None:
             for lab in encoder.labels:
                 self.states(lab)
-        self.gen = {k: array("q") for k in ("model", "checkpoint", "prompt", "sample")}
-        self.cell = {k: array("q") for k in ("gen", "position", "code", "reason")}
+        self.gen: dict[str, list[np.ndarray]] = {k: [] for k in ("model", "checkpoint", "prompt", "sample")}
+        self.cell: dict[str, list[np.ndarray]] = {k: [] for k in ("gen", "position", "code", "reason")}
+        self.n_gen = 0
         self.ck_step: dict[tuple[int, int], set] = {}
         self.ck_stage: dict[tuple[int, int], set] = {}
-        self.prompt_task: dict[int, Any] = {}
-        self.rows: Counter = Counter()                   # records read per (model, checkpoint)
+        self.rows: Counter = Counter()                   # records read per (model, checkpoint) label
         self.sample_given: bool | None = None
         self._next_sample: Counter = Counter()
-        self._cache: dict[Any, Any] = {}
+        self._token_gen: dict[tuple, int] = {}
+        self._cache: dict[Any, tuple[np.ndarray, np.ndarray]] = {}
         self.unparsed_texts: Counter = Counter()
         self.failures: Counter = Counter()
         self.examples: dict[Any, str] = {}
-        self.token_mode = encoder is None
+        self.records_without_samples = 0
+        self.sequence = False                            # some generation is a token sequence
 
-    # ------------------------------------------------------------------ intake
-    def record(self, model: Any, checkpoint: Any) -> None:
-        """Count one input record (a line / row) for the audit."""
-        ck = _clean(checkpoint)
-        self.rows[(_clean(model), None if ck is None else str(ck))] += 1
+    # ------------------------------------------------------------------ labels
+    def _label_ids(self, role: str, values: Sequence[Any] | None, n: int, batch: Batch,
+                   as_str: bool = True) -> np.ndarray:
+        """Global ids per generation for a label role (-1 where absent)."""
+        if values is None:
+            return np.full(n, -1, dtype=np.int64)
+        codes, uniques = _factorize(values, role, batch)
+        labels = [str(u) for u in uniques] if as_str else uniques
+        glob = self.ids[role].many(labels)
+        return np.where(codes >= 0, glob[np.maximum(codes, 0)] if len(glob) else -1, -1)
 
-    def _generation(self, keys: Keys, where: str) -> int:
-        model, ck = _clean(keys.model), _clean(keys.checkpoint)
-        if ck is None:
-            raise SchemaError("a generation has no checkpoint", where=where,
+    def _model_ids(self, values: Sequence[Any] | None, n: int, batch: Batch) -> np.ndarray:
+        ids = self._label_ids("model", values, n, batch)
+        if (ids < 0).any():
+            none_id = self.ids["model"](None)
+            ids = np.where(ids < 0, none_id, ids)
+        return ids
+
+    def _prompt_ids(self, batch: Batch, n: int) -> np.ndarray:
+        task = self._label_ids("task", batch.keys.get("task"), n, batch)
+        text = self._label_ids("prompt_text", batch.keys.get("prompt"), n, batch)
+        pair = np.stack([task, text], axis=1)
+        uniq, inv = np.unique(pair, axis=0, return_inverse=True)
+        t_lab, p_lab = self.ids["task"].labels, self.ids["prompt_text"].labels
+        keys = [(t_lab[t] if t >= 0 else None, p_lab[p] if p >= 0 else None) for t, p in uniq]
+        return self.ids["prompt"].many(keys)[inv.ravel()]
+
+    def _checkpoint_ids(self, batch: Batch, n: int) -> np.ndarray:
+        ids = self._label_ids("checkpoint", batch.keys.get("checkpoint"), n, batch)
+        if (ids < 0).any():
+            raise SchemaError("a generation has no checkpoint", where=batch.where(int(np.argmax(ids < 0))),
                               fix="name the checkpoint field (checkpoint=), or pass name_pattern= to read "
                               "it from the model name or path")
-        m_id, c_id = self.ids["model"](model), self.ids["checkpoint"](str(ck))
-        task, prompt = _clean(keys.task), _clean(keys.prompt)
-        p_id = self.ids["prompt"]((task, None if prompt is None else str(prompt)))
-        self.prompt_task.setdefault(p_id, task)
-        self._note_checkpoint(m_id, c_id, _clean(keys.step), _clean(keys.stage))
-        sample = _clean(keys.sample)
-        given = sample is not None
+        return ids
+
+    def _note_per_checkpoint(self, table: dict, m: np.ndarray, c: np.ndarray, values: Sequence[Any] | None,
+                             role: str, batch: Batch) -> None:
+        if values is None:
+            return
+        codes, uniques = _factorize(values, role, batch)
+        ok = codes >= 0
+        if not ok.any():
+            return
+        trip = np.unique(np.stack([m[ok], c[ok], codes[ok]], axis=1), axis=0)
+        for mi, ci, ui in trip:
+            v = uniques[ui]
+            table.setdefault((int(mi), int(ci)), set()).add(v if role == "step" else str(v))
+
+    def _sample_ids(self, batch: Batch, m: np.ndarray, c: np.ndarray, p: np.ndarray, n: int) -> np.ndarray:
+        values = batch.keys.get("sample")
+        given = values is not None and any(v is not None for v in values)
+        if given and any(v is None for v in values):
+            i = next(i for i, v in enumerate(values) if v is None)
+            raise SchemaError("some generations have a sample id and others do not", where=batch.where(i),
+                              fix="give every generation a sample id (sample=), or none (numbered in order)")
         if self.sample_given is None:
             self.sample_given = given
         elif given != self.sample_given:
-            raise SchemaError("some generations have a sample id and others do not", where=where,
+            raise SchemaError("some generations have a sample id and others do not", where=batch.where(0),
                               fix="give every generation a sample id (sample=), or none (numbered in order)")
-        if not given:
-            k = (m_id, c_id, p_id)
-            sample = self._next_sample[k]
-            self._next_sample[k] += 1
-        g = len(self.gen["model"])
-        for key, value in (("model", m_id), ("checkpoint", c_id), ("prompt", p_id)):
-            self.gen[key].append(value)
-        self.gen["sample"].append(self.ids["sample"](sample))
-        return g
+        if given:
+            return self._label_ids("sample", values, n, batch, as_str=False)
+        uniq, inv = np.unique(np.stack([m, c, p], axis=1), axis=0, return_inverse=True)
+        inv = inv.ravel()
+        order = np.argsort(inv, kind="stable")
+        starts = np.searchsorted(inv[order], np.arange(len(uniq)))
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n) - starts[inv[order]]
+        counts = np.bincount(inv, minlength=len(uniq))
+        base = np.empty(len(uniq), dtype=np.int64)
+        for j, key in enumerate(map(tuple, uniq.tolist())):
+            base[j] = self._next_sample[key]
+            self._next_sample[key] += int(counts[j])
+        numbers, num_inv = np.unique(base[inv] + rank, return_inverse=True)
+        return self.ids["sample"].many(numbers.tolist())[num_inv.ravel()]
 
-    def _note_checkpoint(self, m_id: int, c_id: int, step: Any, stage: Any) -> None:
-        if step is not None:
-            self.ck_step.setdefault((m_id, c_id), set()).add(step)
-        if stage is not None:
-            self.ck_stage.setdefault((m_id, c_id), set()).add(str(stage))
-
-    def _cells(self, g: int, codes: Sequence[int], reasons: Sequence[int], start: int = 0) -> None:
-        n = len(codes)
-        self.cell["gen"].extend([g] * n)
-        self.cell["position"].extend(range(start, start + n))
-        self.cell["code"].extend(codes)
-        self.cell["reason"].extend(reasons)
-
-    def add_text(self, keys: Keys, text: Any, *, failure: Any = None, where: str = "") -> None:
-        """One generated answer text (or a failed generation: ``failure`` set, no text)."""
-        if self.encoder is None:
-            raise SchemaError("the generations are answer texts, but no encoder was given", where=where,
-                              fix="pass encoder='integer' | 'integer-list' | 'exact' (or answer_pattern=); "
-                              "see docs/encoders.md")
-        g = self._generation(keys, where)
-        if _clean(failure) is not None:
-            self.failures[str(failure)[:200]] += 1
-            self._cells(g, [-1], [self.ids["reason"](FAILED)])
+    # ------------------------------------------------------------------ intake
+    def add_batch(self, batch: Batch) -> None:
+        """Take one block of generations (see :class:`Batch`)."""
+        n = len(batch.values)
+        if n == 0:
             return
-        text = _clean(text)
-        hit = self._cache.get(text) if isinstance(text, str | int | None) else None
-        if hit is None:
-            hit = self._encode(text)
-            if isinstance(text, str | int | None) and len(self._cache) < 1_000_000:
-                self._cache[text] = hit
-        codes, reasons = hit
-        self._cells(g, codes, reasons)
-        if any(reasons):
-            key = (None if text is None else str(text)[:200], self.ids["reason"].labels[max(reasons)])
-            if key in self.unparsed_texts or len(self.unparsed_texts) < _MAX_DISTINCT_UNPARSED:
-                self.unparsed_texts[key] += 1
+        keys = batch.keys
+        m = self._model_ids(keys.get("model"), n, batch)
+        c = self._checkpoint_ids(batch, n)
+        self._note_per_checkpoint(self.ck_step, m, c, keys.get("step"), "step", batch)
+        self._note_per_checkpoint(self.ck_stage, m, c, keys.get("stage"), "stage", batch)
+        p = self._prompt_ids(batch, n)
+        s = self._sample_ids(batch, m, c, p, n)
+        self._count_rows(batch, m, c)
+        if batch.position is not None:
+            g = self._token_rows(m, c, p, s)
+            self._add_token_rows(batch, g)
+            return
+        g = np.arange(self.n_gen, self.n_gen + n, dtype=np.int64)
+        self.n_gen += n
+        for key, col in (("model", m), ("checkpoint", c), ("prompt", p), ("sample", s)):
+            self.gen[key].append(col.astype(np.int32))
+        failed = self._failed_mask(batch, n)
+        if self.token_mode:
+            self._add_token_lists(batch, g, failed)
+        else:
+            self._add_texts(batch, g, failed)
 
-    def _encode(self, text: Any) -> tuple[list[int], list[int]]:
+    def _count_rows(self, batch: Batch, m: np.ndarray, c: np.ndarray) -> None:
+        rec = batch.record if batch.record is not None else np.arange(len(m))
+        trip = np.unique(np.stack([rec, m, c], axis=1), axis=0)
+        pairs, counts = np.unique(trip[:, 1:], axis=0, return_counts=True)
+        m_lab, c_lab = self.ids["model"].labels, self.ids["checkpoint"].labels
+        for (mi, ci), k in zip(pairs, counts, strict=True):
+            self.rows[(m_lab[mi], c_lab[ci])] += int(k)
+
+    def _failed_mask(self, batch: Batch, n: int) -> np.ndarray:
+        if batch.failure is None:
+            return np.zeros(n, dtype=bool)
+        failed = np.fromiter((f is not None and not (isinstance(f, float) and f != f) for f in batch.failure),
+                             dtype=bool, count=n)
+        for i in np.flatnonzero(failed)[:1000]:
+            self.failures[str(batch.failure[i])[:200]] += 1
+        if failed.sum() > 1000:
+            self.failures["(more failures not itemised)"] += int(failed.sum() - 1000)
+        return failed
+
+    def _append_cells(self, gen: np.ndarray, pos: np.ndarray, code: np.ndarray, reason: np.ndarray) -> None:
+        self.cell["gen"].append(gen.astype(np.int32))
+        self.cell["position"].append(pos.astype(np.int32))
+        self.cell["code"].append(code.astype(np.int64))
+        self.cell["reason"].append(reason.astype(np.int16))
+
+    # ------------------------------------------------------------------ text answers
+    def _encode_unique(self, text: Any) -> tuple[np.ndarray, np.ndarray]:
+        hit = self._cache.get(text)
+        if hit is not None:
+            return hit
         enc = self.encoder
-        items = [enc.parse(text)] if enc.kind == "scalar" else enc.parse_list(text)
+        items = [enc.parse(text)] if enc.kind == "scalar" else list(enc.parse_list(text))
         if not items:
             items = [(None, "no answer")]
-        codes, reasons = [], []
-        for label, reason in items:
+        codes = np.empty(len(items), dtype=np.int64)
+        reasons = np.empty(len(items), dtype=np.int64)
+        for j, (label, reason) in enumerate(items):
             if label is None:
-                codes.append(-1)
-                reasons.append(self.ids["reason"](reason or "unparsed"))
-                continue
-            if enc.labels is not None and label not in self.states.index:
-                codes.append(-1)
-                reasons.append(self.ids["reason"]("out of space"))
-                continue
-            code = self.states(label)
-            codes.append(code)
-            reasons.append(0)
-            if len(self.examples) < 4 * _N_EXAMPLES and label not in self.examples:
-                self.examples[label] = str(text)[:200]
+                codes[j], reasons[j] = -1, self.ids["reason"](reason or "unparsed")
+            elif enc.labels is not None and label not in self.states.index:
+                codes[j], reasons[j] = -1, self.ids["reason"]("out of space")
+            else:
+                codes[j], reasons[j] = self.states(label), 0
+                if len(self.examples) < _N_EXAMPLES and label not in self.examples:
+                    self.examples[label] = str(text)[:200]
+        if len(self._cache) < _MAX_CACHE:
+            self._cache[text] = (codes, reasons)
         return codes, reasons
 
-    def add_tokens(self, keys: Keys, tokens: Any, *, failure: Any = None, position: Any = None,
-                   where: str = "") -> None:
-        """Token ids of one generation (a list), or one token at ``position``."""
-        if position is not None:
-            if not self.sample_given and _clean(keys.sample) is None:
-                raise SchemaError("a one-row-per-token table needs a sample column", where=where,
-                                  fix="add the sample field (sample=)")
-            g = self._generation_for_token(keys, where)
-            ids = _token_ids([tokens], where)
-            pos = int(position)
-            if pos < 0:
-                raise SchemaError(f"negative position {pos}", where=where, fix="positions count from 0")
-            self._cells(g, ids, [0], start=pos)
-            return
-        g = self._generation(keys, where)
-        if _clean(failure) is not None:
-            self.failures[str(failure)[:200]] += 1
-            self._cells(g, [-1], [self.ids["reason"](FAILED)])
-            return
-        ids = _token_ids(tokens, where)
-        self._cells(g, ids, [0] * len(ids))
+    def _add_texts(self, batch: Batch, g: np.ndarray, failed: np.ndarray) -> None:
+        if self.encoder is None:
+            raise SchemaError("the generations are answer texts, but no encoder was given", where=batch.where(0),
+                              fix="pass encoder='integer' | 'integer-list' | 'exact' (or answer_pattern=); "
+                              "see docs/encoders.md")
+        codes_t, uniq = _factorize_texts(batch.values, batch)
+        encoded = [self._encode_unique(u) for u in uniq] + [self._encode_unique(None)]
+        codes_t = np.where(codes_t < 0, len(uniq), codes_t)          # missing text -> the None entry
+        lengths_u = np.fromiter((len(e[0]) for e in encoded), dtype=np.int64, count=len(encoded))
+        flat_code = np.concatenate([e[0] for e in encoded])
+        flat_reason = np.concatenate([e[1] for e in encoded])
+        starts_u = np.concatenate([[0], np.cumsum(lengths_u)[:-1]])
+        lengths = np.where(failed, 1, lengths_u[codes_t])
+        gen = np.repeat(g, lengths)
+        pos = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        src = np.repeat(starts_u[codes_t], lengths) + pos
+        code = flat_code[src]
+        reason = flat_reason[src]
+        fcell = np.repeat(failed, lengths)
+        code[fcell], reason[fcell] = -1, self.ids["reason"](FAILED)
+        self._append_cells(gen, pos, code, reason)
+        self._count_unparsed(codes_t[~failed], uniq, encoded)
 
-    def _generation_for_token(self, keys: Keys, where: str) -> int:
-        k = (keys.model, keys.checkpoint, keys.task, keys.prompt, keys.sample)
-        cache = self.__dict__.setdefault("_token_rows", {})
-        g = cache.get(k)
-        if g is None:
-            g = cache[k] = self._generation(keys, where)
-        return g
+    def _count_unparsed(self, codes_t: np.ndarray, uniq: list, encoded: list) -> None:
+        counts = np.bincount(codes_t, minlength=len(encoded))
+        labels = self.ids["reason"].labels
+        for u in np.flatnonzero(counts):
+            reasons = encoded[u][1]
+            if reasons.any():
+                text = uniq[u] if u < len(uniq) else None
+                key = (None if text is None else str(text)[:200], labels[int(reasons.max())])
+                if key in self.unparsed_texts or len(self.unparsed_texts) < _MAX_DISTINCT_UNPARSED:
+                    self.unparsed_texts[key] += int(counts[u])
+
+    # ------------------------------------------------------------------ token ids
+    def _add_token_lists(self, batch: Batch, g: np.ndarray, failed: np.ndarray) -> None:
+        seqs = [[] if f else _as_list(v, batch, i) for i, (v, f) in enumerate(zip(batch.values, failed, strict=True))]
+        lengths = np.fromiter((max(len(s), 1) if f else len(s) for s, f in zip(seqs, failed, strict=True)),
+                              dtype=np.int64, count=len(seqs))
+        flat = _token_values(chain.from_iterable(seqs), int(lengths.sum() - failed.sum()), batch)
+        gen = np.repeat(g, lengths)
+        pos = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        code = np.empty(lengths.sum(), dtype=np.int64)
+        fcell = np.repeat(failed, lengths)
+        code[~fcell] = flat
+        code[fcell] = -1
+        reason = np.where(fcell, self.ids["reason"](FAILED), 0)
+        self.sequence = self.sequence or any(isinstance(v, list | tuple | np.ndarray | str)
+                                                                 for v in batch.values)
+        self._append_cells(gen, pos, code, reason)
+
+    def _token_rows(self, m: np.ndarray, c: np.ndarray, p: np.ndarray, s: np.ndarray) -> np.ndarray:
+        quad = np.stack([m, c, p, s], axis=1)
+        uniq, inv = np.unique(quad, axis=0, return_inverse=True)
+        out = np.empty(len(uniq), dtype=np.int64)
+        for j, key in enumerate(map(tuple, uniq)):
+            gid = self._token_gen.get(key)
+            if gid is None:
+                gid = self._token_gen[key] = self.n_gen
+                self.n_gen += 1
+                for role, v in zip(("model", "checkpoint", "prompt", "sample"), key, strict=True):
+                    self.gen[role].append(np.asarray([v], dtype=np.int32))
+            out[j] = gid
+        return out[inv.ravel()]
+
+    def _add_token_rows(self, batch: Batch, g: np.ndarray) -> None:
+        if not self.sample_given:
+            raise SchemaError("a one-row-per-token table needs a sample column", where=batch.where(0),
+                              fix="add the sample field (sample=)")
+        pos = _token_values(iter(batch.position), len(g), batch, what="position")
+        if (pos < 0).any():
+            i = int(np.argmax(pos < 0))
+            raise SchemaError(f"negative position {int(pos[i])}", where=batch.where(i), fix="positions count from 0")
+        code = _token_values(iter(batch.values), len(g), batch)
+        self.sequence = True
+        self._append_cells(g, pos, code, np.zeros(len(g), dtype=np.int64))
 
 
-def _token_ids(tokens: Any, where: str) -> list[int]:
-    """Integer token ids from a list (or a JSON/space-separated string of ids)."""
-    if isinstance(tokens, str):
-        s = tokens.strip().strip("[]").replace(",", " ").split()
-        try:
-            tokens = [int(x) for x in s]
-        except ValueError:
-            raise SchemaError(f"cannot read token list {tokens[:80]!r}", where=where,
-                              fix="write token ids as a JSON list like [12, 7, 5]") from None
-    if tokens is None:
+def _factorize_texts(values: Sequence[Any], batch: Batch) -> tuple[np.ndarray, list]:
+    try:
+        codes, uniq = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    except TypeError:
+        i = next(i for i, v in enumerate(values) if isinstance(v, list | dict))
+        raise SchemaError("an answer is a list or object, not a text", where=batch.where(i),
+                          fix="point text= at the text itself; mark a list of samples with '*' "
+                          "(outputs.*.text); list answers in one text use encoder='integer-list'") from None
+    return codes.astype(np.int64), list(uniq)
+
+
+def _as_list(value: Any, batch: Batch, i: int) -> list:
+    if value is None or (isinstance(value, float) and value != value):
         return []
-    if isinstance(tokens, int | np.integer) and not isinstance(tokens, bool):
-        tokens = [tokens]
-    out = []
-    for t in tokens:
-        if isinstance(t, bool) or not isinstance(t, int | np.integer | float):
-            raise SchemaError(f"token {t!r} is not an integer id", where=where,
-                              fix="token ids must be integers; for text answers use text= and encoder=")
-        if isinstance(t, float) and (t != t or t != int(t)):
-            raise SchemaError(f"token value {t!r} is not an integer", where=where,
-                              fix="use -1 for missing tokens; map text answers with text= and encoder=")
-        if t < -1:
-            raise SchemaError(f"token value {int(t)} is below -1", where=where,
-                              fix="use -1 for 'no token' and non-negative state ids")
-        out.append(int(t))
-    return out
+    if isinstance(value, str):
+        parts = value.strip().strip("[]").replace(",", " ").split()
+        try:
+            return [int(x) for x in parts]
+        except ValueError:
+            raise SchemaError(f"cannot read token list {value[:80]!r}", where=batch.where(i),
+                              fix="write token ids as a JSON list like [12, 7, 5]") from None
+    if isinstance(value, list | tuple | np.ndarray):
+        return list(value)
+    return [value]
 
+
+def _token_values(values: Any, count: int, batch: Batch, what: str = "token") -> np.ndarray:
+    """Integer ids from an iterable; floats must be integral, nothing below -1."""
+    items = list(values)
+    try:
+        arr = np.asarray(items, dtype=np.float64) if items else np.zeros(0)
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None or arr.shape != (len(items),) or any(isinstance(v, bool) for v in items[:1000]):
+        bad = next((v for v in items if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating)
+                    ), items[0] if items else None)
+        raise SchemaError(f"{what} {bad!r} is not an integer id", where=batch.where(0),
+                          fix="token ids must be integers (-1 for 'no token'); for text answers use text= and "
+                          "encoder=")
+    bad = ~np.isfinite(arr) | (arr != np.round(arr))
+    if bad.any():
+        raise SchemaError(f"{what} value {items[int(np.argmax(bad))]!r} is not an integer", where=batch.where(0),
+                          fix="use -1 for missing tokens; map text answers with text= and encoder=")
+    out = arr.astype(np.int64)
+    if what == "token" and out.size and out.min() < -1:
+        raise SchemaError(f"token value {int(out.min())} is below -1", where=batch.where(0),
+                          fix="use -1 for 'no token' and non-negative state ids")
+    return out

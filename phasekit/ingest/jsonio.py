@@ -53,12 +53,15 @@ def loads(data: bytes | str, *, where: str, fix: str = "check that the file is v
         raise SchemaError(f"malformed JSON: {msg}", where=where, fix=fix) from None
 
 
-def iter_jsonl(path: Path | str, *, max_line_bytes: int = MAX_LINE_BYTES,
+def iter_jsonl(path: Path | str, *, max_line_bytes: int | None = None,
                fix: str = "each line must be one JSON object") -> Iterator[tuple[int, Any]]:
     """Yield ``(line_number, object)`` for each non-blank line of a JSON Lines file.
 
-    A line over ``max_line_bytes`` is refused without being read whole.
+    A line over ``max_line_bytes`` (default :data:`MAX_LINE_BYTES`) is refused without
+    being read whole.
     """
+    if max_line_bytes is None:
+        max_line_bytes = MAX_LINE_BYTES
     with open(path, "rb") as fh:
         lineno = 0
         while True:

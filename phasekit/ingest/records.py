@@ -4,33 +4,40 @@ Each *role* (checkpoint, step, stage, model, task, prompt, sample, text, token, 
 failure) is read from a field given as a column name or a dotted path
 (:mod:`.paths`). The sample fields ``text``/``token`` (and ``sample``/``failure`` with
 them) may contain ``*``: each item of that list is one generation. A role the user named
-must be present in every record; a default name (``"checkpoint"``, ``"prompt"``…) is used
-only where present.
+must be present in the records; a default name (``"checkpoint"``, ``"prompt"``…) is used
+only where present. A record whose ``*`` list is empty or absent holds no generation and
+is counted in ``attrs["n_records_without_samples"]``.
 
 ``name_pattern`` (a regex with named groups ``model``, ``checkpoint``, ``stage``, ``step``)
 fills those roles from the model name when there is one, else from the file's path.
+
+Records are processed in blocks (:data:`BLOCK`): one Python pass per block pulls the fields
+out, everything after that is vectorised in :mod:`.build`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
-from ..errors import SchemaError
-from .build import Keys, SampleSink
-from .paths import MISSING, get_path, get_samples, split_path, star_prefix
+import numpy as np
 
-__all__ = ["FieldMap", "DEFAULT_FIELDS", "feed_records", "NamePattern"]
+from ..errors import SchemaError
+from .build import KEY_ROLES, Batch, SampleSink
+from .paths import MISSING, get_path, get_samples, split_path
+
+__all__ = ["FieldMap", "DEFAULT_FIELDS", "NamePattern", "feed_records", "BLOCK"]
 
 #: Field used for each role when the caller names none.
 DEFAULT_FIELDS: dict[str, str] = {
     "model": "model", "checkpoint": "checkpoint", "step": "step", "stage": "stage", "task": "task",
     "prompt": "prompt", "sample": "sample", "token": "token",
 }
-KEY_ROLES = ("model", "checkpoint", "step", "stage", "task", "prompt")
-SAMPLE_ROLES = ("sample", "failure")
+#: Records per block.
+BLOCK = 32_768
 
 
 @dataclass(frozen=True)
@@ -49,8 +56,8 @@ class FieldMap:
                 split_path(value)                        # validates the path now
                 paths[role] = value
                 explicit.add(role)
-        if "text" in paths and "token" in paths and "token" not in explicit:
-            paths.pop("token")
+        if "text" in paths and "token" not in explicit:
+            paths.pop("token", None)
         return cls(paths, frozenset(explicit))
 
     @property
@@ -70,101 +77,192 @@ class NamePattern:
             raise SchemaError(f"name_pattern is not a valid regex: {err}", where=f"name_pattern={pattern!r}",
                               fix="write a Python regex with named groups, e.g. "
                               r"'(?P<model>[^@]+)@(?P<checkpoint>.+)'") from None
-        groups = set(self.rx.groupindex) & set(self.GROUPS)
-        if not groups:
+        if not set(self.rx.groupindex) & set(self.GROUPS):
             raise SchemaError("name_pattern has no named group model, checkpoint, stage or step",
                               where=f"name_pattern={pattern!r}", fix="name the groups: (?P<checkpoint>...)")
         self.pattern = pattern
 
-    def apply(self, text: str) -> dict[str, str]:
+    def apply(self, text: str) -> dict[str, Any]:
         m = self.rx.search(text)
         if m is None:
             raise SchemaError(f"name_pattern does not match {text!r}", where=f"name_pattern={self.pattern!r}",
                               fix="adjust the pattern so that every model name (or path) matches")
-        return {k: v for k, v in m.groupdict().items() if k in self.GROUPS and v is not None}
+        out: dict[str, Any] = {k: v for k, v in m.groupdict().items() if k in self.GROUPS and v is not None}
+        if "step" in out:
+            out["step"] = float(out["step"]) if "." in out["step"] else int(out["step"])
+        return out
+
+    def apply_column(self, names: list) -> dict[str, list]:
+        """The groups for each name of a column (each distinct name matched once)."""
+        cache = {n: self.apply(str(n)) for n in dict.fromkeys(names)}
+        roles = {k for d in cache.values() for k in d}
+        return {r: [cache[n].get(r) for n in names] for r in roles}
 
 
-def _key_value(rec: Any, role: str, fields: FieldMap, where: str) -> Any:
-    path = fields.paths.get(role)
-    if path is None:
-        return None
-    value = get_path(rec, path, where=where)
-    if value is MISSING:
-        if role in fields.explicit:
-            keys = list(rec)[:12] if isinstance(rec, Mapping) else type(rec).__name__
-            raise SchemaError(f"required field {path!r} ({role}) is missing", where=f"{where}; fields are {keys}",
-                              fix=f"name the field that holds the {role} with {role}='<field or dotted.path>'")
-        return None
-    return value
+def _getter(path: str) -> Callable[[Any], Any]:
+    """A fast accessor for a dotted path without '*' (returns MISSING where absent)."""
+    keys = split_path(path)
+    if len(keys) == 1:
+        k = keys[0]
+        return lambda r: r.get(k, MISSING) if isinstance(r, Mapping) else MISSING
+
+    def get(r: Any) -> Any:
+        for k in keys:
+            if isinstance(r, Mapping):
+                r = r.get(k, MISSING)
+            elif isinstance(r, list) and k.lstrip("-").isdigit() and -len(r) <= int(k) < len(r):
+                r = r[int(k)]
+            else:
+                return MISSING
+        return r
+    return get
 
 
-def _keys(rec: Any, fields: FieldMap, fixed: Mapping[str, Any], pattern: NamePattern | None,
-          path: str, where: str) -> Keys:
-    values = {role: _key_value(rec, role, fields, where) for role in KEY_ROLES}
-    for role, v in fixed.items():
-        if values.get(role) is None:
-            values[role] = v
-    if pattern is not None:
-        name = values.get("model")
-        values.update(pattern.apply(str(name) if name is not None else path))
-    return Keys(**values)
+@dataclass
+class _Compiled:
+    fields: FieldMap
+    key_get: dict[str, Callable[[Any], Any]]
+    star: str | None                       # the list of samples, e.g. "outputs"
+    head: Callable[[Any], Any] | None
+    item_get: dict[str, Callable[[Any], Any]]   # per item: value, and sample/failure when starred
+
+    @classmethod
+    def build(cls, fields: FieldMap) -> _Compiled:
+        vrole = fields.value_role
+        vkeys = split_path(fields.paths[vrole])
+        star = ".".join(vkeys[: vkeys.index("*")]) if "*" in vkeys else None
+        item_get: dict[str, Callable[[Any], Any]] = {}
+        key_get = {r: _getter(fields.paths[r]) for r in (*KEY_ROLES, "position") if r in fields.paths
+                   and not (r == "sample" and star is not None)}
+        for role in (vrole, "sample", "failure"):
+            p = fields.paths.get(role)
+            if p is None:
+                continue
+            keys = split_path(p)
+            if star is None:
+                key_get[role] = _getter(p)
+            elif "*" in keys and ".".join(keys[: keys.index("*")]) == star:
+                tail = ".".join(keys[keys.index("*") + 1:])
+                item_get[role] = _getter(tail) if tail else (lambda it: it)
+            elif role in fields.explicit:
+                raise SchemaError(f"{role}={p!r} gives one value per record, but each record holds "
+                                  f"a list of samples at {star!r}", where=f"{role}={p!r}",
+                                  fix=f"point it into the list ({star}.*.<field>), or leave it out")
+            elif role == "failure":
+                key_get[role] = _getter(p)
+        head = _getter(star) if star is not None else None
+        return cls(fields, key_get, star, head, item_get)
 
 
-def _sample_values(rec: Any, role: str, fields: FieldMap, n: int, where: str) -> list[Any]:
-    path = fields.paths.get(role)
-    star = star_prefix(fields.paths[fields.value_role])
-    if path is None:
-        return [None] * n
-    if star is not None and star_prefix(path) is None:
-        if role in fields.explicit:
-            raise SchemaError(f"{role}={path!r} gives one value per record, but each record holds "
-                              f"a list of samples at {star!r}", where=where,
-                              fix=f"point it into the list ({star}.*.<field>), or leave it out")
-        return [None] * n
-    vals = get_samples(rec, path, where=where) if star_prefix(path) else [get_path(rec, path, where=where)]
-    if role in fields.explicit and vals and all(v is MISSING for v in vals):
-        raise SchemaError(f"required field {path!r} ({role}) is missing", where=where,
-                          fix=f"name the field that holds the {role} with {role}='<field>'")
-    if len(vals) != n:
-        if len(vals) == 1:
-            return vals * n
-        raise SchemaError(f"{role}={path!r} has {len(vals)} values for {n} samples", where=where,
-                          fix="point it at the same list as text=/token=")
-    return vals
+def _check_scalars(column: list, role: str, recs: list, fields: FieldMap, where: Callable[[int], str]) -> None:
+    """Lists/objects where one value is expected: re-read that record with the exact error."""
+    for i, v in enumerate(column):
+        if isinstance(v, list | dict) and not (role == "token"):
+            get_path(recs[i], fields.paths[role], where=where(i))     # raises, naming the '*' path
 
 
-def feed_record(sink: SampleSink, rec: Any, fields: FieldMap, *, fixed: Mapping[str, Any],
-                pattern: NamePattern | None, path: str, where: str) -> None:
-    """Read one record's generations (one, or one per ``*`` item) into ``sink``."""
-    if not isinstance(rec, Mapping):
-        raise SchemaError(f"a record is a JSON {type(rec).__name__}, not an object", where=where,
-                          fix="write one object per line / row")
-    keys = _keys(rec, fields, fixed, pattern, path, where)
-    sink.record(keys.model, keys.checkpoint)
-    role = fields.value_role
-    vpath = fields.paths[role]
-    values = get_samples(rec, vpath, where=where, list_ok=(role == "token"))
-    if star_prefix(vpath) is None and values and values[0] is MISSING and role in fields.explicit | {"token"}:
-        keys_ = list(rec)[:12]
-        raise SchemaError(f"required field {vpath!r} ({role}) is missing", where=f"{where}; fields are {keys_}",
+def _missing_to_none(column: list, role: str, fields: FieldMap, recs: list, where: Callable[[int], str]) -> list:
+    required = (role in fields.explicit or role == "token") and role not in ("failure", "position")
+    if column and all(v is MISSING for v in column) and required:
+        get_path(recs[0], fields.paths[role], where=where(0))   # a list on the way: names the '*' path
+        keys = list(recs[0])[:12] if isinstance(recs[0], Mapping) else type(recs[0]).__name__
+        raise SchemaError(f"required field {fields.paths[role]!r} ({role}) is missing",
+                          where=f"{where(0)}; fields are {keys}",
                           fix=f"name the field that holds the {role} with {role}='<field or dotted.path>'")
-    samples = _sample_values(rec, "sample", fields, len(values), where)
-    failures = _sample_values(rec, "failure", fields, len(values), where)
-    position = _key_value(rec, "position", fields, where) if "position" in fields.paths else None
-    for value, sample, failure in zip(values, samples, failures, strict=True):
-        k = Keys(**{**keys.__dict__, "sample": None if sample is MISSING else sample})
-        if role == "text":
-            sink.add_text(k, None if value is MISSING else value, failure=failure, where=where)
+    return [None if v is MISSING else v for v in column]
+
+
+def _record_batch(comp: _Compiled, recs: list, wheres: list[str], fixed: Mapping[str, Any],
+                  pattern: NamePattern | None, path: str) -> tuple[Batch, int]:
+    """One block of records as a Batch of generations; also how many records held none."""
+    fields = comp.fields
+    rwhere = wheres.__getitem__
+    for i, r in enumerate(recs):
+        if not isinstance(r, Mapping):
+            raise SchemaError(f"a record is a JSON {type(r).__name__}, not an object", where=wheres[i],
+                              fix="write one object per line / row")
+    cols = {role: [g(r) for r in recs] for role, g in comp.key_get.items()}
+    for role, col in cols.items():
+        _check_scalars(col, role, recs, fields, rwhere)
+        cols[role] = _missing_to_none(col, role, fields, recs, rwhere)
+    empty = 0
+    if comp.star is None:
+        index = np.arange(len(recs))
+        values = cols.pop(fields.value_role)
+        per_item: dict[str, list] = {}
+    else:
+        index, per_item, empty = _expand_star(comp, recs, wheres)
+        values = per_item.pop(fields.value_role)
+    keys = {role: _broadcast(cols.get(role), index) for role in KEY_ROLES}
+    for role, col in per_item.items():
+        keys[role] = col
+    failure = per_item.get("failure", _broadcast(cols.get("failure"), index))
+    _fill(keys, fixed, pattern, path, len(index))
+    where = (lambda i: wheres[int(index[i])]) if len(index) else (lambda i: wheres[0])
+    batch = Batch(keys={r: keys.get(r) for r in KEY_ROLES if r != "sample" or keys.get("sample") is not None},
+                  values=values, where=where, failure=failure,
+                  position=_broadcast(cols.get("position"), index), record=index)
+    return batch, empty
+
+
+def _expand_star(comp: _Compiled, recs: list, wheres: list[str]) -> tuple[np.ndarray, dict, int]:
+    index: list[int] = []
+    per_item: dict[str, list] = {r: [] for r in comp.item_get}
+    empty = 0
+    for i, r in enumerate(recs):
+        items = comp.head(r)
+        if items is MISSING or items is None or items == []:
+            empty += 1
+            continue
+        if not isinstance(items, list):
+            raise SchemaError(f"{comp.star!r} is not a list", where=wheres[i],
+                              fix="put '*' only after a list of samples")
+        index.extend([i] * len(items))
+        for role, g in comp.item_get.items():
+            per_item[role].extend(g(it) for it in items)
+    for role, col in per_item.items():
+        if role != "token":
+            bad = next((j for j, v in enumerate(col) if isinstance(v, list | dict)), None)
+            if bad is not None:
+                get_samples(recs[index[bad]], comp.fields.paths[role], where=wheres[index[bad]])
+        per_item[role] = [None if v is MISSING else v for v in col]
+    return np.asarray(index, dtype=np.int64), per_item, empty
+
+
+def _broadcast(column: list | None, index: np.ndarray) -> list | None:
+    if column is None or all(v is None for v in column):
+        return None
+    return [column[i] for i in index]
+
+
+def _fill(keys: dict, fixed: Mapping[str, Any], pattern: NamePattern | None, path: str, n: int) -> None:
+    for role, value in fixed.items():
+        if keys.get(role) is None:
+            keys[role] = [value] * n
         else:
-            sink.add_tokens(k, None if value is MISSING else value, failure=failure, position=position, where=where)
+            keys[role] = [value if v is None else v for v in keys[role]]
+    if pattern is None:
+        return
+    if keys.get("model") is not None:
+        keys.update(pattern.apply_column(keys["model"]))
+    else:
+        for role, value in pattern.apply(path).items():
+            keys[role] = [value] * n
 
 
 def feed_records(sink: SampleSink, records: Iterable[tuple[str, Any]], fields: FieldMap, *,
                  fixed: Mapping[str, Any] | None = None, pattern: NamePattern | None = None,
                  path: str = "") -> int:
-    """Feed ``(where, record)`` pairs into ``sink``; returns the number of records read."""
+    """Feed ``(where, record)`` pairs into ``sink`` block by block; returns records read."""
+    comp = _Compiled.build(fields)
+    it = iter(records)
     n = 0
-    for where, rec in records:
-        feed_record(sink, rec, fields, fixed=fixed or {}, pattern=pattern, path=path, where=where)
-        n += 1
-    return n
+    while True:
+        block = list(islice(it, BLOCK))
+        if not block:
+            return n
+        wheres, recs = [w for w, _ in block], [r for _, r in block]
+        batch, empty = _record_batch(comp, recs, wheres, fixed or {}, pattern, path)
+        sink.records_without_samples += empty
+        sink.add_batch(batch)
+        n += len(recs)

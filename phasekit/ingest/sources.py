@@ -18,10 +18,10 @@ import pandas as pd
 
 from ..errors import SchemaError
 from . import formats
-from .build import Keys, SampleSink
+from .build import KEY_ROLES, Batch, SampleSink
 from .frame import SampleFrame
 from .jsonio import iter_jsonl, load_json_file
-from .records import FieldMap, NamePattern, feed_records
+from .records import BLOCK, FieldMap, NamePattern, feed_records
 
 __all__ = ["TABLE_EXTENSIONS", "STORE_EXTENSIONS", "resolve_paths", "read_unit", "feed_frame",
            "feed_table", "table_format"]
@@ -62,7 +62,7 @@ def _readable(p: Path) -> bool:
 
 
 def _expand_folder(folder: Path, fmt: str | None) -> list[Path]:
-    if fmt in (None, "lm-eval") and formats.reader("lm-eval").detect(folder):
+    if fmt in (None, "lm-eval") and formats.detect_format(folder, only=("lm-eval",)) == "lm-eval":
         return [folder]
     files = [p for p in _walk(folder) if _readable(p)]
     if not files:
@@ -176,27 +176,31 @@ def table_records(path: Path) -> Iterator[tuple[str, Any]]:
 
 
 def feed_frame(sink: SampleSink, frame: SampleFrame, *, fixed: dict, pattern: NamePattern | None) -> None:
-    """Every row of a client reader's :class:`SampleFrame` into ``sink``."""
+    """Every row of a client reader's :class:`SampleFrame` into ``sink``, in blocks."""
     rows = frame.rows
-    n = len(rows)
-    col = {c: rows[c].tolist() if c in rows.columns else [None] * n
-           for c in ("model", "checkpoint", "step", "stage", "task", "prompt", "sample", "failure", "file")}
     value_role = "text" if "text" in rows.columns else "token"
-    values = rows[value_role].tolist()
-    for i in range(n):
-        k = {r: col[r][i] for r in ("model", "checkpoint", "step", "stage", "task", "prompt", "sample")}
-        for role, v in fixed.items():
-            if k.get(role) is None:
-                k[role] = v
+    files = rows["file"].astype(str).tolist()
+    for start in range(0, len(rows), BLOCK):
+        part = rows.iloc[start:start + BLOCK]
+        n = len(part)
+        keys = {r: [None if not _present(v) else v for v in part[r].tolist()] if r in part.columns else None
+                for r in KEY_ROLES}
+        for role, value in fixed.items():
+            if keys.get(role) is None:
+                keys[role] = [value] * n
         if pattern is not None:
-            name = k.get("model")
-            k.update(pattern.apply(str(name) if _present(name) else str(col["file"][i])))
-        where = f"{col['file'][i]} ({frame.format}), generation {i}"
-        sink.record(k["model"], k["checkpoint"])
-        if value_role == "text":
-            sink.add_text(Keys(**k), values[i], failure=col["failure"][i], where=where)
-        else:
-            sink.add_tokens(Keys(**k), values[i], failure=col["failure"][i], where=where)
+            names = keys["model"] if keys.get("model") is not None and all(_present(v) for v in keys["model"]) \
+                else files[start:start + n]
+            keys.update(pattern.apply_column([str(v) for v in names]))
+        if keys.get("sample") is not None and all(v is None for v in keys["sample"]):
+            keys["sample"] = None
+
+        def where(i: int, start: int = start) -> str:
+            return f"{files[start + i]} ({frame.format}), generation {start + i}"
+
+        failure = part["failure"].tolist()
+        sink.add_batch(Batch(keys=keys, values=part[value_role].tolist(), where=where,
+                             failure=[f if _present(f) else None for f in failure]))
 
 
 def _present(v: Any) -> bool:

@@ -38,9 +38,9 @@ def reader(name: str) -> ModuleType:
     return import_module(f".{READERS[name]}", __name__)
 
 
-def detect_format(path: Path) -> str | None:
+def detect_format(path: Path, only: tuple[str, ...] | None = None) -> str | None:
     """The client format of ``path``, or None when it is none of them (a plain table)."""
-    for name in READERS:
+    for name in only or tuple(READERS):
         try:
             mod = reader(name)
         except ImportError:  # a reader module not shipped
