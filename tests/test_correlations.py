@@ -121,8 +121,14 @@ def test_keep_and_replica_dims():
     np.testing.assert_allclose(per.sel(checkpoint=20).values, brute_correlation(b["token"].values, 5))
     same = correlation_function(ds, max_lag=5, replica="sample")
     np.testing.assert_allclose(same.values, per.values)
-    pooled = correlation_function(ds, max_lag=5)
+    # every dim not named is kept (issue 15): the default is one curve per checkpoint
+    default = correlation_function(ds, max_lag=5)
+    assert default.dims == ("checkpoint", "lag")
+    np.testing.assert_allclose(default.values, per.values)
+    pooled = correlation_function(ds, max_lag=5, replica=["checkpoint", "sample"])
     assert pooled.dims == ("lag",)
+    np.testing.assert_allclose(pooled.values,
+                               brute_correlation(np.concatenate([a["token"].values, b["token"].values]), 5))
     assert pooled.attrs["replica"] == "checkpoint,sample"
     with pytest.raises(SchemaError):
         correlation_function(ds, max_lag=5, replica="sample", keep="sample")
