@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 
 import phasekit as pk
-from phasekit.ingest.checkpoints import order_checkpoints, size_from_name, stage_from_name, step_from_name
+from phasekit.ingest.checkpoints import (
+    order_checkpoints,
+    size_from_name,
+    stage_from_name,
+    step_from_name,
+)
 
 
 @pytest.mark.parametrize("name, step", [
