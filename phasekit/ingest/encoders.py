@@ -73,7 +73,8 @@ INTEGER_RULE = (
     "'[1, 10]', '(1, 10)', 'out of 10', 'up to 10', 'scale of 10') and counts ('10 random "
     "numbers', 'ten-sided'). The numbers left are read: digits (a leading '-' or '\u2212' makes "
     "a number negative; '7.' and '7!' are 7) and, only when no digit is left, number words "
-    "('seven', 'twenty-one', 'minus three', 'zero'). One distinct integer is the answer "
+    "('seven', 'twenty-one', 'minus three', 'zero'; 'one' as a pronoun - 'here's one', 'pick one', "
+    "'one of' - is not a number). One distinct integer is the answer "
     "(repeats such as '7 ... I chose 7' are one answer); two or more distinct numbers are "
     "'ambiguous', a decimal ('3.5', '7.0') is 'decimal' (never rounded), nothing left is "
     "'no number', and with states= an integer that is not a state is 'out of space'. "
@@ -154,6 +155,10 @@ _NUMBER_WORD = "|".join(sorted([*_UNITS, *_TENS, *_SCALES], key=len, reverse=Tru
 _RE_WORD_RUN = re.compile(
     rf"\b(?:(?:minus|negative)\s+)?(?:{_NUMBER_WORD})(?:(?:\s+and\s+|[\s-]+)(?:{_NUMBER_WORD}))*\b", re.I)
 _RE_WORD_SPLIT = re.compile(r"(\s+and\s+|[\s-]+)")
+#: "one" as a pronoun ("here's one", "pick one", "one of"), not the number 1
+_RE_PRONOUN_ONE = re.compile(
+    r"\b(?:here[\u2019']?s|here\s+is|pick|choose|select|give|a|an|the|any|another|no|each|every|this|"
+    r"that|which|such|some|just|only)\s+one\b|\bone(?=\s+(?:of|more|another|that|which|who|for|i)\b)", re.I)
 
 _RE_SEGMENT_SPLIT = re.compile(r"\n|(?<!\d):|:(?!\d)|(?<=[.!?])\s+(?=[A-Z])")
 _RE_LINE_MARKER = re.compile(r"^[ \t]*(?:[-*\u2022+\u25cf\u25aa]|(\d+)[.)])[ \t]+(?=\S)")
@@ -265,6 +270,7 @@ def _words_to_digits(s: str) -> str:
     """Replace number words by digits, each followed by :data:`_WORD_MARK`."""
     if not any(c.isalpha() for c in s):
         return s
+    s = _RE_PRONOUN_ONE.sub(lambda m: m.group(0)[:-3] + "someone", s)  # every match ends in "one"
 
     def repl(m: re.Match[str]) -> str:
         parts = _RE_WORD_SPLIT.split(m.group(0).lower())
