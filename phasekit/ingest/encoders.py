@@ -338,8 +338,10 @@ def read_integer(text: Any) -> tuple[int | None, str | None]:
     s = _strip_markdown(s)
     if not s.strip():
         return None, EMPTY
-    s = _RE_RANGE_SCALAR.sub(" ", _words_to_digits(s))
-    return _single_value(_numbers(s))
+    s = _words_to_digits(s)
+    if not any(c.isdigit() for c in s):
+        return None, NO_NUMBER
+    return _single_value(_numbers(_RE_RANGE_SCALAR.sub(" ", s)))
 
 
 def _non_text_value(text: Any) -> tuple[int | None, str | None] | None:
