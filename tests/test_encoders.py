@@ -199,3 +199,17 @@ def test_encode_answers_wrapper():
     assert codes.tolist() == [0, 1, -1] and bad == 1 and labels == list(range(1, 11))
     codes, labels, bad = encode_answers(["3, 4", "5.5"], "integer-list")
     assert codes.tolist() == [[0, 1], [-1, -1]] and bad == 1 and labels == [3, 4]
+
+
+def test_docs_examples_and_docstrings_run():
+    """docs/encoders.md and the module's docstring examples print what they say."""
+    import doctest
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).parents[1] / "docs" / "encoders.md").read_text()
+    src = "\n".join(re.findall(r"```python\n(.*?)```", page, re.S))
+    runner = doctest.DocTestRunner()
+    runner.run(doctest.DocTestParser().get_doctest(src, {}, "encoders.md", "docs/encoders.md", 0))
+    assert runner.summarize(verbose=False).failed == 0
+    assert doctest.testmod(E).failed == 0
