@@ -10,6 +10,13 @@
 The fast tests use small lattices (L = 6..16) and 100 samples per temperature; the slow
 ones (``-m slow``) check the growth exponent of chi_max against gamma/(nu d) and repeat
 the crystallisation checks on more runs.
+
+Issue 14, item 7 (transition order with little evidence): "conclusive" only at the stated
+error rate (calibrated by simulation of each class with the data's layout). At 100
+replicas per temperature every class is named correctly and conclusively; at 4 replicas
+the answer is "not conclusive" with what would settle it (today: "crossover, conclusive"
+for Ising data); over many generated datasets of known class the share of conclusive
+wrong answers is at most the stated rate (slow).
 """
 
 from __future__ import annotations
@@ -65,6 +72,49 @@ def test_biased_independent_spins_are_a_crossover():
     res = classify_transition(m, replica="sample", control="control")
     assert res.kind == "crossover", res.reason
     assert abs(res.evidence.attrs["exponent_N"]) < 0.25
+
+
+def test_adequate_replicas_give_the_true_class_conclusively():
+    """100 replicas per temperature: the true class at the stated error rate (5 %)."""
+    cases = [(2, "continuous"), (10, "first_order")]
+    for q, truth in cases:
+        res = classify_transition(_potts_m(q, SIZES, 100, 9, seed=q, n_equilibrate=50),
+                                  replica="sample", control="temperature")
+        assert (res.kind, res.conclusive) == (truth, True), res.reason
+        assert res.error_rate <= res.error_rate_target == 0.05
+    gen = biased_spins(3, SIZES, np.linspace(0.0, 1.0, 9), 100, seed=4)
+    res = classify_transition({L: magnetization(ds, system="position") for L, ds in gen.data.items()},
+                              replica="sample", control="control")
+    assert (res.kind, res.conclusive) == ("crossover", True), res.reason
+
+
+def test_four_replicas_per_size_is_not_conclusive():
+    """Ising (q = 2) with 4 replicas per temperature: today "crossover, conclusive: True"
+    (a confident wrong answer). Now not conclusive, with the error rate and what would
+    settle it; the same for q = 10 (first order)."""
+    for q, seed in ((2, 52), (10, 50)):
+        res = classify_transition(_potts_m(q, SIZES, 4, 9, seed=seed, n_equilibrate=50),
+                                  replica="sample", control="temperature")
+        assert not res.conclusive, res.reason
+        assert res.error_rate > res.error_rate_target
+        assert "NOT conclusive at the stated error rate 0.05" in res.reason
+        assert res.to_settle and ("replicas" in res.to_settle)
+        ev = res.evidence.attrs
+        assert ev["calibration_seed"] == 0 and ev["calibration_n_sim"] == 100
+        assert np.asarray(ev["calibration_claims"]).shape == (9,)
+
+
+def test_calibration_is_deterministic_and_plain_data():
+    import pickle
+
+    m = _potts_m(2, SIZES, 4, 9, seed=52, n_equilibrate=50)
+    a = classify_transition(m, replica="sample", control="temperature")
+    b = classify_transition(m, replica="sample", control="temperature")
+    assert a.reason == b.reason and a.error_rate == b.error_rate
+    np.testing.assert_array_equal(a.evidence.attrs["calibration_claims"],
+                                  b.evidence.attrs["calibration_claims"])
+    c = pickle.loads(pickle.dumps(a))
+    assert (c.kind, c.conclusive, c.to_settle) == (a.kind, a.conclusive, a.to_settle)
 
 
 def test_single_size_says_what_cannot_be_concluded():
@@ -191,3 +241,31 @@ def test_crystallisation_checks_on_many_runs():
     assert scan_ok.mean() >= 0.95
     assert peaks_ok.mean() >= 0.9
     assert settling.size == 0 or settling.mean() >= 0.9
+
+
+@pytest.mark.slow
+def test_measured_error_rate_at_most_the_stated_one():
+    """Generated data of each class (q = 10 Potts first order, q = 2 Potts continuous,
+    biased independent spins crossover) at 4 and 16 replicas, 6 seeds each: for every true
+    class, the share of runs answered conclusively and wrongly is at most the stated 5 %
+    (today: 2 of the 12 Ising runs, "crossover, conclusive")."""
+    wrong = {"first_order": 0, "continuous": 0, "crossover": 0}
+    n = dict.fromkeys(wrong, 0)
+    for reps in (4, 16):
+        for seed in range(6):
+            for truth, m, ctrl in _class_cases(reps, 700 + 10 * reps + seed):
+                res = classify_transition(m, replica="sample", control=ctrl)
+                n[truth] += 1
+                wrong[truth] += bool(res.conclusive and res.kind != truth)
+    for truth in wrong:
+        assert wrong[truth] / n[truth] <= 0.05, (truth, wrong, n)
+
+
+def _class_cases(reps: int, seed: int):
+    gen = biased_spins(3, SIZES, np.linspace(0.0, 1.0, 9), reps, seed=seed)
+    cross = {L: magnetization(ds, system="position") for L, ds in gen.data.items()}
+    return [
+        ("first_order", _potts_m(10, SIZES, reps, 9, seed=seed, n_equilibrate=50), "temperature"),
+        ("continuous", _potts_m(2, SIZES, reps, 9, seed=seed, n_equilibrate=50), "temperature"),
+        ("crossover", cross, "control"),
+    ]
