@@ -146,6 +146,34 @@ SCALAR_CASES = [
     ("As an AI, I don't have preferences.", S10, U),
     ("mp3", S10, U),
     ("7th", S10, U),
+    ("I choose one.", S10, U),  # "one": the number, or a pronoun? a reader cannot tell
+    # --- a second round, written after the first passed (probing for what the rule misses)
+    ("I'll go with 7 \u2014 it's a classic!", S10, 7),
+    ("7 (seven)", S10, 7),
+    ("The number I'm thinking of is... 4!", S10, 4),
+    ("Okay! 5", S10, 5),
+    ("Number: #3", S10, 3),
+    ("I pick 3 \u2014 no wait, 3 is fine.", S10, 3),
+    ("1 to 10: 10", S10, 10),
+    ("The answer lies between 1 and 10: it's 6", S10, 6),
+    ("Random pick (1\u201310): 9", S10, 9),
+    ("Sure thing!\n\n### 4", S10, 4),
+    ("7\n\nExplanation: I chose 7 because it's a prime between 1 and 10.", S10, 7),
+    ("7. It's the most popular choice among 10 options.", S10, 7),
+    ("It's a 6.", S10, 6),
+    ("**Answer: 7**", S10, 7),
+    ("$7$", S10, 7),
+    ('"7"', S10, 7),
+    ("'seven'", S10, 7),
+    ("I choose number 7 out of 1-10.", S10, 7),
+    ("I'd choose the number four, between one and ten.", S10, 4),
+    ("My choice (1 \u2264 n \u2264 10): 7", S10, 7),
+    ("Random integer in [1..10]: 3", S10, 3),
+    ("Number from 1 to ten: 5", S10, 5),
+    ("I'm picking 7 out of the 10 possible numbers.", S10, 7),
+    ("Of the ten numbers, I choose 8.", S10, 8),
+    ("Hmm, 5? Yes, 5.", S10, 5),
+    ("My pick: 3 (not 7)", S10, 3),  # known miss: read as ambiguous (never as 7)
 ]
 
 # (answer, states, human reading per item)
@@ -185,6 +213,13 @@ LIST_CASES = [
     ("[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]", S10, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),
     ("<think>unfinished", S100, [U]),
     ("Here are ten numbers: 4, 8, \u2026", S100, [4, 8]),
+    ("1: 23\n2: 7\n3: 91", S100, [23, 7, 91]),
+    ("#1: 23\n#2: 7", S100, [23, 7]),
+    ("Number 1: 23\nNumber 2: 7", S100, [23, 7]),
+    ("(23, 7, 91)", S100, [23, 7, 91]),
+    ("{23, 7, 91}", S100, [23, 7, 91]),
+    ("**1.** 23\n**2.** 7", S100, [23, 7]),
+    ("Here are 3 numbers: 5, 6, 7. Enjoy these 3!", S100, [5, 6, 7]),
 ]
 
 
@@ -194,7 +229,7 @@ def _scalar_reading(text, states):
 
 
 def test_the_set_is_large_and_covers_every_kind():
-    assert len(SCALAR_CASES) >= 80 and len(LIST_CASES) >= 30
+    assert len(SCALAR_CASES) >= 130 and len(LIST_CASES) >= 40
     assert sum(h is U for _, _, h in SCALAR_CASES) >= 25  # plenty of traps
 
 

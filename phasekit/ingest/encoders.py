@@ -70,7 +70,7 @@ INTEGER_RULE = (
     "a bold number **7** - only the marked part is read. Markdown (code fences, emphasis, "
     "headings, LaTeX delimiters) is ignored. Phrases that restate the task are removed before "
     "reading: ranges ('between 1 and 10', 'from 1 to 10', '1 to 10', '1-10', '1\u201310', "
-    "'[1, 10]', '(1, 10)', 'out of 10', 'up to 10', 'scale of 10') and counts ('10 random "
+    "'[1, 10]', '(1, 10)', 'out of 10', 'out of 1-10', 'up to 10', 'scale of 10', '1 <= n <= 10') and counts ('10 random "
     "numbers', 'ten-sided'). The numbers left are read: digits (a leading '-' or '\u2212' makes "
     "a number negative; '7.' and '7!' are 7) and, only when no digit is left, number words "
     "('seven', 'twenty-one', 'minus three', 'zero'; 'one' as a pronoun - 'here's one', 'pick one', "
@@ -83,7 +83,7 @@ INTEGER_RULE = (
 INTEGER_LIST_RULE = (
     "Integer-list rule: the text is prepared as for the integer rule (NFKC, reasoning blocks, "
     "answer markers, markdown). It is cut into segments at line breaks, colons and sentence "
-    "ends; bullets and numbered-list markers ('1. 4', '2) 8', numbered 1, 2, 3... in order) "
+    "ends; bullets and numbered-list markers ('1. 4', '2) 8', '3: 15', numbered 1, 2, 3... in order) "
     "are not items. Task restatements (ranges, '10 random numbers') are removed. A segment "
     "holding only numbers and separators (commas, spaces, semicolons, brackets, 'and', '...') "
     "is a list segment; its numbers are the items, in order. Other segments are prose (an "
@@ -128,9 +128,8 @@ _RANGE_WORDS = (
     rf"\bbetween\s+{_N}\s*(?:and|&|to|{_DASH})\s*{_N}",
     rf"\bfrom\s+{_N}\s*(?:to|through|thru|until|till|{_DASH})\s*{_N}",
     rf"(?<![\w.]){_N}\s*(?:to|through|thru|\.\.\.?)\s*{_N}(?!\w)",
-    rf"\bout\s+of\s+{_N}",
-    rf"\bup\s+to\s+{_N}",
-    rf"\bscale\s+of\s+{_N}(?:\s*(?:to|{_DASH})\s*{_N})?",
+    rf"\b(?:out\s+of|up\s+to|scale\s+of)\s+{_N}(?:\s*(?:to|through|\.\.\.?|{_DASH})\s*{_N})?",
+    rf"(?<![\w.]){_N}\s*(?:<=?|\u2264)\s*[a-z]\w*\s*(?:<=?|\u2264)\s*{_N}",
 )
 _RANGE_SYMBOLS = (
     rf"(?<![\w.]){_N}\s*{_DASH}\s*{_N}(?!\w)",
@@ -161,7 +160,7 @@ _RE_PRONOUN_ONE = re.compile(
     r"that|which|such|some|just|only)\s+one\b|\bone(?=\s+(?:of|more|another|that|which|who|for|i)\b)", re.I)
 
 _RE_SEGMENT_SPLIT = re.compile(r"\n|(?<!\d):|:(?!\d)|(?<=[.!?])\s+(?=[A-Z])")
-_RE_LINE_MARKER = re.compile(r"^[ \t]*(?:[-*\u2022+\u25cf\u25aa]|(\d+)[.)])[ \t]+(?=\S)")
+_RE_LINE_MARKER = re.compile(r"^[ \t]*(?:[-*\u2022+\u25cf\u25aa]|(\d+)[.):])[ \t]+(?=\S)")
 _RE_INLINE_MARKER = re.compile(r"(?<!\S)(\d+)[.)]\s+(?=[-+]?\d)")
 _RE_FILLER = re.compile(r"\b(?:and|etc)\b|[\s,;.!?\[\](){}|/&\u2026'\"]+", re.I)
 _RE_OR_GROUP = re.compile(rf"(?<![\w.]){_N}(?:(?:\s*\bor\b\s*|{_DASH}|\s+{_DASH}\s+|/){_N})+(?!\w)", re.I)
