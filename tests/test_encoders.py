@@ -213,3 +213,35 @@ def test_docs_examples_and_docstrings_run():
     runner.run(doctest.DocTestParser().get_doctest(src, {}, "encoders.md", "docs/encoders.md", 0))
     assert runner.summarize(verbose=False).failed == 0
     assert doctest.testmod(E).failed == 0
+
+
+_ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen " \
+        "fifteen sixteen seventeen eighteen nineteen".split()
+_TENS_W = {2: "twenty", 3: "thirty", 4: "forty", 5: "fifty", 6: "sixty", 7: "seventy", 8: "eighty",
+           9: "ninety"}
+
+
+def _english(n: int, joiner: str, use_and: bool) -> str:
+    """An independent spelling of 0 <= n < 10000 in English words."""
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS_W[n // 10] + (joiner + _ONES[n % 10] if n % 10 else "")
+    if n < 1000:
+        rest = n % 100
+        head = _ONES[n // 100] + " hundred"
+        return head + ((" and " if use_and else " ") + _english(rest, joiner, use_and) if rest else "")
+    rest = n % 1000
+    head = _english(n // 1000, joiner, use_and) + " thousand"
+    return head + (" " + _english(rest, joiner, use_and) if rest else "")
+
+
+@pytest.mark.parametrize("joiner, use_and", [("-", False), (" ", True)])
+def test_number_words_against_an_independent_spelling(joiner, use_and):
+    rng = np.random.default_rng(1)
+    values = list(range(0, 130)) + rng.integers(130, 10000, 300).tolist()
+    for n in values:
+        words = _english(n, joiner, use_and)
+        assert integer_encoder(words) == n, words
+        assert integer_encoder(words.capitalize() + ".") == n
+        assert integer_encoder("minus " + words) == (-n if n else 0)

@@ -273,15 +273,14 @@ def _words_to_digits(s: str) -> str:
 
     def repl(m: re.Match[str]) -> str:
         parts = _RE_WORD_SPLIT.split(m.group(0).lower())
-        words = [p for p in parts[::2] if p]
+        words, seps = parts[::2], ["", *parts[1::2]]  # seps[i]: the separator before words[i]
         sign = ""
-        if words and words[0] in ("minus", "negative"):
-            sign, words = "-", words[1:]
+        if words[0] in ("minus", "negative"):
+            sign, words, seps = "-", words[1:], ["", *seps[2:]]
         # keep "and" between separate numbers ("one and ten") as text
         pieces: list[str] = []
         group: list[str] = []
-        for i, w in enumerate(words):
-            sep = parts[2 * i - 1] if i else ""
+        for w, sep in zip(words, seps, strict=True):
             if group and sep.strip() == "and" and group[-1] not in _SCALES:
                 pieces.append(_render_words(group, sign) + " and ")
                 group, sign = [], ""
