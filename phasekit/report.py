@@ -47,9 +47,6 @@ __all__ = ["analyze", "Report", "SUMMARY_SCHEMA_VERSION"]
 #: Version of the ``summary.json`` layout (bumped on any incompatible change).
 SUMMARY_SCHEMA_VERSION = 1
 
-#: Above this many configurations ``analyze`` defaults to the fast ``chao_wang_jost`` entropy
-#: estimator instead of ``bma`` (documented in docs/report.md; pass ``estimator=`` to choose).
-LARGE_ANALYSIS = 20_000
 
 ORDER_VARS = ("entropy", "order_entropy", "magnetization", "mode_fraction", "collision", "effective_states")
 
@@ -420,7 +417,7 @@ def analyze(
         control dim; defaults from :func:`default_dims` (documented in the module)
     n_states : q; default ``ds.attrs["n_states"]``. Required (phasekit never guesses q).
     estimator : entropy estimator (default: phasekit's default ``bma``, see ``docs/entropy.md``;
-        beyond 20,000 configurations ``chao_wang_jost``, which is ~100x cheaper)
+        the same for any number of configurations)
     seed : seeds every bootstrap and permutation test (same seed → identical report)
     n_bootstrap : resamples for bootstrap intervals
     progress : show a progress bar on a terminal
@@ -475,11 +472,6 @@ def analyze(
                           fix="select one value (ds.sel(...)) or name the dims in system=/replica=")
 
     bar = _progress(8, progress)
-    if estimator is None:
-        n_config = int(np.prod([token_array(work).sizes[d] for d in token_array(work).dims if d not in system]))
-        # bma costs ~20 ms per configuration: beyond LARGE_ANALYSIS configurations (e.g. one per
-        # sequence of a long run) use the fast coverage-adjusted estimator, and say so
-        estimator = "chao_wang_jost" if n_config > LARGE_ANALYSIS else None
     est_kw = {} if estimator is None else {"estimator": estimator}
 
     bar.set_postfix_str("order parameters")

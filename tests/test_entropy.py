@@ -446,3 +446,49 @@ def test_entropy_wrapper_dask_backed_equals_numpy():
     h_dask = entropy(ds.chunk({"checkpoint": 1}), system=("sample", "position"), estimator="chao_shen")
     np.testing.assert_allclose(h_dask.values, h_np.values, rtol=0, atol=1e-13)
     np.testing.assert_allclose(h_dask.stderr.values, h_np.stderr.values, rtol=0, atol=1e-13)
+
+
+# ----------------------------------------------------------------------------- default choice
+
+
+def test_default_estimator_depends_only_on_whether_k_is_known():
+    counts = np.array([[5, 3, 1, 0], [1, 1, 1, 1]])
+    fp = fingerprint_from_counts(counts)
+    np.testing.assert_array_equal(entropy_from_fingerprint(*fp, n_states=4)[0],
+                                  entropy_from_fingerprint(*fp, "bma", n_states=4)[0])
+    np.testing.assert_array_equal(entropy_from_fingerprint(*fp)[0],
+                                  entropy_from_fingerprint(*fp, "chao_wang_jost")[0])
+    bare = xr.Dataset({"token": (("checkpoint", "sample"), np.array([[0, 1, 1, 2], [3, 3, 3, 1]]))})
+    h = entropy(bare, system="sample")
+    assert h.attrs["estimator"] == "chao_wang_jost"
+    assert h.attrs["estimator_choice"] == "default without K"
+    hk = entropy(bare, system="sample", n_states=10)
+    assert hk.attrs["estimator"] == "bma" and hk.attrs["estimator_choice"] == "default with K"
+    assert "entropy_k_free" in hk.coords
+    np.testing.assert_allclose(hk.entropy_k_free.values, h.values, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_sample", [3, 2600])
+def test_analyze_estimator_does_not_depend_on_number_of_configurations(monkeypatch, n_sample):
+    """Issue 14: analyze switched from bma to chao_wang_jost above 20,000 configurations, so
+    a run's entropies changed when it grew. 8 x 3 x 6 and 8 x 2600 x 6 tokens (24 and
+    20,800 sequences = configurations): both ask for the same default. The estimator is
+    recorded by a spy and replaced by the plug-in so the 20,800-configuration call stays fast."""
+    import importlib
+
+    import phasekit as pk
+
+    ent = importlib.import_module("phasekit.entropy")
+    asked = []
+    original = ent.entropy_from_fingerprint
+
+    def spy(*args, estimator=None, n_states=None, **kw):
+        asked.append(estimator)
+        return original(*args, estimator="plugin", n_states=n_states)
+
+    monkeypatch.setattr(ent, "entropy_from_fingerprint", spy)
+    rng = np.random.default_rng(0)
+    ds = xr.Dataset({"token": (("checkpoint", "sample", "position"), rng.integers(0, 5, (8, n_sample, 6)))},
+                    coords={"step": ("checkpoint", np.arange(8) * 100)}, attrs={"n_states": 5})
+    pk.analyze(ds, progress=False, n_bootstrap=20)
+    assert asked and set(asked) == {DEFAULT_ESTIMATOR}
