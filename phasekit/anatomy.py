@@ -1403,8 +1403,16 @@ def classify_transition(
         else:
             settle = _replicas_to_settle(cal["models"], layout, rng, dimension, min_exponent,
                                          error_rate, n_scan=max(20, int(n_calibration) // 3))
-            reason += (f"; NOT conclusive at the stated error rate {error_rate:g}: the closest "
-                       f"alternative models claim '{kind}' in {cal['error_rate']:.3g} of "
-                       f"{cal['n_sim']} simulations of this layout. " + settle["text"])
+            if cal["error_rate"] <= error_rate:
+                reason += (f"; not conclusive by the rules above (calibrated error rate "
+                           f"{cal['error_rate']:.3g} of {cal['n_sim']} simulations, stated "
+                           f"{error_rate:g}). " + settle["text"])
+            else:
+                reason += (f"; NOT conclusive at the stated error rate {error_rate:g}: the closest "
+                           f"alternative models claim '{kind}' in {cal['error_rate']:.3g} of "
+                           f"{cal['n_sim']} simulations of this layout. " + settle["text"])
+    elif len(layout) == 1:
+        settle["text"] = ("Measure the same order parameter at two or more further sizes: growth of "
+                          "chi_max with N is what separates the classes.")
     return _transition_result(kind, conclusive, reason, dec, cal, settle, error_rate, seed,
                               min_exponent)
