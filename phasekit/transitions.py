@@ -42,6 +42,7 @@ from ._meta import as_dims, jsonable, provenance, require_dims
 from .errors import SchemaError
 
 __all__ = [
+    "DEFAULT_SEED",
     "BoundaryResult",
     "CostMeanShift",
     "CostMultinomial",
@@ -58,6 +59,10 @@ SERIES_MIN_SIZE = 5
 
 #: Largest AR(1) autocorrelation of the series no-change null.
 RHO_MAX = 0.8
+
+#: Seed of the resampling when ``seed`` is not given: the same call gives the same
+#: answer (recorded in ``BoundaryResult.attrs["seed"]``; ``seed=None`` draws fresh).
+DEFAULT_SEED = 20260601
 
 
 # --------------------------------------------------------------------------- costs
@@ -100,6 +105,18 @@ class CostMeanShift(BaseCost):
         s1 = self._s1[end] - self._s1[start]
         s2 = self._s2[end] - self._s2[start]
         return float(np.sum(s2 - s1**2 / n))
+
+    def errors(self, starts: np.ndarray, end: int) -> np.ndarray:
+        """``error(a, end)`` for every ``a`` in ``starts`` at once (shape of ``starts``)."""
+        n = (end - starts)[:, None]
+        s1 = self._s1[end][None] - self._s1[starts]
+        s2 = self._s2[end][None] - self._s2[starts]
+        return np.sum(s2 - s1**2 / n, axis=1)
+
+    def pruning_constant(self) -> float:
+        r"""``K`` with :math:`c(a,b) + c(b,e) + K \le c(a,e)`: 0 (splitting never raises a
+        sum of squares about segment means)."""
+        return 0.0
 
 
 def _deviance(s: np.ndarray) -> np.ndarray:
@@ -152,6 +169,29 @@ class CostMultinomial(BaseCost):
             dev += self._charge * float(np.maximum(k - 1, 0).sum())
         return dev
 
+    def errors(self, starts: np.ndarray, end: int) -> np.ndarray:
+        """``error(a, end)`` for every ``a`` in ``starts`` at once (shape of ``starts``)."""
+        s = self._cum[end][None] - self._cum[starts]
+        dev = _deviance(s).sum(axis=-1) / self.phi
+        if self._charge:
+            k = (s > 0).sum(axis=-1)
+            dev = dev + self._charge * np.maximum(k - 1, 0).sum(axis=-1)
+        return dev
+
+    def pruning_constant(self) -> float:
+        r"""``K`` with :math:`c(a,b) + c(b,e) + K \le c(a,e)` for all ``a < b < e``.
+
+        The deviance part never grows when a segment is split (its split gain is the
+        likelihood-ratio statistic, >= 0), but the BIC charge can: each piece pays for
+        the states it shows, at most all the states the whole series shows, so
+        :math:`K = -\beta\log T\sum_p (k^{\rm all}_p - 1)` (Killick, Fearnhead & Eckley 2012,
+        JASA 107:1590, sec. 3: pruning needs this constant, not 0).
+        """
+        if not self._charge:
+            return 0.0
+        k_all = (self._cum[-1] > 0).sum(axis=-1)
+        return -self._charge * float(np.maximum(k_all - 1, 0).sum())
+
 
 # --------------------------------------------------------------------------- result
 @dataclass
@@ -162,13 +202,21 @@ class BoundaryResult:
     ----------
     locations : control values (``step``) of the first checkpoint of each new segment
     indices : positions of those checkpoints along ``dim``
-    intervals : bootstrap percentile interval ``(lo, hi)`` of each location, in steps
+    intervals : ``(lower, upper)`` of each location, in control values: the change
+        happened after the checkpoint at ``lower`` and no later than the one at
+        ``upper`` (a confidence set for the first checkpoint of the new segment,
+        inverted from the likelihood ratio and calibrated by a parametric bootstrap;
+        see :func:`detect_boundaries`)
     phases : label per checkpoint (DataArray along ``dim``)
     penalty : the penalty used by the search (per boundary)
     evidence : global no-change test (statistic, p-value), per-boundary statistics,
         p-values and the channels that moved, dropped checkpoints, noise estimates
     path : penalty path -- number and locations of boundaries against the penalty
         (a property, computed on first access by re-running the search on a grid)
+    attrs : provenance: the seed of the resampling (``seed``), ``n_bootstrap``,
+        ``alpha``, package version
+
+    The result is plain data (no closures): it pickles and round-trips.
     """
 
     locations: list[float]
@@ -184,6 +232,7 @@ class BoundaryResult:
     levels: xr.Dataset | None = field(default=None, repr=False)
     search_fn: Any = field(default=None, repr=False)
     _path: pd.DataFrame | None = field(default=None, repr=False)
+    attrs: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def path(self) -> pd.DataFrame:
@@ -233,20 +282,72 @@ class BoundaryResult:
                 "phases": [str(v) for v in np.asarray(self.phases.values)],
                 "penalty": self.penalty,
                 "evidence": self.evidence,
+                "attrs": self.attrs,
                 "path": self.path.to_dict(orient="records"),
             }
         )
 
     def __repr__(self) -> str:
-        p = self.evidence.get("p_value", np.nan)
+        p = self.evidence.get("p_value_text", f"{self.evidence.get('p_value', np.nan):.3g}")
         locs = ", ".join(
-            f"{loc:g} [{lo:g}, {hi:g}]"
+            f"{loc:g} ({lo:g}, {hi:g}]"
             for loc, (lo, hi) in zip(self.locations, self.intervals, strict=True)
         )
         return (
             f"BoundaryResult({self.kind}, {self.method}, {len(self.locations)} boundaries"
-            f"{': ' + locs if locs else ''}; no-change p = {p:.3g})"
+            f"{': ' + locs if locs else ''}; no-change p = {p})"
         )
+
+
+@dataclass
+class PenalisedSearch:
+    """The search of a :class:`BoundaryResult` at any penalty (picklable, no closure).
+
+    Calling it with a penalty returns the control values of the change points that
+    the search (``method`` with ``cost`` on ``signal``) finds there, before any test.
+    """
+
+    method: str
+    cost: Any
+    signal: np.ndarray
+    min_size: int
+    control: np.ndarray
+
+    def indices(self, pen: float) -> list[int]:
+        """Change points (rows of ``signal``) at penalty ``pen``."""
+        return _search(self.method, self.cost, self.min_size, self.signal, float(pen))
+
+    def __call__(self, pen: float) -> list[float]:
+        return [float(self.control[i]) for i in self.indices(pen)]
+
+
+@dataclass
+class PenaltyPath:
+    """Lazy penalty path: the search on a grid of penalties (picklable)."""
+
+    search: PenalisedSearch | None
+    grid: np.ndarray
+
+    def __call__(self) -> pd.DataFrame:
+        if self.search is None:
+            return pd.DataFrame(columns=["penalty", "n_boundaries", "locations"])
+        return _path_frame(self.grid, self.search)
+
+
+def p_value_fields(p: float, n_boot: int) -> dict[str, Any]:
+    """A resampling p-value with its floor: at ``1/(B+1)`` it is only a bound.
+
+    Returns ``p_value`` (the number, kept for sorting), ``p_value_floor`` (1/(B+1)),
+    ``p_value_at_floor`` and ``p_value_text`` (``"< 0.00498"`` at the floor, else the
+    value): no draw of the null was as extreme, so the p-value is below the floor.
+    """
+    if not np.isfinite(p) or n_boot <= 0:
+        return {"p_value": float(p), "p_value_floor": np.nan, "p_value_at_floor": False,
+                "p_value_text": f"{p:.3g}"}
+    floor = 1.0 / (n_boot + 1)
+    at_floor = bool(p <= floor * (1 + 1e-12))
+    return {"p_value": float(p), "p_value_floor": floor, "p_value_at_floor": at_floor,
+            "p_value_text": f"< {floor:.3g}" if at_floor else f"{p:.3g}"}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -269,14 +370,64 @@ def _control_values(obj: xr.Dataset | xr.DataArray, dim: str, control: str | Non
     return np.arange(obj.sizes[dim], dtype=float)
 
 
+def optimal_partition(cost: Any, n: int, min_size: int, pen: float) -> list[int]:
+    r"""Exact minimiser of :math:`\sum_{\rm segments} c(a, b) + \mathrm{pen}\cdot m` (m change points).
+
+    Optimal partitioning (Jackson et al. 2005, IEEE Signal Process. Lett. 12:105) with
+    the PELT pruning of Killick, Fearnhead & Eckley (2012, JASA 107:1590):
+    :math:`F(s) = \min_t F(t) + c(t, s) + \mathrm{pen}`, :math:`F(0) = -\mathrm{pen}`,
+    and a start ``t`` is dropped once :math:`F(t) + c(t, s) + K > F(s)`, where ``K`` is
+    the cost's own constant (``cost.pruning_constant()``) with
+    :math:`c(a,b) + c(b,e) + K \le c(a,e)` -- so pruning never removes the optimum. With
+    a shortest segment ``min_size`` a pruned start is removed only from ``s + min_size``
+    on (before that the argument's segment ``(s, s')`` would be too short). ``cost`` is a
+    fitted cost with ``errors(starts, end)`` (vectorised). Returns the change points
+    (first index of each new segment).
+    """
+    if n < 2 * min_size:
+        return []
+    k_const = float(cost.pruning_constant())
+    f = np.full(n + 1, np.inf)
+    f[0] = -pen
+    last = np.zeros(n + 1, dtype=int)
+    dead_from = np.full(n + 1, n + 1)
+    pos = np.arange(n + 1)
+    for end in range(min_size, n + 1):
+        eligible = (pos <= end - min_size) & ((pos == 0) | (pos >= min_size)) & (dead_from > end)
+        starts = pos[eligible]
+        starts = starts[np.isfinite(f[starts])]
+        seg = np.asarray(cost.errors(starts, end), dtype=float)
+        vals = f[starts] + seg + pen
+        j = int(np.argmin(vals))
+        f[end], last[end] = vals[j], starts[j]
+        pruned = starts[f[starts] + seg + k_const > f[end]]
+        dead_from[pruned] = np.minimum(dead_from[pruned], end + min_size)
+    cps, t = [], int(last[n])
+    while t > 0:
+        cps.append(t)
+        t = int(last[t])
+    return sorted(cps)
+
+
+def penalised_cost(cost: Any, cps: Sequence[int], n: int, pen: float) -> float:
+    """Objective of :func:`optimal_partition` for the change points ``cps``."""
+    edges = [0, *sorted(cps), n]
+    return float(sum(cost.error(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True))
+                 + pen * len(cps))
+
+
 def _search(method: str, cost: BaseCost, min_size: int, signal: np.ndarray, pen: float) -> list[int]:
-    """Run a ruptures search; return change points (first index of new segments)."""
+    """Run the search; return change points (first index of new segments).
+
+    ``pelt`` is the exact :func:`optimal_partition` (with the cost's valid pruning
+    constant); the others are ruptures' searches.
+    """
     n = signal.shape[0]
     if n < 2 * min_size:
         return []
     if method == "pelt":
-        algo = rpt.Pelt(custom_cost=cost, min_size=min_size, jump=1)
-    elif method == "binseg":
+        return optimal_partition(cost.fit(signal), n, min_size, pen)
+    if method == "binseg":
         algo = rpt.Binseg(custom_cost=cost, min_size=min_size, jump=1)
     elif method == "bottomup":
         algo = rpt.BottomUp(custom_cost=cost, min_size=min_size, jump=1)
@@ -641,7 +792,7 @@ def detect_boundaries(
     penalty: float | str = "auto",
     n_bootstrap: int = 200,
     alpha: float = 0.05,
-    seed: int | np.random.Generator | None = None,
+    seed: int | np.random.Generator | None = DEFAULT_SEED,
     min_size: int | None = None,
     *,
     system: Hashable | Iterable[Hashable] | None = None,
@@ -780,6 +931,8 @@ def detect_boundaries(
             fix="provide a longer series along the control dim",
         )
     rng = np.random.default_rng(seed)
+    seed_attr = seed if isinstance(seed, int | np.integer) else (
+        "fresh entropy (seed=None)" if seed is None else "a numpy Generator passed in")
     control_vals = _control_values(data, dim, control)
     min_size = max(1, min(int(min_size), n_total // 2))
     if samples:
@@ -787,10 +940,14 @@ def detect_boundaries(
             raise SchemaError("kernelcpd works on real-valued series only",
                               where="detect_boundaries(method='kernelcpd')",
                               fix="use pelt/binseg/bottomup/dynp on samples, or pass order parameters")
-        return _detect_counts(data, dim, method, penalty, n_bootstrap, alpha, rng, min_size,
-                              system, n_states, control_vals, window, merge_within, test)
-    return _detect_series(data, dim, method, penalty, n_bootstrap, alpha, rng, min_size,
-                          control_vals, test)
+        res = _detect_counts(data, dim, method, penalty, n_bootstrap, alpha, rng, min_size,
+                             system, n_states, control_vals, window, merge_within, test)
+    else:
+        res = _detect_series(data, dim, method, penalty, n_bootstrap, alpha, rng, min_size,
+                             control_vals, test)
+    res.attrs = provenance(seed=seed_attr, n_bootstrap=int(res.evidence.get("n_bootstrap", n_bootstrap)),
+                           alpha=alpha, method=method, min_size=min_size, estimator="detect_boundaries")
+    return res
 
 
 # --------------------------------------------------------------------------- samples path
@@ -805,10 +962,24 @@ def _g_stat(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return _deviance(left + right) - _deviance(left) - _deviance(right)
 
 
-def _null_draws(left: np.ndarray, right: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """Multinomial draws of the per-channel G under 'same distribution in both windows'.
+def _scan_stats(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    r"""The two scan statistics between windows (..., P, K) -> (..., 2).
 
-    left/right: (n_pos, P, K) -> (n_boot, n_pos) summed over channels.
+    ``[..., 0]``: :math:`\sum_p G_p`, prompts changing each their own way;
+    ``[..., 1]``: :math:`G` of the counts pooled over prompts, a change that all
+    prompts share (e.g. settling inside one seed distribution) -- with
+    :math:`k-1` instead of :math:`\sum_p (k_p-1)` degrees of freedom.
+    """
+    per_prompt = _g_stat(left, right).sum(axis=-1)
+    pooled = _g_stat(left.sum(axis=-2), right.sum(axis=-2))
+    return np.stack([per_prompt, pooled], axis=-1)
+
+
+def _null_draws(left: np.ndarray, right: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """Multinomial draws of both scan statistics under 'same distribution in both windows'.
+
+    left/right: (n_pos, P, K) -> (n_boot, n_pos, 2): every prompt keeps its own pooled
+    distribution in both windows, with the observed numbers of samples.
     """
     pooled = left + right
     tot = pooled.sum(axis=-1, keepdims=True)
@@ -816,14 +987,348 @@ def _null_draws(left: np.ndarray, right: np.ndarray, n_boot: int, rng: np.random
     p = np.where(tot > 0, pooled / np.where(tot > 0, tot, 1), 1.0 / k)
     nl = left.sum(axis=-1).astype(np.int64)
     nr = right.sum(axis=-1).astype(np.int64)
-    out = np.empty((n_boot, left.shape[0]))
+    out = np.empty((n_boot, left.shape[0], 2))
     chunk = max(1, 2_000_000 // max(1, left.size))
     for s in range(0, n_boot, chunk):
         m = min(chunk, n_boot - s)
         lb = rng.multinomial(nl[None], p[None], size=(m, *nl.shape))
         rb = rng.multinomial(nr[None], p[None], size=(m, *nr.shape))
-        out[s:s + m] = _g_stat(lb.astype(float), rb.astype(float)).sum(axis=-1)
+        out[s:s + m] = _scan_stats(lb.astype(float), rb.astype(float))
     return out
+
+
+@dataclass
+class _ScanNull:
+    r"""Standardisation and null of the scan: :math:`Z = \max_j (D_j/\phi_j - \mu_j)/\sigma_j`.
+
+    ``mu``/``sd`` (n_pos, 2): null mean and sd of each statistic per position; ``phi``
+    (2,): over-dispersion of each; ``m_null`` (B,): the null of :math:`\max_t Z_t`.
+    """
+
+    mu: np.ndarray
+    sd: np.ndarray
+    phi: np.ndarray
+    psi: np.ndarray
+    m_null: np.ndarray
+
+    def z(self, d: np.ndarray, mu: np.ndarray | None = None, sd: np.ndarray | None = None) -> np.ndarray:
+        mu = self.mu if mu is None else mu
+        sd = self.sd if sd is None else sd
+        return np.max((d / self.phi - mu) / (sd * self.psi), axis=-1)
+
+    def p(self, z: float) -> float:
+        return float((1 + np.sum(self.m_null >= z)) / (self.m_null.size + 1))
+
+
+def _scan_null(d_obs: np.ndarray, d_null: np.ndarray, clean: np.ndarray) -> _ScanNull:
+    r"""Over-dispersion from the positions without a candidate, and the max-Z null.
+
+    Gradual drift (real change that is not a transition) inflates the statistics
+    between windows inside a segment. Two robust factors are measured there, per
+    statistic: the level :math:`\phi = \operatorname{median}_t D_t / E[D^*_t]` (>= 1) and
+    the spread :math:`\psi` (>= 1) of the standardised :math:`(D_t/\phi - \mu_t)/\sigma_t`
+    (1.4826 MAD; 1 for pure multinomial noise): drift varies from window to window, so
+    it widens the distribution as well as shifting it.
+    """
+    mu = d_null.mean(axis=0)
+    sd = np.maximum(d_null.std(axis=0, ddof=1), 1e-9 * np.maximum(mu, 1.0))
+    ratio = np.where(mu > 0, d_obs / np.where(mu > 0, mu, 1), np.nan)
+    use = clean if clean.sum() >= max(5, clean.size // 3) else np.ones_like(clean)
+    phi, psi = np.ones(2), np.ones(2)
+    for j in range(2):
+        r = ratio[use, j]
+        if np.isfinite(r).any():
+            phi[j] = max(1.0, float(np.median(r[np.isfinite(r)])))
+        zc = (d_obs[use, j] / phi[j] - mu[use, j]) / sd[use, j]
+        zc = zc[np.isfinite(zc)]
+        if zc.size >= 5:
+            psi[j] = max(1.0, float(1.4826 * np.median(np.abs(zc - np.median(zc)))))
+    m_null = np.max((d_null - mu) / sd, axis=(1, 2))  # the draws are the no-change model
+    return _ScanNull(mu, sd, phi, psi, m_null)
+
+
+def _over_dispersion(d_obs: np.ndarray, d_null: np.ndarray, positions: np.ndarray, window: int,
+                     alpha: float, rounds: int = 3) -> _ScanNull:
+    """:func:`_scan_null` with the clean positions found iteratively.
+
+    Start from every position (the median is robust to a few changes), then leave out
+    the windows around the significant scan maxima and measure again, until stable.
+    Positions are not left out around mere search candidates: drift makes candidates,
+    and leaving their windows out would measure the drift where it is weakest.
+    """
+    clean = np.ones(len(positions), dtype=bool)
+    null = _scan_null(d_obs, d_null, clean)
+    for _ in range(rounds):
+        peaks = _scan_peaks(null.z(d_obs), positions, window, null, alpha, [])
+        new = np.array([all(not (t - window < c < t + window) for c in peaks) for t in positions])
+        if np.array_equal(new, clean):
+            break
+        clean = new
+        null = _scan_null(d_obs, d_null, clean)
+    return null
+
+
+class _LocalTest:
+    """No-change test of a boundary between its neighbours (windows clipped there).
+
+    The statistic is the scan's Z for the clipped windows, standardised by its own
+    null draws (cached per window), and compared with the max-Z null of the whole scan.
+    """
+
+    def __init__(self, cum: np.ndarray, t_len: int, window: int, null: _ScanNull, n_boot: int,
+                 rng: np.random.Generator, scan: tuple[np.ndarray, np.ndarray] | None = None):
+        self.cum, self.t_len, self.window, self.null = cum, t_len, window, null
+        self.n_boot, self.rng = n_boot, rng
+        self.scan = scan  # (d_obs, d_null) of the unclipped scan at positions 1..T-1
+        self._cache: dict[tuple[int, int, int], float] = {}
+
+    def null_in(self, lo: int, hi: int, skip: Sequence[int] = ()) -> _ScanNull:
+        """The null with the over-dispersion of the stretch ``[lo, hi)`` if larger.
+
+        Drift differs between phases (the liquid drifts, a collapsed phase does not):
+        a boundary is tested against the drift measured around it (positions of the
+        stretch away from ``skip``, at least 5 of them), or the global one if larger.
+        """
+        if self.scan is None:
+            return self.null
+        d_obs, d_null = self.scan
+        pos = np.arange(1, self.t_len)
+        use = (pos > lo) & (pos < hi)
+        for c in skip:
+            use &= ~((pos > c - self.window) & (pos < c + self.window))
+        if use.sum() < 5:
+            return self.null
+        loc = _scan_null(d_obs[use], d_null[:, use], np.ones(int(use.sum()), dtype=bool))
+        return _ScanNull(self.null.mu, self.null.sd, np.maximum(self.null.phi, loc.phi),
+                         np.maximum(self.null.psi, loc.psi), self.null.m_null)
+
+    def neighbours(self, c: int, cps: Sequence[int]) -> tuple[int, int]:
+        srt = sorted(cps)
+        i = srt.index(c)
+        return (srt[i - 1] if i > 0 else 0), (srt[i + 1] if i + 1 < len(srt) else self.t_len)
+
+    def z(self, c: int, cps: Sequence[int]) -> float:
+        lo, hi = self.neighbours(c, cps)
+        a, b = max(lo, c - self.window), min(hi, c + self.window)
+        key = (a, c, b)
+        if key not in self._cache:
+            left, right = self.cum[c] - self.cum[a], self.cum[b] - self.cum[c]
+            draws = _null_draws(left[None], right[None], self.n_boot, self.rng)[:, 0]
+            mu = draws.mean(axis=0)
+            sd = np.maximum(draws.std(axis=0, ddof=1), 1e-9 * np.maximum(mu, 1.0))
+            null = self.null_in(lo, hi, [c])
+            self._cache[key] = float(null.z(_scan_stats(left, right), mu, sd))
+        return self._cache[key]
+
+    def p(self, c: int, cps: Sequence[int]) -> float:
+        return self.null.p(self.z(c, cps))
+
+    def best_in(self, lo: int, hi: int, min_size: int) -> tuple[int, float]:
+        """Strongest position of the scan inside ``[lo, hi)``, windows clipped there.
+
+        Returns the position and its Z (-inf when the stretch is too short).
+        """
+        ts = np.arange(lo + min_size, hi - min_size + 1)
+        if ts.size == 0:
+            return lo, -np.inf
+        a = np.maximum(lo, ts - self.window)
+        b = np.minimum(hi, ts + self.window)
+        left, right = self.cum[ts] - self.cum[a], self.cum[b] - self.cum[ts]
+        draws = _null_draws(left, right, self.n_boot, self.rng)
+        mu = draws.mean(axis=0)
+        sd = np.maximum(draws.std(axis=0, ddof=1), 1e-9 * np.maximum(mu, 1.0))
+        z = self.null_in(lo, hi).z(_scan_stats(left, right), mu, sd)
+        j = int(np.argmax(z))
+        return int(ts[j]), float(z[j])
+
+
+def _grow(cps: list[int], local: _LocalTest, alpha: float, min_size: int, max_rounds: int = 50) -> list[int]:
+    """Add the significant scan maxima inside the segments, then re-test (until stable).
+
+    A strong change dominates the unclipped scan over its whole window, hiding a weaker
+    change a few checkpoints away (e.g. settling after nucleation); inside the segments
+    cut by the boundaries found so far, with windows clipped at them, it shows. Each
+    round adds the strongest significant maximum of every segment (same max-Z null as
+    every other test) and runs the backward elimination again -- binary segmentation
+    with the scan test (Vostrikova 1981) on top of the exact search.
+    """
+    current = sorted(cps)
+    for _ in range(max_rounds):
+        added = []
+        for a, b in _segments(current, local.t_len):
+            t, zt = local.best_in(a, b, min_size)
+            if np.isfinite(zt) and local.null.p(zt) <= alpha:
+                added.append(t)
+        if not added:
+            break
+        new = _eliminate(sorted({*current, *added}), local, alpha)
+        if new == current:
+            break
+        current = new
+    return current
+
+
+def _eliminate(cands: list[int], local: _LocalTest, alpha: float) -> list[int]:
+    """Backward elimination: drop the weakest boundary until every one has p <= alpha."""
+    current = sorted(cands)
+    while current:
+        pvals = {c: local.p(c, current) for c in current}
+        worst = max(current, key=lambda c: (pvals[c], -c))
+        if pvals[worst] <= alpha:
+            break
+        current.remove(worst)
+    return current
+
+
+def _scan_peaks(z: np.ndarray, positions: np.ndarray, window: int, null: _ScanNull, alpha: float,
+                near: Sequence[int], gap: int = 3) -> list[int]:
+    """Significant local maxima of the scan (within +-window) away from the candidates."""
+    out = []
+    for i, t in enumerate(positions):
+        lo, hi = max(0, i - window), min(len(z), i + window + 1)
+        if z[i] < z[lo:hi].max() or null.p(float(z[i])) > alpha:
+            continue
+        if all(abs(int(t) - c) >= gap for c in [*near, *out]):
+            out.append(int(t))
+    return out
+
+
+def _merge_ramps(cps: list[int], counts: np.ndarray, window: int, merge_within: int) -> list[int]:
+    """Merge two cuts closer than ``merge_within`` whose middle segment is a transit.
+
+    A transition spread over a few checkpoints (a ramp) can be cut twice; the short
+    segment between is a transit when its disorder (normalised entropy + between-prompt
+    JS) lies between its neighbours'. The first cut (where the change begins) is kept.
+    """
+    if not merge_within or len(cps) < 2:
+        return list(cps)
+    t_len = counts.shape[0]
+    lv = _level_arrays(counts)
+    disorder = np.nan_to_num(lv["entropy"]) + np.nan_to_num(lv["js"])
+    merged = list(cps)
+    changed = True
+    while changed and len(merged) > 1:
+        changed = False
+        for i in range(len(merged) - 1):
+            b1, b2 = merged[i], merged[i + 1]
+            if b2 - b1 >= merge_within:
+                continue
+            lo = merged[i - 1] if i > 0 else 0
+            hi = merged[i + 2] if i + 2 < len(merged) else t_len
+            d_l = disorder[max(lo, b1 - window):b1].mean()
+            d_m = disorder[b1:b2].mean()
+            d_r = disorder[b2:min(hi, b2 + window)].mean()
+            if min(d_l, d_r) <= d_m <= max(d_l, d_r):
+                del merged[i + 1]
+                changed = True
+                break
+    return merged
+
+
+def _location_profile(cum: np.ndarray, min_size: int, merge_within: int, phi: float,
+                      extra: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Best cost of a stretch ``[0, L)`` given the boundary's first cut at ``t``, per draw.
+
+    The boundary is one cut ``t`` (cost :math:`c(0,t) + c(t,L)`) or a ramp of two cuts
+    ``t < u < t + merge_within`` (:math:`c(0,t)+c(t,u)+c(u,L) + \mathrm{extra}`, the
+    BIC charge of the extra segment), reported at ``t`` as the merge rule does;
+    :math:`c` is the multinomial deviance / ``phi``. ``cum``: cumulative counts
+    (B, L+1, P, K). Returns ``ts``, the profile (B, len(ts)) and the ramp's second cut
+    (B, len(ts); -1 for one cut).
+    """
+    length = cum.shape[1] - 1
+    ts = np.arange(min_size, length - min_size + 1)
+
+    def segcost(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return _deviance(cum[:, b] - cum[:, a]).sum(axis=-1) / phi
+
+    zero, end = np.zeros_like(ts), np.full_like(ts, length)
+    head = segcost(zero, ts)
+    prof = head + segcost(ts, end)
+    second = np.full(prof.shape, -1)
+    if merge_within > min_size and ts.size:
+        t1 = np.concatenate([np.full(max(0, min(t + merge_within, length - min_size + 1) - t - min_size), j)
+                             for j, t in enumerate(ts)]).astype(int)
+        if t1.size:
+            t2 = np.concatenate([np.arange(t + min_size, min(t + merge_within, length - min_size + 1))
+                                 for t in ts]).astype(int)
+            ramp = head[:, t1] + segcost(ts[t1], t2) + segcost(t2, np.full_like(t2, length)) + extra
+            for j in np.unique(t1):
+                sel = np.flatnonzero(t1 == j)
+                best = sel[np.argmin(ramp[:, sel], axis=1)]
+                val = ramp[np.arange(ramp.shape[0]), best]
+                better = val < prof[:, j]
+                prof[better, j] = val[better]
+                second[better, j] = t2[best[better]]
+    return ts, prof, second
+
+
+def _fitted_probs(sub: np.ndarray, cuts: Sequence[int]) -> np.ndarray:
+    """Per-(checkpoint, prompt) probabilities of the piecewise-constant fit (L, P, K)."""
+    out = np.empty_like(sub, dtype=float)
+    k = sub.shape[-1]
+    for a, b in _segments(cuts, sub.shape[0]):
+        tot = sub[a:b].sum(axis=0)
+        n = tot.sum(axis=-1, keepdims=True)
+        out[a:b] = np.where(n > 0, tot / np.where(n > 0, n, 1), 1.0 / k)
+    return out
+
+
+def _lr_interval_counts(counts: np.ndarray, lo: int, hi: int, est: int, *, min_size: int,
+                        merge_within: int, phi: float, extra: float, n_boot: int, alpha: float,
+                        rng: np.random.Generator) -> tuple[int, int, np.ndarray, dict[str, Any]]:
+    r"""Confidence set of a boundary by inverting the likelihood ratio (Siegmund 1988).
+
+    On the stretch ``[lo, hi)`` between the neighbouring boundaries, the profile cost
+    :math:`\ell(t)` (:func:`_location_profile`) is minimal at :math:`\hat t`. The set is
+    :math:`\{t: \ell(t) - \ell(\hat t) \le c_\alpha\}`, where :math:`c_\alpha` is the
+    :math:`1-\alpha` quantile of :math:`\ell^*(\hat t) - \min_t \ell^*(t)` over
+    multinomial draws from the fitted model (segments cut at :math:`\hat t`, and at the
+    ramp's second cut when the ramp fits best) with the observed numbers of samples --
+    the distribution of the statistic at the true location (Siegmund 1988, Biometrika
+    75:539; Hinkley 1970, Biometrika 57:1). Returns the first and last checkpoint of the
+    set (the estimate ``est`` included), the bootstrap locations :math:`\hat t^*` and
+    details.
+    """
+    sub = counts[lo:hi]
+    cum_obs = np.concatenate([np.zeros((1, *sub.shape[1:])), np.cumsum(sub, axis=0)])[None]
+    ts, prof, second = _location_profile(cum_obs, min_size, merge_within, phi, extra)
+    if ts.size == 0 or n_boot <= 0:
+        return est, est, np.array([est]), {"c_alpha": np.nan}
+    j_hat = int(np.argmin(prof[0]))
+    cuts = [int(ts[j_hat])] + ([int(second[0, j_hat])] if second[0, j_hat] > 0 else [])
+    probs = _fitted_probs(sub, cuts)
+    tot = sub.sum(axis=-1).astype(np.int64)
+    gaps, where = [], []
+    chunk = max(1, 2_000_000 // max(1, sub.size))
+    for s in range(0, n_boot, chunk):
+        m = min(chunk, n_boot - s)
+        sim = rng.multinomial(tot[None], probs[None], size=(m, *tot.shape)).astype(float)
+        cs = np.concatenate([np.zeros((m, 1, *sub.shape[1:])), np.cumsum(sim, axis=1)], axis=1)
+        _, pb, _ = _location_profile(cs, min_size, merge_within, 1.0, extra)
+        gaps.append(pb[:, j_hat] - pb.min(axis=1))
+        where.append(ts[np.argmin(pb, axis=1)])
+    gap = np.concatenate(gaps)
+    c_alpha = float(np.quantile(gap, 1 - alpha, method="higher"))
+    rel = prof[0] - prof[0, j_hat]
+    inside = ts[rel <= c_alpha + 1e-9 * max(1.0, abs(float(prof[0, j_hat])))] + lo
+    first = int(min(inside.min(), est))
+    last = int(max(inside.max(), est))
+    return first, last, np.concatenate(where) + lo, {"c_alpha": c_alpha, "profile_minimum": int(ts[j_hat] + lo),
+                             "ramp_end": int(second[0, j_hat] + lo) if second[0, j_hat] > 0 else None}
+
+
+def _location_spread(boot: np.ndarray, kept_pos: np.ndarray, control_vals: np.ndarray) -> dict[str, float]:
+    """Bootstrap standard deviation of a location, in control units and in checkpoints."""
+    if boot.size < 2:
+        return {"stderr": np.nan, "stderr_checkpoints": np.nan}
+    return {"stderr": float(np.std(control_vals[kept_pos[boot]], ddof=1)),
+            "stderr_checkpoints": float(np.std(boot, ddof=1))}
+
+
+def _interval_values(first: int, last: int, kept_pos: np.ndarray, control_vals: np.ndarray) -> tuple[float, float]:
+    """``(lower, upper]`` in control values: after the checkpoint before ``first``, by ``last``."""
+    return float(control_vals[kept_pos[first - 1]]), float(control_vals[kept_pos[last]])
 
 
 def _detect_counts(data, dim, method, penalty, n_boot, alpha, rng, min_size, system, n_states,
@@ -832,208 +1337,93 @@ def _detect_counts(data, dim, method, penalty, n_boot, alpha, rng, min_size, sys
     n_total = counts_all.shape[0]
     n_boot = max(int(n_boot), 50)  # the null (and phi) needs draws even for a quick look
     keep = counts_all.sum(axis=(1, 2)) > 0
-    n_dropped = int((~keep).sum())
     kept_pos = np.flatnonzero(keep)
     counts = counts_all[keep]
     t_len, n_ch, k = counts.shape
-    evidence: dict[str, Any] = {"n_dropped": n_dropped, "statistic": np.nan, "p_value": 1.0,
-                                "boundaries": [], "test": "parametric bootstrap, scan of G",
+    evidence: dict[str, Any] = {"n_dropped": int((~keep).sum()), "statistic": np.nan,
+                                **p_value_fields(1.0, n_boot), "boundaries": [],
+                                "test": "parametric bootstrap, scan of Z = max(per-prompt G, pooled G)",
                                 "window": window, "n_bootstrap": n_boot, "alpha": alpha}
     if t_len < 3:
         raise SchemaError(
             f"only {t_len} checkpoint(s) have counted samples (of {n_total}); need at least 3",
             where=f"dim {dim!r}", fix="provide more checkpoints with samples")
     cum = np.concatenate([np.zeros((1, n_ch, k)), np.cumsum(counts, axis=0)])
-
-    # scan statistic at every position, and its multinomial null draws
     positions = np.arange(1, t_len)
     lefts = np.stack([_window_sums(cum, t, 0, t_len, window)[0] for t in positions])
     rights = np.stack([_window_sums(cum, t, 0, t_len, window)[1] for t in positions])
-    d_obs = _g_stat(lefts, rights).sum(axis=-1)
-    d_null = _null_draws(lefts, rights, n_boot, rng) if k > 1 else np.zeros((n_boot, len(positions)))
-    e_null = d_null.mean(axis=0)
+    d_obs = _scan_stats(lefts, rights)
+    d_null = _null_draws(lefts, rights, n_boot, rng) if k > 1 else np.zeros((n_boot, len(positions), 2))
 
-    # candidates by the penalised multinomial search
-    phi0 = 1.0
-    charge = 1.0
-    pen = math.log(max(t_len, 2)) if penalty == "auto" else float(penalty)
+    charge = 1.0  # BIC charge log T per free probability of each segment
+    log_t = math.log(max(t_len, 2))
+    pen = log_t if penalty == "auto" else float(penalty)
+    signal = counts.reshape(t_len, -1)
 
     def candidates(phi: float, pen_value: float) -> list[int]:
-        cost = CostMultinomial(n_states=k, phi=phi, beta=charge)
-        return _search(method, cost, min_size, counts.reshape(t_len, -1), pen_value)
+        return _search(method, CostMultinomial(n_states=k, phi=phi, beta=charge), min_size, signal, pen_value)
 
-    cps = candidates(phi0, pen) if k > 1 else []
-    # over-dispersion from positions whose windows hold no candidate
-    clean = np.array([all(not (t - window < c < t + window) for c in cps) for t in positions])
-    ratio = np.where(e_null > 0, d_obs / np.where(e_null > 0, e_null, 1), np.nan)
-    pool = ratio[clean] if clean.sum() >= max(5, len(positions) // 3) else ratio
-    phi = float(max(1.0, np.nanmedian(pool))) if np.isfinite(pool).any() else 1.0
-    if phi > 1.0 + 1e-9:  # re-run the search with the measured over-dispersion
-        cps = candidates(phi, pen)
-    evidence["phi"] = phi
-    m_null = (phi * d_null).max(axis=1) if d_null.size else np.zeros(n_boot)
-    stat = float(d_obs.max()) if d_obs.size else 0.0
-    evidence["statistic"] = stat
-    evidence["p_value"] = float((1 + np.sum(m_null >= stat)) / (n_boot + 1))
-    evidence["n_candidates"] = len(cps)
-
-    def local_stat(c: int, cps_now: list[int]) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
-        srt = sorted(cps_now)
-        i = srt.index(c)
-        lo = srt[i - 1] if i > 0 else 0
-        hi = srt[i + 1] if i + 1 < len(srt) else t_len
-        left, right = _window_sums(cum, c, lo, hi, window)
-        g = _g_stat(left, right)
-        return float(g.sum()), g, left, right
-
-    pvals: dict[int, float] = {}
+    null = _over_dispersion(d_obs, d_null, positions, window, alpha)
+    phi = float(null.phi[0])
+    cps = candidates(phi, pen) if k > 1 else []  # the search with the measured over-dispersion
+    z = null.z(d_obs) if k > 1 else np.zeros(len(positions))
+    stat = float(z.max()) if z.size else 0.0
+    p_global = null.p(stat) if k > 1 else 1.0
+    peak = int(positions[int(np.argmax(z))]) if z.size else 0
+    evidence.update({"phi": phi, "phi_pooled": float(null.phi[1]), "statistic": stat,
+                     "scan_peak_index": int(kept_pos[peak]), **p_value_fields(p_global, n_boot),
+                     "n_candidates": len(cps)})
+    local = _LocalTest(cum, t_len, window, null, n_boot, rng, scan=(d_obs, d_null))
     if test:
-        current = list(cps)
-        if evidence["p_value"] > alpha:
-            current = []
-        while current:
-            pvals = {}
-            for c in current:
-                d_b = local_stat(c, current)[0]
-                pvals[c] = float((1 + np.sum(m_null >= d_b)) / (n_boot + 1))
-            worst = max(current, key=lambda c: pvals[c])
-            if pvals[worst] <= alpha:
-                break
-            current.remove(worst)
-        cps = sorted(current)
-    else:
-        for c in cps:
-            d_b = local_stat(c, cps)[0]
-            pvals[c] = float((1 + np.sum(m_null >= d_b)) / (n_boot + 1))
-    # a transition spread over a few checkpoints (a ramp) can be cut twice: merge two
-    # boundaries closer than merge_within when the short segment between them is a
-    # transit -- its disorder (normalised entropy + between-prompt JS) lies between its
-    # neighbours' -- and keep the first, where the change begins
+        cands = sorted({*cps, *_scan_peaks(z, positions, window, null, alpha, cps)})
+        evidence["n_candidates"] = len(cands)
+        cps = _eliminate(cands, local, alpha) if p_global <= alpha else []
+        if p_global <= alpha and not cps:
+            cps = [peak]  # the global test rejected no change: its peak is the boundary
+        if cps:
+            cps = _grow(cps, local, alpha, min_size)
     all_cuts = list(cps)
-    if merge_within and len(cps) > 1:
-        lv = _level_arrays(counts)
-        disorder = np.nan_to_num(lv["entropy"]) + np.nan_to_num(lv["js"])
-        merged = list(cps)
-        changed = True
-        while changed and len(merged) > 1:
-            changed = False
-            for i in range(len(merged) - 1):
-                b1, b2 = merged[i], merged[i + 1]
-                if b2 - b1 >= merge_within:
-                    continue
-                lo = merged[i - 1] if i > 0 else 0
-                hi = merged[i + 2] if i + 2 < len(merged) else t_len
-                d_l = disorder[max(lo, b1 - window):b1].mean()
-                d_m = disorder[b1:b2].mean()
-                d_r = disorder[b2:min(hi, b2 + window)].mean()
-                if min(d_l, d_r) <= d_m <= max(d_l, d_r):
-                    del merged[i + 1]
-                    changed = True
-                    break
-        if merged != cps:
-            cps = merged
-            for c in cps:
-                d_b = local_stat(c, cps)[0]
-                pvals[c] = float((1 + np.sum(m_null >= d_b)) / (n_boot + 1))
+    cps = _merge_ramps(cps, counts, window, merge_within)
+    pvals = {c: local.p(c, cps) for c in cps}
 
-    # bootstrap intervals: resample samples within (checkpoint, prompt), relocate
-    tot = counts.sum(axis=-1)
-    props = np.where(tot[..., None] > 0, counts / np.where(tot[..., None] > 0, tot[..., None], 1), 1.0 / k)
-    boot_locs = {c: [] for c in cps}
-    if cps and n_boot > 0:
-        chunk = max(1, 4_000_000 // max(1, counts.size))
-        for s in range(0, n_boot, chunk):
-            m = min(chunk, n_boot - s)
-            sim = rng.multinomial(tot.astype(np.int64)[None], props[None],
-                                  size=(m, *tot.shape)).astype(float)
-            cs = np.concatenate([np.zeros((m, 1, n_ch, k)), np.cumsum(sim, axis=1)], axis=1)
-            for i, c in enumerate(cps):
-                # the previous cut, merged ones included (a ramp belongs to its boundary)
-                lo = max([x for x in all_cuts if x < c], default=0)
-                hi = cps[i + 1] if i + 1 < len(cps) else t_len
-                boot_locs[c].extend(
-                    _relocate_counts(cs, lo, hi, c, window, min_size, merge_within, phi,
-                                     charge * math.log(max(t_len, 2)), pen).tolist())
-    per = []
+    extra = log_t * (1 + float(np.maximum((counts.sum(axis=0) > 0).sum(axis=-1) - 1, 0).sum()))
+    per, intervals = [], []
     channel_names = info["channels"]
-    for c in cps:
-        _, g, left, right = local_stat(c, cps)
+    for i, c in enumerate(cps):
+        lo = max([x for x in all_cuts if x < c], default=0)
+        hi = cps[i + 1] if i + 1 < len(cps) else t_len
+        first, last, boot, detail = _lr_interval_counts(
+            counts, lo, hi, c, min_size=min_size, merge_within=merge_within, phi=phi, extra=extra,
+            n_boot=n_boot, alpha=alpha, rng=rng)
+        intervals.append(_interval_values(first, last, kept_pos, control_vals))
+        left, right = _window_sums(cum, c, *local.neighbours(c, cps), window)
+        g = _g_stat(left, right)
         kk = ((left + right) > 0).sum(axis=-1)
         with np.errstate(invalid="ignore"):
             pch = stats.chi2.sf(g / phi, np.maximum(kk - 1, 1))
-        moved = [channel_names[i] for i in range(n_ch) if kk[i] > 1 and pch[i] <= alpha / n_ch]
-        per.append({"index": int(kept_pos[c]), "statistic": local_stat(c, cps)[0],
-                    "p_value": pvals.get(c, np.nan), "channels": moved,
-                    "channel_p_values": {channel_names[i]: float(pch[i]) for i in range(n_ch)}})
-    intervals = _intervals(cps, boot_locs, kept_pos, control_vals, alpha)
-    for e, se in zip(per, _location_stderr(cps, boot_locs, kept_pos, control_vals), strict=True):
-        e["stderr"] = se
+        per.append({"index": int(kept_pos[c]), "statistic": local.z(c, cps),
+                    **p_value_fields(pvals[c], n_boot),
+                    "channels": [channel_names[j] for j in range(n_ch) if kk[j] > 1 and pch[j] <= alpha / n_ch],
+                    "channel_p_values": {channel_names[j]: float(pch[j]) for j in range(n_ch)},
+                    **_location_spread(boot, kept_pos, control_vals),
+                    "interval_index": [int(kept_pos[first]), int(kept_pos[last])], **detail})
     indices = [int(kept_pos[c]) for c in cps]
-    locations = [float(control_vals[i]) for i in indices]
-
-    # penalty path of the search (boundaries vs penalty), with the measured phi
-    def search_at(pv: float) -> list[float]:
-        return [float(control_vals[kept_pos[c]]) for c in (candidates(phi, float(pv)) if k > 1 else [])]
-
-    def path() -> pd.DataFrame:
-        grid = pen * np.geomspace(0.25, 64, 13) if pen > 0 else np.geomspace(0.1, 1000, 13)
-        return _path_frame(grid, search_at)
-
-    # phases from the order-parameter levels
+    search = PenalisedSearch(method, CostMultinomial(n_states=k, phi=phi, beta=charge), signal,
+                             min_size, control_vals[kept_pos]) if k > 1 else None
+    grid = pen * np.geomspace(0.25, 64, 13) if pen > 0 else np.geomspace(0.1, 1000, 13)
     levels = _levels_dataset(counts_all, info, dim, control_vals)
-    full_cps = indices
-    labelled = label_phases(levels, full_cps, dim, n_states=info["n_states"])
+    labelled = label_phases(levels, indices, dim, n_states=info["n_states"])
     phases = labelled["phase"].assign_attrs(rule="see phasekit.transitions.label_phases")
-    for e, b in zip(per, full_cps, strict=True):
+    for e, b in zip(per, indices, strict=True):
         e["phase_before"] = str(phases.values[b - 1])
         e["phase_after"] = str(phases.values[b])
     evidence["boundaries"] = per
     evidence["segment_levels"] = {
         str(v): labelled[v].values.tolist() for v in labelled.data_vars if labelled[v].dims == ("segment",)
     }
-    return BoundaryResult(locations, indices, intervals, phases, float(pen), evidence, path,
-                          dim=dim, method=method, kind="samples", levels=labelled,
-                          search_fn=search_at)
-
-
-def _relocate_counts(cum: np.ndarray, lo: int, hi: int, near: int, window: int, min_size: int,
-                     merge_within: int, phi: float, charge: float, pen: float) -> np.ndarray:
-    """Re-estimate one boundary in every bootstrap draw with the search's own criterion.
-
-    Between its neighbours ``[lo, hi)`` the boundary is either one cut ``t`` or a ramp
-    of two cuts ``t1 < t2`` closer than ``merge_within`` (reported at ``t1``, as the merge
-    rule does), ``t`` / ``t1`` within ``window`` of ``near``; the penalised multinomial
-    cost (deviance / phi + BIC charge + ``pen`` per cut) is minimised exactly.
-    ``cum``: cumulative counts (B, T+1, P, K). Returns the position per draw, shape (B,).
-    """
-    ts = np.arange(max(lo + min_size, near - window), min(hi - min_size, near + window) + 1)
-    if ts.size == 0:
-        return np.full(cum.shape[0], near)
-
-    def segcost(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
-        a = np.broadcast_to(np.asarray(a), np.shape(b) if np.ndim(b) else np.shape(a))
-        b = np.broadcast_to(np.asarray(b), a.shape)
-        seg = cum[:, b] - cum[:, a]
-        val = _deviance(seg).sum(axis=-1) / phi
-        if charge:
-            val = val + charge * np.maximum((seg > 0).sum(axis=-1) - 1, 0).sum(axis=-1)
-        return val
-
-    single = segcost(lo, ts) + segcost(ts, hi) + pen
-    pos, vals = [ts], [single]
-    if merge_within and merge_within > min_size:
-        t1, t2 = [], []
-        for t in ts:
-            for u in range(t + min_size, min(t + merge_within, hi - min_size + 1)):
-                t1.append(t)
-                t2.append(u)
-        if t1:
-            t1a, t2a = np.array(t1), np.array(t2)
-            pos.append(t1a)
-            vals.append(segcost(lo, t1a) + segcost(t1a, t2a) + segcost(t2a, hi) + 2 * pen)
-    allpos = np.concatenate(pos)
-    allvals = np.concatenate(vals, axis=1)
-    return allpos[np.argmin(allvals, axis=1)]
+    return BoundaryResult([float(control_vals[i]) for i in indices], indices, intervals, phases,
+                          float(pen), evidence, PenaltyPath(search, grid), dim=dim, method=method,
+                          kind="samples", levels=labelled, search_fn=search)
 
 
 def _levels_dataset(counts_all: np.ndarray, info: dict, dim: str, control_vals: np.ndarray) -> xr.Dataset:
@@ -1051,28 +1441,6 @@ def _levels_dataset(counts_all: np.ndarray, info: dict, dim: str, control_vals: 
         coords={dim: info["coord"], "step": (dim, control_vals)},
         attrs={"n_states": q},
     )
-
-
-def _location_stderr(cps, boot_locs, kept_pos, control_vals) -> list[float]:
-    """Bootstrap standard deviation of each boundary's location, in control units."""
-    out = []
-    for c in cps:
-        locs = np.asarray(boot_locs.get(c, []), dtype=int)
-        out.append(float(np.std(control_vals[kept_pos[locs]], ddof=1)) if locs.size > 1 else np.nan)
-    return out
-
-
-def _intervals(cps, boot_locs, kept_pos, control_vals, alpha) -> list[tuple[float, float]]:
-    out = []
-    for c in cps:
-        locs = np.asarray(boot_locs.get(c, []), dtype=int)
-        if locs.size == 0:
-            v = float(control_vals[kept_pos[c]])
-            out.append((v, v))
-            continue
-        lo_i, hi_i = np.quantile(locs, [alpha / 2, 1 - alpha / 2], method="inverted_cdf")
-        out.append((float(control_vals[kept_pos[int(lo_i)]]), float(control_vals[kept_pos[int(hi_i)]])))
-    return out
 
 
 # --------------------------------------------------------------------------- series path
@@ -1164,7 +1532,7 @@ def _detect_series(data, dim, method, penalty, n_boot, alpha, rng, min_size, con
             where=f"dim {dim!r}", fix="fill or drop the missing values")
     sigma = _robust_sigma(x)
     varying = np.ptp(x, axis=0) > 0
-    evidence: dict[str, Any] = {"n_dropped": n_dropped, "statistic": 0.0, "p_value": 1.0,
+    evidence: dict[str, Any] = {"n_dropped": n_dropped, "statistic": 0.0, **p_value_fields(1.0, n_boot),
                                 "boundaries": [], "sigma": dict(zip(names, sigma.tolist(), strict=True)),
                                 "test": "parametric AR(1) bootstrap, best split gain",
                                 "n_bootstrap": n_boot, "alpha": alpha}
@@ -1175,12 +1543,10 @@ def _detect_series(data, dim, method, penalty, n_boot, alpha, rng, min_size, con
     if n_ch == 0:
         evidence["note"] = "every channel is constant: no boundary"
         return BoundaryResult([], [], [], _generic_phases(data, dim, [], n_total), float(pen),
-                              evidence, None, dim=dim, method=method, kind="series")
+                              evidence, PenaltyPath(None, np.array([])), dim=dim, method=method,
+                              kind="series")
 
-    def search(pv: float) -> list[int]:
-        return _search(method, CostMeanShift(), min_size, z, pv)
-
-    cps = search(pen)
+    cps = _search(method, CostMeanShift(), min_size, z, pen)
     evidence["n_candidates"] = len(cps)
     cum1 = np.concatenate([np.zeros((1, n_ch)), np.cumsum(z, axis=0)])
 
@@ -1213,51 +1579,61 @@ def _detect_series(data, dim, method, penalty, n_boot, alpha, rng, min_size, con
         i = srt.index(c)
         return (srt[i - 1] if i > 0 else 0), (srt[i + 1] if i + 1 < len(srt) else n)
 
-    # global no-change test: the best single split of the whole series
+    # global no-change test, the gate of the procedure (no boundary unless it rejects,
+    # and then at least one, so the result never contradicts its own test): the
+    # smallest p-value of the tests made -- the best single split of the whole series
+    # and each candidate between its neighbours (first elimination round); each of
+    # them alone decides a boundary at alpha, so this is the level the procedure works
+    # at (its false-alarm rate is measured by simulation in the tests)
     ts = np.arange(min_size, n - min_size + 1)
+    best, p_single = None, 1.0
     if ts.size:
         gains = np.array([gain(0, t, n) for t in ts])
         best = int(ts[np.argmax(gains)])
         evidence["statistic"] = float(gains.max())
-        evidence["p_value"] = local_p(0, best, n) if n_boot > 0 else np.nan
+        p_single = local_p(0, best, n) if n_boot > 0 else np.nan
+
+    def round_pvals(cur: list[int]) -> dict[int, float]:
+        out = {}
+        for c in cur:
+            lo, hi = neighbours(c, cur)
+            out[c] = local_p(lo, c, hi)
+        return out
+
+    current = sorted(cps)
+    first_round = round_pvals(current) if n_boot > 0 else {}
+    tests = {**({best: p_single} if best is not None else {}), **first_round}
+    if best is not None and best in first_round:
+        tests[best] = min(first_round[best], p_single)
+    strongest = min(tests, key=lambda c: (tests[c], c)) if tests else None
+    p_global = min(tests.values()) if tests else 1.0
+    evidence.update(p_value_fields(p_global, n_boot) if n_boot > 0 else {"p_value": np.nan})
+    evidence["p_value_single_split"] = p_single
+    evidence["n_tests"] = len(first_round) + 1
     # backward elimination: test every candidate against the no-change null of the
     # window between its neighbours; drop the weakest until all pass
+    if test and n_boot > 0 and not p_global <= alpha:
+        current = []
     pvals: dict[int, float] = {}
-    current = sorted(cps)
     while current and n_boot > 0:
-        pvals = {}
-        for i, c in enumerate(current):
-            a = current[i - 1] if i > 0 else 0
-            b = current[i + 1] if i + 1 < len(current) else n
-            pvals[c] = local_p(a, c, b)
-        worst = max(current, key=lambda c: pvals[c])
+        pvals = round_pvals(current)
+        worst = max(current, key=lambda c: (pvals[c], -c))
         if not test or pvals[worst] <= alpha:
             break
         current.remove(worst)
+    if test and n_boot > 0 and p_global <= alpha and not current and strongest is not None:
+        current = [strongest]
+        pvals = round_pvals(current)
     cps = current
 
-    # moving-block residual bootstrap of the locations
-    boot_locs: dict[int, list[int]] = {c: [] for c in cps}
-    if cps and n_boot > 0:
-        resid, _, _ = _residual_model(z, cps)
-        fitted = z - resid
-        block = max(1, int(round(n ** (1 / 3))))
-        n_blocks = int(math.ceil(n / block))
-        chunk = max(1, 2_000_000 // max(1, n * n_ch))
-        for s in range(0, n_boot, chunk):
-            m = min(chunk, n_boot - s)
-            starts = rng.integers(0, n - block + 1, size=(m, n_blocks))
-            idx = (starts[:, :, None] + np.arange(block)[None, None]).reshape(m, -1)[:, :n]
-            zb = fitted[None] + resid[idx]
-            cb = np.concatenate([np.zeros((m, 1, n_ch)), np.cumsum(zb, axis=1)], axis=1)
-            for i, c in enumerate(cps):
-                a = cps[i - 1] if i > 0 else 0
-                b = cps[i + 1] if i + 1 < len(cps) else n
-                boot_locs[c].extend(_best_split_series(cb, a, b, min_size, c).tolist())
-    intervals = _intervals(cps, boot_locs, kept_pos, control_vals, alpha)
-    per = []
+    # intervals: likelihood-ratio confidence sets calibrated by a moving-block
+    # residual bootstrap of the fitted piecewise-constant model
+    boot = _series_boot_cums(z, cps, n_boot, rng) if cps and n_boot > 0 else None
+    intervals, per = [], []
     for c in cps:
         a, b = neighbours(c, cps)
+        first, last, where = _lr_interval_series(cum1, boot, a, b, c, min_size, alpha)
+        intervals.append(_interval_values(first, last, kept_pos, control_vals))
         seg = z[a:b]
         resid = np.concatenate([seg[: c - a] - seg[: c - a].mean(axis=0),
                                 seg[c - a:] - seg[c - a:].mean(axis=0)])
@@ -1267,38 +1643,72 @@ def _detect_series(data, dim, method, penalty, n_boot, alpha, rng, min_size, con
         se = np.sqrt(lrv * (1 / (c - a) + 1 / (b - c)))
         pch = 2 * stats.norm.sf(np.abs(diff) / se)
         per.append({"index": int(kept_pos[c]), "statistic": gain(a, c, b),
-                    "p_value": pvals.get(c, np.nan),
+                    **p_value_fields(pvals.get(c, np.nan), n_boot),
                     "channels": [ch_names[i] for i in range(n_ch) if pch[i] <= alpha / n_ch],
                     "channel_p_values": dict(zip(ch_names, pch.tolist(), strict=True)),
-                    "shift": dict(zip(ch_names, (diff * sigma[varying]).tolist(), strict=True))})
-    for e, se in zip(per, _location_stderr(cps, boot_locs, kept_pos, control_vals), strict=True):
-        e["stderr"] = se
+                    "shift": dict(zip(ch_names, (diff * sigma[varying]).tolist(), strict=True)),
+                    "interval_index": [int(kept_pos[first]), int(kept_pos[last])],
+                    **_location_spread(where, kept_pos, control_vals)})
     indices = [int(kept_pos[c]) for c in cps]
     evidence["boundaries"] = per
-    def search_at(pv: float) -> list[float]:
-        return [float(control_vals[kept_pos[i]]) for i in search(float(pv))]
-
-    def path() -> pd.DataFrame:
-        grid = pen * np.geomspace(0.125, 8, 13) if pen > 0 else np.geomspace(0.1, 1000, 13)
-        return _path_frame(grid, search_at)
+    search = PenalisedSearch(method, CostMeanShift(), z, min_size, control_vals[kept_pos])
+    grid = pen * np.geomspace(0.125, 8, 13) if pen > 0 else np.geomspace(0.1, 1000, 13)
     phases = _generic_phases(data, dim, indices, n_total)
     for e, b in zip(per, indices, strict=True):
         e["phase_before"] = str(phases.values[b - 1])
         e["phase_after"] = str(phases.values[b])
     return BoundaryResult([float(control_vals[i]) for i in indices], indices, intervals, phases,
-                          float(pen), evidence, path, dim=dim, method=method, kind="series",
-                          search_fn=search_at)
+                          float(pen), evidence, PenaltyPath(search, grid), dim=dim, method=method,
+                          kind="series", search_fn=search)
 
 
-def _best_split_series(cum: np.ndarray, a: int, b: int, min_size: int, near: int) -> np.ndarray:
-    """Best single split of [a, b) for every bootstrap draw (cum: (B, n+1, C))."""
+def _series_boot_cums(z: np.ndarray, cps: list[int], n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """Cumulative sums (B, n+1, C) of moving-block residual bootstrap series.
+
+    The residuals of the piecewise-constant fit at ``cps`` are resampled in blocks of
+    :math:`n^{1/3}` (Kuensch 1989, Ann. Stat. 17:1217; keeps short-range dependence)
+    and added back to the fit.
+    """
+    n, n_ch = z.shape
+    resid, _, _ = _residual_model(z, cps)
+    fitted = z - resid
+    block = max(1, int(round(n ** (1 / 3))))
+    n_blocks = int(math.ceil(n / block))
+    starts = rng.integers(0, n - block + 1, size=(n_boot, n_blocks))
+    idx = (starts[:, :, None] + np.arange(block)[None, None]).reshape(n_boot, -1)[:, :n]
+    zb = fitted[None] + resid[idx]
+    return np.concatenate([np.zeros((n_boot, 1, n_ch)), np.cumsum(zb, axis=1)], axis=1)
+
+
+def _split_gains(cum: np.ndarray, a: int, b: int, min_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean-shift gain of every split ``t`` of ``[a, b)``; cum (B, n+1, C) -> ts, (B, len(ts))."""
     ts = np.arange(a + min_size, b - min_size + 1)
-    if ts.size == 0:
-        return np.full(cum.shape[0], near)
     tot = cum[:, b] - cum[:, a]
     left = cum[:, ts] - cum[:, a][:, None]
-    g = (left**2 / (ts - a)[None, :, None] + (tot[:, None] - left) ** 2 / (b - ts)[None, :, None]).sum(axis=-1)
-    return ts[np.argmax(g, axis=1)]
+    g = (left**2 / (ts - a)[None, :, None] + (tot[:, None] - left) ** 2 / (b - ts)[None, :, None]
+         - tot[:, None] ** 2 / (b - a)).sum(axis=-1)
+    return ts, g
+
+
+def _lr_interval_series(cum_obs: np.ndarray, boot: np.ndarray | None, a: int, b: int, est: int,
+                        min_size: int, alpha: float) -> tuple[int, int, np.ndarray]:
+    r"""Confidence set of a mean-shift location between its neighbours ``[a, b)``.
+
+    The set is :math:`\{t: g(\hat t) - g(t) \le c_\alpha\}` with :math:`g` the split gain
+    and :math:`c_\alpha` the :math:`1-\alpha` quantile of :math:`\max_t g^*(t) - g^*(t_0)`
+    over bootstrap series made from the fit with the boundary at :math:`t_0` = ``est``
+    (likelihood-ratio inversion, Siegmund 1988, Biometrika 75:539). Returns the first and
+    last index of the set (``est`` included) and the bootstrap locations.
+    """
+    ts, g_obs = _split_gains(cum_obs[None], a, b, min_size)
+    if ts.size == 0 or boot is None:
+        return est, est, np.array([est])
+    _, gb = _split_gains(boot, a, b, min_size)
+    j0 = int(np.clip(est - ts[0], 0, ts.size - 1))
+    c_alpha = float(np.quantile(gb.max(axis=1) - gb[:, j0], 1 - alpha, method="higher"))
+    rel = g_obs[0].max() - g_obs[0]
+    inside = ts[rel <= c_alpha + 1e-9 * max(1.0, float(g_obs[0].max()))]
+    return int(min(inside.min(), est)), int(max(inside.max(), est)), ts[np.argmax(gb, axis=1)]
 
 
 def _generic_phases(data, dim: str, indices: list[int], n_total: int) -> xr.DataArray:
