@@ -50,6 +50,17 @@ __all__ = [
 
 _LN2 = math.log(2.0)
 
+#: Seed of the resampling of seed_attribution / divergence_scan when ``seed`` is not
+#: given (deterministic by default; recorded in attrs["seed"]; ``seed=None`` is fresh).
+DEFAULT_SEED = 20260601
+
+
+def _seed_attr(seed: Any) -> Any:
+    """What to record in attrs about the seed used."""
+    if isinstance(seed, int | np.integer):
+        return int(seed)
+    return "fresh entropy (seed=None)" if seed is None else "a numpy Generator passed in"
+
 
 # --------------------------------------------------------------------------- divergences
 def _js(p: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -234,7 +245,7 @@ def seed_attribution(
     mass: float = 0.9,
     n_states: int | None = None,
     n_bootstrap: int = 200,
-    seed: int | np.random.Generator | None = None,
+    seed: int | np.random.Generator | None = DEFAULT_SEED,
 ) -> xr.Dataset:
     r"""Which reference-checkpoint prompt distribution each checkpoint's behaviour is closest to.
 
@@ -424,6 +435,7 @@ def seed_attribution(
         support_rule=(f"smallest top set holding >= {mass} of the seed's mass" if top_k is None
                       else f"top {int(top_k)} states of the seed"),
         n_bootstrap=n_boot,
+        seed=_seed_attr(seed),
         error_method=error_method,
         units="nats",
         n_states=c.n_states,
@@ -473,7 +485,7 @@ def divergence_scan(
     n_states: int | None = None,
     n_null: int = 200,
     level: float = 0.99,
-    seed: int | np.random.Generator | None = None,
+    seed: int | np.random.Generator | None = DEFAULT_SEED,
 ) -> xr.DataArray:
     r"""Divergence between the output distributions just before and just after each point.
 
@@ -608,7 +620,7 @@ def divergence_scan(
         estimator=f"divergence scan (Arnold et al. 2024): {desc} between pooled windows",
         units=units, divergence=divergence, window=window, dim=str(dim),
         system=[str(s) for s in system], pooled=[str(p) for p in pool],
-        averaged=[str(a) for a in average], n_null=n_null, level=level,
+        averaged=[str(a) for a in average], n_null=n_null, level=level, seed=_seed_attr(seed),
         null_method="multinomial redraws of both windows from their pooled distribution",
         error_method=error_method, n_states=c.n_states,
         location_convention="value at point i compares points i-w..i-1 with i..i+w-1",
