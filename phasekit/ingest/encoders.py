@@ -428,7 +428,8 @@ def read_integer_list(text: Any) -> list[tuple[int | None, str | None]]:
         return [(None, reason)]
     s = _strip_markdown(_answer_focus(s, bold=False))
     s = _words_to_digits(_strip_line_markers(s))
-    lists, prose = [], []
+    lists: list[tuple[str, bool] | str] = []
+    prose: list[tuple[str, bool] | str] = []
     for seg in _RE_SEGMENT_SPLIT.split(s):
         if seg and seg.strip():
             items, is_list = _segment_items(seg)
@@ -617,7 +618,8 @@ def build_encoder(
     alias_map = _alias_map(aliases, normalize, state_keys)
     rule = _rule_text(method, kind, name, answer_pattern, labels, alias_map, normalize)
     return Encoder(name=name, kind=kind, rule=rule, labels=labels, method=method, pattern=pattern,
-                   normalize=normalize, aliases=alias_map, func=encoder if method == "callable" else None,
+                   normalize=normalize, aliases=alias_map,
+                   func=encoder if method == "callable" and callable(encoder) else None,
                    state_keys=state_keys)
 
 
@@ -688,6 +690,7 @@ def _state_keys(states: Any, method: str, normalize: bool
         except TypeError:
             raise SchemaError(f"state label {lab!r} is not hashable", where="states=",
                               fix="use str or int labels") from None
+        key: Hashable
         if method == "integer":
             key = _integer_state(lab)
             if key is None:
