@@ -225,3 +225,97 @@ def test_phase_levels_and_label_rule():
     assert list(lab3["label"].values) == ["liquid"]
     with pytest.raises(SchemaError):
         label_phases(lv, [0])
+
+
+# ---------------------------------------------------------------- issue 14: determinism, pickling, intervals
+def _fingerprint(res):
+    """Everything a figure would show, as JSON text (bit-identical comparison)."""
+    d = res.to_dict()
+    d.pop("path")
+    d["attrs"].pop("phasekit_version", None)
+    return json.dumps(d, sort_keys=True)
+
+
+def test_same_call_same_answer_by_default():
+    ds, _ = _three_phase_samples(seed=4)
+    a, b = detect_boundaries(ds), detect_boundaries(ds)
+    assert _fingerprint(a) == _fingerprint(b)
+    from phasekit.transitions import DEFAULT_SEED
+    assert a.attrs["seed"] == DEFAULT_SEED
+    da, _ = _step_series(seed=3)
+    assert _fingerprint(detect_boundaries(da)) == _fingerprint(detect_boundaries(da))
+    assert detect_boundaries(da, seed=None).attrs["seed"] == "fresh entropy (seed=None)"
+
+
+def test_numpy_and_dask_input_give_identical_results():
+    pytest.importorskip("dask")
+    ds, _ = _three_phase_samples(seed=5)
+    lazy = ds.chunk({"checkpoint": 7})
+    assert _fingerprint(detect_boundaries(ds)) == _fingerprint(detect_boundaries(lazy))
+    da, _ = _step_series(seed=3)
+    assert _fingerprint(detect_boundaries(da)) == _fingerprint(detect_boundaries(da.chunk({"checkpoint": 20})))
+
+
+def test_identical_across_processes():
+    import os
+    import subprocess
+    import sys
+
+    code = ("import json, numpy as np, xarray as xr\n"
+            "from phasekit.transitions import detect_boundaries\n"
+            "x = np.random.default_rng(3).normal(size=60); x[20:] += 4; x[40:] -= 3\n"
+            "d = detect_boundaries(xr.DataArray(x, dims='checkpoint')).to_dict()\n"
+            "d.pop('path'); d['attrs'].pop('phasekit_version'); print(json.dumps(d, sort_keys=True))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONHASHSEED": "12345"}).stdout.strip()
+    x = np.random.default_rng(3).normal(size=60)
+    x[20:] += 4
+    x[40:] -= 3
+    here = detect_boundaries(xr.DataArray(x, dims="checkpoint"))
+    assert out == _fingerprint(here)
+    assert len(here.indices) == 2
+
+
+def test_anatomy_resampling_is_deterministic_by_default():
+    from phasekit.anatomy import divergence_scan, seed_attribution
+
+    ds, _ = _three_phase_samples(seed=6)
+    a, b = seed_attribution(ds, n_bootstrap=30), seed_attribution(ds, n_bootstrap=30)
+    assert a.identical(b) or all(np.array_equal(a[v].values, b[v].values, equal_nan=True) for v in a.data_vars)
+    s1, s2 = divergence_scan(ds, n_null=30), divergence_scan(ds, n_null=30)
+    assert np.array_equal(s1.values, s2.values, equal_nan=True)
+    assert np.array_equal(s1["p_value"].values, s2["p_value"].values, equal_nan=True)
+    assert "seed" in s1.attrs and "seed" in a.attrs
+
+
+def test_results_pickle_round_trip():
+    import pickle
+
+    for data in (_three_phase_samples(seed=7)[0], _step_series(seed=9)[0]):
+        res = detect_boundaries(data, n_bootstrap=50)
+        back = pickle.loads(pickle.dumps(res))
+        assert _fingerprint(back) == _fingerprint(res)
+        assert back.path.equals(res.path)
+        assert back.search_fn(res.penalty) == res.search_fn(res.penalty)
+
+
+def test_every_interval_contains_its_estimate_and_is_half_open():
+    """(lower, upper]: the change happened after the checkpoint at lower and by upper."""
+    for seed in range(3):
+        for data in (_three_phase_samples(seed=seed)[0], _step_series(seed=seed)[0]):
+            res = detect_boundaries(data, n_bootstrap=100)
+            for loc, (lo, hi) in zip(res.locations, res.intervals, strict=True):
+                assert lo < loc <= hi  # never zero width: at least one checkpoint spacing
+            for b, loc in zip(res.evidence["boundaries"], res.indices, strict=True):
+                first, last = b["interval_index"]
+                assert first <= loc <= last
+
+
+def test_p_values_at_the_resampling_floor_are_bounds():
+    ds, _ = _three_phase_samples(seed=0)
+    res = detect_boundaries(ds, n_bootstrap=99)
+    ev = res.evidence
+    assert ev["p_value_floor"] == pytest.approx(0.01)
+    assert ev["p_value_at_floor"] and ev["p_value_text"] == "< 0.01"
+    assert all(b["p_value_text"].startswith("< ") == b["p_value_at_floor"] for b in ev["boundaries"])
+    assert "p = < 0.01" in repr(res) or "p = <" in repr(res)

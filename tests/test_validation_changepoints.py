@@ -12,6 +12,9 @@ magnetisation: F1 about 0.78, false alarms in 6 of 10 flat runs) is recomputed i
 slow test, side by side.
 """
 
+import itertools
+import math
+
 import numpy as np
 import pytest
 import ruptures as rpt
@@ -101,3 +104,124 @@ def test_crystallisation_wide_nucleation_and_strong_drift():
         for s in range(8)
     )
     assert alarms <= 1
+
+
+# ---------------------------------------------------------------- issue 14: exact search, consistency
+# Runs with known jumps: every prompt's logits jump at two checkpoints (all prompts move,
+# each its own way), on top of a logit random walk (drift: real change that is not a
+# transition) and, in "jitter", a Dirichlet redraw of every (checkpoint, prompt)
+# distribution (over-dispersion). 40 checkpoints, 24 prompts x 8 samples, q = 10.
+SCENARIOS = {
+    "strong_drift": {"jump": 1.0, "drift": 0.15, "conc": None},
+    "moderate": {"jump": 0.7, "drift": 0.05, "conc": None},
+    "jitter": {"jump": 0.8, "drift": 0.05, "conc": 200.0},
+}
+NULLS = {"null_drift": {"jump": 0.0, "drift": 0.15, "conc": None},
+         "null_jitter": {"jump": 0.0, "drift": 0.05, "conc": 200.0}}
+
+
+def jump_run(seed, jump, drift, conc, t=40, prompts=24, samples=8, q=10):
+    """Token Dataset and the true boundary indices (empty when ``jump`` is 0)."""
+    import xarray as xr
+
+    rng = np.random.default_rng(seed)
+    if t >= 24:
+        b1 = int(rng.integers(6, t - 14))
+        b2 = int(rng.integers(b1 + 8, t - 5))
+    else:
+        b1, b2 = t // 3, 2 * t // 3
+    bounds = [b1, b2] if jump > 0 else []
+    logit = np.log(rng.dirichlet(np.full(q, 0.7), size=prompts) + 1e-9)
+    walk = rng.normal(0, drift, size=(t, prompts, q))
+    walk[0] = 0
+    lg = logit[None] + np.cumsum(walk, axis=0)
+    for b in bounds:
+        lg[b:] += rng.normal(0, jump, size=(prompts, q))[None]
+    p = np.exp(lg - lg.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    if conc:
+        p = np.stack([[rng.dirichlet(conc * p[i, j] + 1e-6) for j in range(prompts)] for i in range(t)])
+    cdf = np.cumsum(p, -1)
+    cdf[..., -1] = 1
+    tok = (rng.random((t, prompts, samples))[..., None] >= cdf[:, :, None, :]).sum(-1)
+    ds = xr.Dataset({"token": (("checkpoint", "prompt", "sample"), tok)},
+                    coords={"step": ("checkpoint", 100.0 * np.arange(1, t + 1))}, attrs={"n_states": q})
+    return ds, bounds
+
+
+def _counts(ds):
+    """Dense counts (T, P, q) written out here, independent of phasekit's counting."""
+    tok = ds["token"].values
+    q = int(ds.attrs["n_states"])
+    return np.stack([[np.bincount(tok[i, j][tok[i, j] >= 0], minlength=q) for j in range(tok.shape[1])]
+                     for i in range(tok.shape[0])]).astype(float)
+
+
+def _segment_cost(counts, a, b, phi, charge):
+    """-2 log L of one categorical per prompt on [a, b) / phi + charge * sum_p (k_p - 1)."""
+    s = counts[a:b].sum(axis=0)
+    n = s.sum(axis=1, keepdims=True)
+    pos = s > 0
+    dev = -2.0 * float(np.sum(s[pos] * np.log((s / np.where(n > 0, n, 1))[pos])))
+    return dev / phi + charge * float(np.maximum(pos.sum(axis=1) - 1, 0).sum())
+
+
+def _objective(counts, cps, phi, charge, pen):
+    edges = [0, *sorted(cps), counts.shape[0]]
+    return sum(_segment_cost(counts, a, b, phi, charge) for a, b in zip(edges[:-1], edges[1:])) + pen * len(cps)
+
+
+def _plain_dp(counts, phi, charge, pen, min_size=2):
+    """Optimal partitioning without any pruning (Jackson et al. 2005), O(T^2)."""
+    t_len = counts.shape[0]
+    best = [math.inf] * (t_len + 1)
+    best[0] = -pen
+    for end in range(min_size, t_len + 1):
+        for start in [0, *range(min_size, end - min_size + 1)]:
+            v = best[start] + _segment_cost(counts, start, end, phi, charge) + pen
+            best[end] = min(best[end], v)
+    return best[t_len]
+
+
+def _search_indices(res, ds):
+    steps = list(ds["step"].values)
+    return [steps.index(loc) for loc in res.search_fn(res.penalty)]
+
+
+def test_default_search_is_exact_for_its_own_cost():
+    """The pelt search returns the optimum of its penalised multinomial cost (an
+    independent, unpruned DP written here), with the measured over-dispersion; ruptures'
+    Pelt pruned valid starts (margin = penalty, but the cost has a per-segment charge)."""
+    for s in range(3):
+        ds, _ = jump_run(s, **SCENARIOS["strong_drift"])
+        res = detect_boundaries(ds, test=False, n_bootstrap=50)
+        counts = _counts(ds)
+        phi, charge = res.evidence["phi"], math.log(counts.shape[0])
+        got = _objective(counts, _search_indices(res, ds), phi, charge, res.penalty)
+        assert got <= _plain_dp(counts, phi, charge, res.penalty) + 1e-6 * abs(got)
+
+
+def test_exact_search_against_brute_force_enumeration():
+    """Every segmentation of a short run (T = 12, segments >= 2) enumerated."""
+    ds, _ = jump_run(3, jump=1.5, drift=0.1, conc=None, t=12, prompts=3, samples=20, q=4)
+    res = detect_boundaries(ds, test=False, n_bootstrap=50, penalty=2.0)
+    counts = _counts(ds)
+    phi, charge = res.evidence["phi"], math.log(12)
+    best = math.inf
+    for m in range(0, 6):
+        for cps in itertools.combinations(range(2, 11), m):
+            edges = [0, *cps, 12]
+            if min(np.diff(edges)) >= 2:
+                best = min(best, _objective(counts, cps, phi, charge, 2.0))
+    assert _objective(counts, _search_indices(res, ds), phi, charge, 2.0) == pytest.approx(best, rel=1e-9)
+
+
+def test_result_never_contradicts_its_own_test():
+    """A boundary is returned exactly when the no-change p-value is <= alpha, and every
+    returned boundary passes its own test."""
+    runs = [jump_run(s, **SCENARIOS["moderate"])[0] for s in range(3)]
+    runs += [jump_run(50 + s, **NULLS["null_drift"])[0] for s in range(2)]
+    for ds in runs:
+        res = detect_boundaries(ds, n_bootstrap=100)
+        assert (len(res.indices) > 0) == (res.evidence["p_value"] <= res.evidence["alpha"])
+        assert all(b["p_value"] <= res.evidence["alpha"] for b in res.evidence["boundaries"])
