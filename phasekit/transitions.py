@@ -1193,6 +1193,34 @@ def _scan_peaks(z: np.ndarray, positions: np.ndarray, window: int, null: _ScanNu
     return out
 
 
+def _mixture_fits_better(counts: np.ndarray, a: int, b1: int, b2: int, b: int) -> bool:
+    r"""Is ``[b1, b2)`` a transit between ``[a, b1)`` and ``[b2, b)`` rather than a phase?
+
+    A ramp moves every prompt from its left to its right distribution: each middle
+    checkpoint ``i`` is a mixture :math:`w_i \hat p^L_p + (1-w_i)\hat p^R_p` (one weight
+    for all prompts). A phase of its own holds one distribution per prompt over the
+    stretch. The stretch is a transit when the mixture has the better BIC (Schwarz
+    1978: one weight per checkpoint against :math:`\sum_p (k_p - 1)` probabilities;
+    ``w_i`` on a grid of 51 values; left/right proportions with a 1/2 pseudo-count).
+    """
+    mid = counts[b1:b2]
+    pl = counts[a:b1].sum(axis=0) + 0.5
+    pr = counts[b2:b].sum(axis=0) + 0.5
+    pl /= pl.sum(axis=-1, keepdims=True)
+    pr /= pr.sum(axis=-1, keepdims=True)
+    w = np.linspace(0.0, 1.0, 51)[:, None, None]
+    logmix = np.log(w * pl[None] + (1 - w) * pr[None])  # (51, P, K)
+    ll_mix = sum(float(np.max((mid[i][None] * logmix).sum(axis=(1, 2)))) for i in range(mid.shape[0]))
+    plateau = mid.sum(axis=0)
+    tot = plateau.sum(axis=-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logp = np.where(plateau > 0, np.log(plateau / np.where(tot > 0, tot, 1)), 0.0)
+    ll_plateau = float((mid * logp[None]).sum())
+    log_n = math.log(max(float(mid.sum()), 2.0))
+    df_plateau = float(np.maximum((plateau > 0).sum(axis=-1) - 1, 0).sum())
+    return ll_mix - 0.5 * log_n * mid.shape[0] >= ll_plateau - 0.5 * log_n * df_plateau
+
+
 def _merge_ramps(cps: list[int], counts: np.ndarray, window: int, merge_within: int) -> list[int]:
     """Merge two cuts closer than ``merge_within`` whose middle segment is a transit.
 
@@ -1218,7 +1246,8 @@ def _merge_ramps(cps: list[int], counts: np.ndarray, window: int, merge_within: 
             d_l = disorder[max(lo, b1 - window):b1].mean()
             d_m = disorder[b1:b2].mean()
             d_r = disorder[b2:min(hi, b2 + window)].mean()
-            if min(d_l, d_r) <= d_m <= max(d_l, d_r):
+            if min(d_l, d_r) <= d_m <= max(d_l, d_r) and _mixture_fits_better(
+                    counts, max(lo, b1 - window), b1, b2, min(hi, b2 + window)):
                 del merged[i + 1]
                 changed = True
                 break

@@ -168,7 +168,7 @@ def _segment_cost(counts, a, b, phi, charge):
 
 def _objective(counts, cps, phi, charge, pen):
     edges = [0, *sorted(cps), counts.shape[0]]
-    return sum(_segment_cost(counts, a, b, phi, charge) for a, b in zip(edges[:-1], edges[1:])) + pen * len(cps)
+    return sum(_segment_cost(counts, a, b, phi, charge) for a, b in zip(edges[:-1], edges[1:], strict=True)) + pen * len(cps)
 
 
 def _plain_dp(counts, phi, charge, pen, min_size=2):
