@@ -385,7 +385,7 @@ def _jackknife_stderr(point, fp: _FP, k: float | None) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 
 
-def _dirichlet_sums(a: np.ndarray, w: np.ndarray, big_a: np.ndarray):
+def _dirichlet_sums(a: np.ndarray, w: np.ndarray, big_a: np.ndarray, at_a2=None):
     """Per-component terms of the Dirichlet moments of H (rows = components).
 
     For p ~ Dir(a_1..a_n), A = sum a_i (Wolpert & Wolf 1995):
@@ -393,15 +393,21 @@ def _dirichlet_sums(a: np.ndarray, w: np.ndarray, big_a: np.ndarray):
     ``E[H^2] = [ (sum u)^2 - sum u^2 - psi1(A+2)(A^2 - sum a^2)
                + sum a(a+1){(psi(a+2)-psi(A+2))^2 + psi1(a+2) - psi1(A+2)} ] / (A(A+1))``
     with ``u_i = a_i (psi(a_i+1) - psi(A+2))``.  Returns the w-weighted per-row terms
-    ``(a psi(a+1), u, u^2, a^2, diag)`` that are summed over components.
+    ``(a psi(a+1), u, u^2, a^2, diag)`` that are summed over components.  ``at_a2``:
+    optional precomputed ``(psi(A+2), psi1(A+2))`` broadcastable to ``a`` (they depend on
+    the configuration only, not on the component); ``psi(a+2) = psi(a+1) + 1/(a+1)``.
     """
-    pa2 = digamma(big_a + 2.0)
-    t1a2 = _trigamma(big_a + 2.0)
+    pa2, t1a2 = _at_a2(big_a) if at_a2 is None else at_a2
     d1 = digamma(a + 1.0)
     u = a * (d1 - pa2)
-    dd = digamma(a + 2.0) - pa2
+    dd = d1 + 1.0 / (a + 1.0) - pa2
     diag = a * (a + 1.0) * (dd * dd + _trigamma(a + 2.0) - t1a2)
     return w * a * d1, w * u, w * u * u, w * a * a, w * diag
+
+
+def _at_a2(big_a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(psi(A+2), psi1(A+2))``, the component-independent part of :func:`_dirichlet_sums`."""
+    return digamma(big_a + 2.0), _trigamma(big_a + 2.0)
 
 
 def _moments_from_sums(big_a, s_ad1, s_u, s_uu, s_a2, s_diag):
@@ -584,9 +590,10 @@ def _nsb_core(fp: _FP, k: float, n_grid: int = 65, n_refine: int = 2):
                 u = _refine(u, ld, np.full(nc, u_lo), np.full(nc, u_hi), n_grid, drop=_NSB_DROP)
         beta = np.exp(u)
         big_a = nn + k * beta
-        ba = big_a[cc]
-        sums = [_segment_sum(t, starts) for t in _dirichlet_sums(jj + beta[cc], ff, ba)]
-        zero = _dirichlet_sums(beta, k - mm, big_a)  # the K - m unseen states
+        pa2, t1a2 = _at_a2(big_a)
+        sums = [_segment_sum(t, starts)
+                for t in _dirichlet_sums(jj + beta[cc], ff, big_a[cc], (pa2[cc], t1a2[cc]))]
+        zero = _dirichlet_sums(beta, k - mm, big_a, (pa2, t1a2))  # the K - m unseen states
         sums = [s + z for s, z in zip(sums, zero, strict=True)]
         eh, eh2 = _moments_from_sums(big_a, *sums)
         mx = ld.max(axis=1, keepdims=True)
@@ -786,10 +793,11 @@ def _pym_core(fp: _FP, k: float | None, n_d: int = 33, n_h: int = 17, n_refine: 
             # posterior moments given (d, alpha)
             big_a = nn + alpha
             a_star = alpha + mm * d
-            ba = big_a[cc]
-            sums = [_segment_sum(t, starts) for t in _dirichlet_sums(jj - d[cc], ff, ba)]
+            pa2, t1a2 = _at_a2(big_a)
+            sums = [_segment_sum(t, starts)
+                    for t in _dirichlet_sums(jj - d[cc], ff, big_a[cc], (pa2[cc], t1a2[cc]))]
             s_ad1, s_u, s_uu, s_a2, s_diag = (
-                s + z for s, z in zip(sums, _dirichlet_sums(a_star, 1.0, big_a), strict=True)
+                s + z for s, z in zip(sums, _dirichlet_sums(a_star, 1.0, big_a, (pa2, t1a2)), strict=True)
             )
             eh_d, eh2_d = _moments_from_sums(big_a, s_ad1, s_u, s_uu, s_a2, s_diag)
             e_t, e_t2 = _py_tail_moments(d, a_star)

@@ -10,7 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from phasekit.entropy import DEFAULT_ESTIMATOR, ESTIMATORS, entropy_from_counts
+from phasekit.entropy import (
+    DEFAULT_ESTIMATOR,
+    ESTIMATORS,
+    entropy_from_counts,
+    entropy_from_fingerprint,
+    fingerprint_from_counts,
+)
 
 
 def _zipf(k: int) -> np.ndarray:
@@ -116,3 +122,115 @@ def test_default_worst_case_bias_benchmark_distributions():
         assert worst[DEFAULT_ESTIMATOR] < limit
         # ties with pym where the evidence selects the PY model: compare with a 1e-6 slack
         assert worst[DEFAULT_ESTIMATOR] <= min(worst.values()) + 1e-6
+
+
+# ------------------------------------------------------------------ issue 14: off-family coverage
+
+
+def _zipf_s(k: int, s: float) -> np.ndarray:
+    p = np.arange(1, k + 1, dtype=float) ** -s
+    return p / p.sum()
+
+
+def _step() -> np.ndarray:
+    """100 states with half the mass, 9,900 with the other half (issue 14)."""
+    return np.r_[np.full(100, 0.5 / 100), np.full(9900, 0.5 / 9900)]
+
+
+def _geometric() -> np.ndarray:
+    p = 0.999 ** np.arange(10_000)
+    return p / p.sum()
+
+
+def _coverage(p, n, k, reps, seed, estimator=DEFAULT_ESTIMATOR):
+    rng = np.random.default_rng(seed)
+    counts = rng.multinomial(n, p, size=reps)
+    if k > p.size:
+        counts = np.pad(counts, ((0, 0), (0, k - p.size)))
+    h, se = entropy_from_counts(counts, estimator, n_states=k)
+    truth = _h(p)
+    return float(np.mean(np.abs(h - truth) <= 1.96 * se)), float((h.mean() - truth) / truth)
+
+
+def test_overstated_k_does_not_break_coverage_silently():
+    """Issue 14: a uniform over 20,000 states analysed with K = 40,000. NSB's posterior sd
+    alone covers 0% at N = 3,000 (it believes the alphabet); the default's error includes
+    the spread to the K-free estimate, and the result carries that estimate."""
+    import xarray as xr
+
+    from phasekit.entropy import entropy
+
+    p = np.full(20_000, 1 / 20_000)
+    cover_nsb, bias_nsb = _coverage(p, 3000, 40_000, 40, 31, "nsb")
+    cover, bias = _coverage(p, 3000, 40_000, 40, 31)
+    assert bias_nsb > 0.02 and cover_nsb < 0.5  # the failure the spread has to absorb
+    assert cover >= 0.9
+    rng = np.random.default_rng(3)
+    tok = rng.integers(0, 20_000, size=(2, 3000))
+    ds = xr.Dataset({"token": (("checkpoint", "sample"), tok)}, attrs={"n_states": 40_000})
+    h = entropy(ds, system="sample")
+    gap = np.abs(h.values - h.entropy_k_free.values)
+    assert np.all(gap > 0.05) and np.all(h.stderr.values >= gap)
+    assert np.all(np.abs(h.entropy_k_free.values - np.log(20_000)) < 0.15)  # ~2 sd of CWJ here
+
+
+_OFF_FAMILY = {
+    "step-10000": (_step, 10_000),
+    "zipf0.8-100000": (lambda: _zipf_s(100_000, 0.8), 100_000),
+    "zipf1.0-1000": (lambda: _zipf_s(1000, 1.0), 1000),
+    "zipf1.2-10000": (lambda: _zipf_s(10_000, 1.2), 10_000),
+    "geometric-10000": (_geometric, 10_000),
+}
+
+
+#: cells where the benchmark (200 reps) measures the default below 90%: step N = 300 at 57%,
+#: Zipf(0.8) N = 100 at 82% (docs/entropy.md); guarded against getting worse, not hidden
+_KNOWN_SHORT = {("step-10000", 300): 0.4, ("zipf0.8-100000", 100): 0.65}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(_OFF_FAMILY))
+def test_default_covers_off_its_model_family(name):
+    """Issue 14: the default's 95% interval covered a step 66/26/0/0% (N = 100..3000), Zipf(0.8)
+    over 100k states 38/66/39/5%, a geometric 86/79%. 100 repetitions per cell; asserted:
+    coverage >= 81%, i.e. the goal of 90% less 3 binomial sd (sqrt(0.9 * 0.1 / 100) = 3%), the
+    two known shortfalls against their own floor, and |relative bias| < 10% at N >= 1000.
+    Zipf(0.8) at N = 10,000: known failure (below)."""
+    make, k = _OFF_FAMILY[name]
+    p = make()
+    for i, n in enumerate((100, 300, 1000, 3000)):
+        cover, bias = _coverage(p, n, k, 100, 1400 + i)
+        assert cover >= _KNOWN_SHORT.get((name, n), 0.81), (name, n, cover, bias)
+        if n >= 1000:
+            assert abs(bias) < 0.10, (name, n, bias)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="known failure (docs/entropy.md): Zipf(0.8) over 100k states "
+                   "at N = 10,000 still has ~1/3 of its mass unseen; every estimator here, phasekit's "
+                   "and the peers', is 3.7-4.6% low and they agree, so the spread does not widen")
+def test_default_covers_zipf08_at_n10000():
+    cover, _ = _coverage(_zipf_s(100_000, 0.8), 10_000, 100_000, 30, 1499)
+    assert cover >= 0.85
+
+
+@pytest.mark.slow
+def test_k_free_default_beats_pitman_yor_without_k():
+    """Issue 14: without K the documented fallback pym was +67% (uniform, N = 100) to +83%
+    (Zipf 0.8, N = 300) off. The K-free default (chao_wang_jost) has the smaller worst-case
+    |bias| over these cases (pym without K is at most marginally better on the geometric at
+    N = 3000, 1.4% vs 1.5%), and is under 25% everywhere here."""
+    cases = [(np.full(1000, 1e-3), 100), (np.full(1000, 1e-3), 1000), (_zipf_s(100_000, 0.8), 300),
+             (_zipf_s(100_000, 0.8), 1000), (_step(), 1000), (_geometric(), 3000)]
+    rng = np.random.default_rng(77)
+    worst_cwj = worst_pym = 0.0
+    for p, n in cases:
+        counts = rng.multinomial(n, p, size=30)
+        truth = _h(p)
+        h_cwj, _ = entropy_from_fingerprint(*fingerprint_from_counts(counts), None, n_states=None)
+        h_pym, _ = entropy_from_fingerprint(*fingerprint_from_counts(counts), "pym", n_states=None)
+        b_cwj = abs(h_cwj.mean() - truth) / truth
+        b_pym = abs(h_pym.mean() - truth) / truth
+        assert b_cwj < 0.25, (n, b_cwj)
+        worst_cwj, worst_pym = max(worst_cwj, b_cwj), max(worst_pym, b_pym)
+    assert worst_pym > 0.5 and worst_cwj < worst_pym / 3
