@@ -265,7 +265,7 @@ def _plan_members(zf: zipfile.ZipFile, fh: IO[bytes], path: Path, max_member: in
         total += info.file_size
         spans[name] = (info, _data_span(fh, path, info))
     if total > max_total:
-        raise _zip_error(path, None, f"the log's samples decompress to {total} bytes, over the "
+        raise _zip_error(path, None, f"the members to read decompress to {total} bytes, over the "
                          f"{max_total}-byte limit", "raise phasekit.ingest.formats.inspect.MAX_TOTAL_BYTES "
                          "if the log is genuine")
     ordered = sorted(spans.values(), key=lambda s: s[1][0])
