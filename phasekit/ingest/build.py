@@ -73,6 +73,7 @@ class Batch:
     failure: Sequence[Any] | None = None
     position: Sequence[Any] | None = None
     record: np.ndarray | None = None
+    paths: dict[str, str] | None = None      # role -> the field path it was read from
 
 
 def _factorize(values: Sequence[Any], role: str, batch: Batch) -> tuple[np.ndarray, list]:
@@ -80,11 +81,38 @@ def _factorize(values: Sequence[Any], role: str, batch: Batch) -> tuple[np.ndarr
     try:
         codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
     except TypeError:
-        i = next(i for i, v in enumerate(values) if isinstance(v, list | dict | set))
-        kind = "a list" if isinstance(values[i], list) else "an object"
-        raise SchemaError(f"the {role} field holds {kind} where one value is expected", where=batch.where(i),
-                          fix=f"point {role}= at a single value (a list of samples is marked with '*')") from None
+        raise _container_error(values, role, batch) from None
     return codes.astype(np.int64), list(uniques)
+
+
+def _container_error(values: Sequence[Any], role: str, batch: Batch) -> SchemaError:
+    """A list or object where one value is expected, with the path to use instead."""
+    i = next(i for i, v in enumerate(values) if isinstance(v, list | dict | set))
+    role = "prompt" if role == "prompt_text" else role          # the id table's name is internal
+    path = (batch.paths or {}).get(role, role)
+    if isinstance(values[i], dict):
+        return SchemaError(f"field path {path!r} ({role}) holds an object where one value is expected",
+                           where=batch.where(i), fix=f"name a field inside it, e.g. {role}='{path}.<field>'")
+    fix = (f"if its items are samples use {role}='{path}.*' (or '{path}.*.<field>')"
+           if role in ("text", "token") else f"point {role}= at one value, e.g. '{path}.0'")
+    return SchemaError(f"field path {path!r} ({role}) holds a list where one value is expected",
+                       where=batch.where(i), fix=fix)
+
+
+def _group(*cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of integer columns (ids >= -1) and each row's group: ``(uniq, inverse)``.
+
+    Rows are packed into one int64 key and hashed (:func:`pandas.factorize`), so this is
+    linear in the rows; groups are numbered in order of first appearance.
+    """
+    dims = [int(c.max(initial=-1)) + 2 for c in cols]
+    if float(np.prod(dims, dtype=float)) < 2.0**62:
+        key = np.ravel_multi_index([c + 1 for c in cols], dims)
+        inv, uniq_key = pd.factorize(key)
+        uniq = np.stack(np.unravel_index(uniq_key, dims), axis=1) - 1
+        return uniq, inv.astype(np.int64)
+    uniq, inv = np.unique(np.stack(cols, axis=1), axis=0, return_inverse=True)
+    return uniq, inv.ravel()
 
 
 class SampleSink:
@@ -142,11 +170,10 @@ class SampleSink:
     def _prompt_ids(self, batch: Batch, n: int) -> np.ndarray:
         task = self._label_ids("task", batch.keys.get("task"), n, batch)
         text = self._label_ids("prompt_text", batch.keys.get("prompt"), n, batch)
-        pair = np.stack([task, text], axis=1)
-        uniq, inv = np.unique(pair, axis=0, return_inverse=True)
+        uniq, inv = _group(task, text)
         t_lab, p_lab = self.ids["task"].labels, self.ids["prompt_text"].labels
-        keys = [(t_lab[t] if t >= 0 else None, p_lab[p] if p >= 0 else None) for t, p in uniq]
-        return self.ids["prompt"].many(keys)[inv.ravel()]
+        keys = [(t_lab[t] if t >= 0 else None, p_lab[p] if p >= 0 else None) for t, p in uniq.tolist()]
+        return self.ids["prompt"].many(keys)[inv]
 
     def _checkpoint_ids(self, batch: Batch, n: int) -> np.ndarray:
         ids = self._label_ids("checkpoint", batch.keys.get("checkpoint"), n, batch)
@@ -164,17 +191,18 @@ class SampleSink:
         ok = codes >= 0
         if not ok.any():
             return
-        trip = np.unique(np.stack([m[ok], c[ok], codes[ok]], axis=1), axis=0)
-        for mi, ci, ui in trip:
+        trip, _ = _group(m[ok], c[ok], codes[ok])
+        for mi, ci, ui in trip.tolist():
             v = uniques[ui]
             table.setdefault((int(mi), int(ci)), set()).add(v if role == "step" else str(v))
 
     def _sample_ids(self, batch: Batch, m: np.ndarray, c: np.ndarray, p: np.ndarray, n: int) -> np.ndarray:
         values = batch.keys.get("sample")
-        given = values is not None and any(v is not None for v in values)
-        if given and any(v is None for v in values):
-            i = next(i for i, v in enumerate(values) if v is None)
-            raise SchemaError("some generations have a sample id and others do not", where=batch.where(i),
+        ids = self._label_ids("sample", values, n, batch, as_str=False) if values is not None else None
+        given = ids is not None and bool((ids >= 0).any())
+        if given and (ids < 0).any():
+            raise SchemaError("some generations have a sample id and others do not",
+                              where=batch.where(int(np.argmax(ids < 0))),
                               fix="give every generation a sample id (sample=), or none (numbered in order)")
         if self.sample_given is None:
             self.sample_given = given
@@ -182,9 +210,8 @@ class SampleSink:
             raise SchemaError("some generations have a sample id and others do not", where=batch.where(0),
                               fix="give every generation a sample id (sample=), or none (numbered in order)")
         if given:
-            return self._label_ids("sample", values, n, batch, as_str=False)
-        uniq, inv = np.unique(np.stack([m, c, p], axis=1), axis=0, return_inverse=True)
-        inv = inv.ravel()
+            return ids
+        uniq, inv = _group(m, c, p)
         order = np.argsort(inv, kind="stable")
         starts = np.searchsorted(inv[order], np.arange(len(uniq)))
         rank = np.empty(n, dtype=np.int64)
@@ -194,8 +221,8 @@ class SampleSink:
         for j, key in enumerate(map(tuple, uniq.tolist())):
             base[j] = self._next_sample[key]
             self._next_sample[key] += int(counts[j])
-        numbers, num_inv = np.unique(base[inv] + rank, return_inverse=True)
-        return self.ids["sample"].many(numbers.tolist())[num_inv.ravel()]
+        num_inv, numbers = pd.factorize(base[inv] + rank)
+        return self.ids["sample"].many(numbers.tolist())[num_inv]
 
     # ------------------------------------------------------------------ intake
     def add_batch(self, batch: Batch) -> None:
@@ -227,10 +254,11 @@ class SampleSink:
 
     def _count_rows(self, batch: Batch, m: np.ndarray, c: np.ndarray) -> None:
         rec = batch.record if batch.record is not None else np.arange(len(m))
-        trip = np.unique(np.stack([rec, m, c], axis=1), axis=0)
-        pairs, counts = np.unique(trip[:, 1:], axis=0, return_counts=True)
+        trip, _ = _group(rec, m, c)
+        pairs, inv = _group(trip[:, 1], trip[:, 2])
+        counts = np.bincount(inv, minlength=len(pairs))
         m_lab, c_lab = self.ids["model"].labels, self.ids["checkpoint"].labels
-        for (mi, ci), k in zip(pairs, counts, strict=True):
+        for (mi, ci), k in zip(pairs.tolist(), counts.tolist(), strict=True):
             self.rows[(m_lab[mi], c_lab[ci])] += int(k)
 
     def _failed_mask(self, batch: Batch, n: int) -> np.ndarray:
@@ -326,10 +354,9 @@ class SampleSink:
         self._append_cells(gen, pos, code, reason)
 
     def _token_rows(self, m: np.ndarray, c: np.ndarray, p: np.ndarray, s: np.ndarray) -> np.ndarray:
-        quad = np.stack([m, c, p, s], axis=1)
-        uniq, inv = np.unique(quad, axis=0, return_inverse=True)
+        uniq, inv = _group(m, c, p, s)
         out = np.empty(len(uniq), dtype=np.int64)
-        for j, key in enumerate(map(tuple, uniq)):
+        for j, key in enumerate(map(tuple, uniq.tolist())):
             gid = self._token_gen.get(key)
             if gid is None:
                 gid = self._token_gen[key] = self.n_gen
@@ -337,7 +364,7 @@ class SampleSink:
                 for role, v in zip(("model", "checkpoint", "prompt", "sample"), key, strict=True):
                     self.gen[role].append(np.asarray([v], dtype=np.int32))
             out[j] = gid
-        return out[inv.ravel()]
+        return out[inv]
 
     def _add_token_rows(self, batch: Batch, g: np.ndarray) -> None:
         if not self.sample_given:
@@ -356,10 +383,7 @@ def _factorize_texts(values: Sequence[Any], batch: Batch) -> tuple[np.ndarray, l
     try:
         codes, uniq = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
     except TypeError:
-        i = next(i for i, v in enumerate(values) if isinstance(v, list | dict))
-        raise SchemaError("an answer is a list or object, not a text", where=batch.where(i),
-                          fix="point text= at the text itself; mark a list of samples with '*' "
-                          "(outputs.*.text); list answers in one text use encoder='integer-list'") from None
+        raise _container_error(values, "text", batch) from None
     return codes.astype(np.int64), list(uniq)
 
 

@@ -14,7 +14,7 @@ the standard library's ``json`` on generation dumps. Both give the same objects.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +25,13 @@ try:  # optional speed-up
 except ImportError:  # pragma: no cover - exercised where orjson is absent
     _orjson = None
 
-__all__ = ["MAX_LINE_BYTES", "MAX_JSON_BYTES", "loads", "iter_jsonl", "load_json_file"]
+__all__ = ["MAX_LINE_BYTES", "MAX_JSON_BYTES", "loads", "iter_jsonl", "iter_jsonl_blocks", "load_json_file"]
 
 #: Longest JSON Lines line accepted (bytes).
 MAX_LINE_BYTES = 64 * 1024 * 1024
 #: Largest whole-JSON document accepted (bytes); larger logs should be JSON Lines.
 MAX_JSON_BYTES = 1024 * 1024 * 1024
+_BLOCK = 1 << 22
 
 
 def loads(data: bytes | str, *, where: str, fix: str = "check that the file is valid JSON") -> Any:
@@ -53,31 +54,80 @@ def loads(data: bytes | str, *, where: str, fix: str = "check that the file is v
         raise SchemaError(f"malformed JSON: {msg}", where=where, fix=fix) from None
 
 
+def _line_blocks(fh: Any, max_line_bytes: int, path: Path | str) -> Iterator[tuple[int, list[bytes]]]:
+    """``(first_line_number, lines)`` from a binary file read in 4 MiB blocks.
+
+    A line over the limit is refused as soon as the limit is passed, so memory stays
+    within one block plus the limit however long the line is.
+    """
+    pending: list[bytes] = []          # pieces of a line that spans blocks
+    pending_len = 0
+    lineno = 0
+    while True:
+        chunk = fh.read(_BLOCK)
+        if not chunk:
+            break
+        lines = chunk.split(b"\n")
+        if len(lines) == 1:            # no newline in this block: the line goes on
+            pending.append(chunk)
+            pending_len += len(chunk)
+            if pending_len > max_line_bytes:
+                raise _too_long(lineno + 1, max_line_bytes, path)
+            continue
+        if pending:
+            lines[0] = b"".join([*pending, lines[0]])
+        last = lines.pop()
+        if max(map(len, lines)) > max_line_bytes:
+            k = next(k for k, line in enumerate(lines) if len(line) > max_line_bytes)
+            raise _too_long(lineno + 1 + k, max_line_bytes, path)
+        yield lineno + 1, lines
+        lineno += len(lines)
+        pending, pending_len = ([last], len(last)) if last else ([], 0)
+    if pending:
+        yield lineno + 1, [b"".join(pending)]
+
+
+def _too_long(lineno: int, max_line_bytes: int, path: Path | str) -> SchemaError:
+    return SchemaError(f"line {lineno} is longer than {max_line_bytes / 2**20:g} MiB",
+                       where=f"{path}, line {lineno}",
+                       fix="split very long records across lines (one record per generation or prompt)")
+
+
+def iter_jsonl_blocks(path: Path | str, *, max_line_bytes: int | None = None,
+                      fix: str = "each line must be one JSON object") -> Iterator[tuple[Sequence[int], list]]:
+    """Yield ``(line_numbers, objects)`` for the lines of each 4 MiB block of the file.
+
+    The fast path parses a block in one comprehension; a block with a blank or malformed
+    line is re-read line by line, so the error names its line.
+    """
+    if max_line_bytes is None:
+        max_line_bytes = MAX_LINE_BYTES
+    parse = _orjson.loads if _orjson is not None else json.loads
+    with open(path, "rb") as fh:
+        for first, raw in _line_blocks(fh, max_line_bytes, path):
+            try:
+                yield range(first, first + len(raw)), [parse(line) for line in raw]
+                continue
+            except (ValueError, RecursionError):
+                pass
+            nums, objs = [], []
+            for n, line in enumerate(raw, start=first):
+                if line.strip():
+                    nums.append(n)
+                    objs.append(loads(line, where=f"{path}, line {n}", fix=fix))
+            if objs:
+                yield nums, objs
+
+
 def iter_jsonl(path: Path | str, *, max_line_bytes: int | None = None,
                fix: str = "each line must be one JSON object") -> Iterator[tuple[int, Any]]:
     """Yield ``(line_number, object)`` for each non-blank line of a JSON Lines file.
 
-    A line over ``max_line_bytes`` (default :data:`MAX_LINE_BYTES`) is refused without
-    being read whole.
+    The file is read in blocks; a line over ``max_line_bytes`` (default
+    :data:`MAX_LINE_BYTES`) is refused once the limit is passed, without reading it whole.
     """
-    if max_line_bytes is None:
-        max_line_bytes = MAX_LINE_BYTES
-    with open(path, "rb") as fh:
-        lineno = 0
-        while True:
-            line = fh.readline(max_line_bytes + 1)
-            if not line:
-                return
-            lineno += 1
-            if len(line) > max_line_bytes and not line.endswith(b"\n"):
-                raise SchemaError(
-                    f"line {lineno} is longer than {max_line_bytes / 2**20:g} MiB",
-                    where=f"{path}, line {lineno}",
-                    fix="split very long records across lines (one record per generation or prompt)",
-                )
-            if not line.strip():
-                continue
-            yield lineno, loads(line, where=f"{path}, line {lineno}", fix=fix)
+    for nums, objs in iter_jsonl_blocks(path, max_line_bytes=max_line_bytes, fix=fix):
+        yield from zip(nums, objs, strict=True)
 
 
 def load_json_file(path: Path | str, *, max_bytes: int = MAX_JSON_BYTES) -> Any:

@@ -18,7 +18,7 @@ out, everything after that is vectorised in :mod:`.build`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -29,7 +29,7 @@ from ..errors import SchemaError
 from .build import KEY_ROLES, Batch, SampleSink
 from .paths import MISSING, get_path, get_samples, split_path
 
-__all__ = ["FieldMap", "DEFAULT_FIELDS", "NamePattern", "feed_records", "BLOCK"]
+__all__ = ["FieldMap", "DEFAULT_FIELDS", "NamePattern", "feed_records", "blocks_of", "BLOCK"]
 
 #: Field used for each role when the caller names none.
 DEFAULT_FIELDS: dict[str, str] = {
@@ -104,11 +104,11 @@ def _getter(path: str) -> Callable[[Any], Any]:
     keys = split_path(path)
     if len(keys) == 1:
         k = keys[0]
-        return lambda r: r.get(k, MISSING) if isinstance(r, Mapping) else MISSING
+        return lambda r: r.get(k, MISSING) if type(r) is dict else MISSING
 
     def get(r: Any) -> Any:
         for k in keys:
-            if isinstance(r, Mapping):
+            if type(r) is dict:
                 r = r.get(k, MISSING)
             elif isinstance(r, list) and k.lstrip("-").isdigit() and -len(r) <= int(k) < len(r):
                 r = r[int(k)]
@@ -154,36 +154,47 @@ class _Compiled:
         return cls(fields, key_get, star, head, item_get)
 
 
-def _check_scalars(column: list, role: str, recs: list, fields: FieldMap, where: Callable[[int], str]) -> None:
-    """Lists/objects where one value is expected: re-read that record with the exact error."""
-    for i, v in enumerate(column):
-        if isinstance(v, list | dict) and not (role == "token"):
-            get_path(recs[i], fields.paths[role], where=where(i))     # raises, naming the '*' path
+def _column(recs: list, comp: _Compiled, role: str, present: set) -> list:
+    """The values of one role across a block (MISSING where absent)."""
+    keys = split_path(comp.fields.paths[role])
+    if keys[0] not in present:
+        return [MISSING] * len(recs)
+    if len(keys) == 1:
+        k = keys[0]
+        return [r.get(k, MISSING) for r in recs]
+    g = comp.key_get[role]
+    return [g(r) for r in recs]
 
 
 def _missing_to_none(column: list, role: str, fields: FieldMap, recs: list, where: Callable[[int], str]) -> list:
+    """MISSING → None; a named role missing from every record of a block is an error."""
     required = (role in fields.explicit or role == "token") and role not in ("failure", "position")
-    if column and all(v is MISSING for v in column) and required:
+    if column and column.count(MISSING) == len(column) and required:
         get_path(recs[0], fields.paths[role], where=where(0))   # a list on the way: names the '*' path
         keys = list(recs[0])[:12] if isinstance(recs[0], Mapping) else type(recs[0]).__name__
         raise SchemaError(f"required field {fields.paths[role]!r} ({role}) is missing",
                           where=f"{where(0)}; fields are {keys}",
                           fix=f"name the field that holds the {role} with {role}='<field or dotted.path>'")
+    if MISSING not in column:
+        return column
     return [None if v is MISSING else v for v in column]
 
 
-def _record_batch(comp: _Compiled, recs: list, wheres: list[str], fixed: Mapping[str, Any],
-                  pattern: NamePattern | None, path: str) -> tuple[Batch, int]:
+def _record_batch(comp: _Compiled, recs: list, locs: list, describe: Callable[[Any], str],
+                  fixed: Mapping[str, Any], pattern: NamePattern | None, path: str) -> tuple[Batch, int]:
     """One block of records as a Batch of generations; also how many records held none."""
     fields = comp.fields
-    rwhere = wheres.__getitem__
-    for i, r in enumerate(recs):
-        if not isinstance(r, Mapping):
-            raise SchemaError(f"a record is a JSON {type(r).__name__}, not an object", where=wheres[i],
-                              fix="write one object per line / row")
-    cols = {role: [g(r) for r in recs] for role, g in comp.key_get.items()}
+
+    def rwhere(i: int) -> str:
+        return describe(locs[i])
+
+    if {type(r) for r in recs} != {dict}:
+        i = next(i for i, r in enumerate(recs) if not isinstance(r, dict))
+        raise SchemaError(f"a record is a JSON {type(recs[i]).__name__}, not an object", where=rwhere(i),
+                          fix="write one object per line / row")
+    present = set().union(*recs)
+    cols = {role: _column(recs, comp, role, present) for role in comp.key_get}
     for role, col in cols.items():
-        _check_scalars(col, role, recs, fields, rwhere)
         cols[role] = _missing_to_none(col, role, fields, recs, rwhere)
     empty = 0
     if comp.star is None:
@@ -191,21 +202,23 @@ def _record_batch(comp: _Compiled, recs: list, wheres: list[str], fixed: Mapping
         values = cols.pop(fields.value_role)
         per_item: dict[str, list] = {}
     else:
-        index, per_item, empty = _expand_star(comp, recs, wheres)
+        index, per_item, empty = _expand_star(comp, recs, rwhere)
         values = per_item.pop(fields.value_role)
     keys = {role: _broadcast(cols.get(role), index) for role in KEY_ROLES}
     for role, col in per_item.items():
         keys[role] = col
     failure = per_item.get("failure", _broadcast(cols.get("failure"), index))
     _fill(keys, fixed, pattern, path, len(index))
-    where = (lambda i: wheres[int(index[i])]) if len(index) else (lambda i: wheres[0])
+    def where(i: int) -> str:
+        return rwhere(int(index[i])) if len(index) else rwhere(0)
+
     batch = Batch(keys={r: keys.get(r) for r in KEY_ROLES if r != "sample" or keys.get("sample") is not None},
                   values=values, where=where, failure=failure,
-                  position=_broadcast(cols.get("position"), index), record=index)
+                  position=_broadcast(cols.get("position"), index), record=index, paths=fields.paths)
     return batch, empty
 
 
-def _expand_star(comp: _Compiled, recs: list, wheres: list[str]) -> tuple[np.ndarray, dict, int]:
+def _expand_star(comp: _Compiled, recs: list, where: Callable[[int], str]) -> tuple[np.ndarray, dict, int]:
     index: list[int] = []
     per_item: dict[str, list] = {r: [] for r in comp.item_get}
     empty = 0
@@ -215,7 +228,7 @@ def _expand_star(comp: _Compiled, recs: list, wheres: list[str]) -> tuple[np.nda
             empty += 1
             continue
         if not isinstance(items, list):
-            raise SchemaError(f"{comp.star!r} is not a list", where=wheres[i],
+            raise SchemaError(f"{comp.star!r} is not a list", where=where(i),
                               fix="put '*' only after a list of samples")
         index.extend([i] * len(items))
         for role, g in comp.item_get.items():
@@ -224,15 +237,17 @@ def _expand_star(comp: _Compiled, recs: list, wheres: list[str]) -> tuple[np.nda
         if role != "token":
             bad = next((j for j, v in enumerate(col) if isinstance(v, list | dict)), None)
             if bad is not None:
-                get_samples(recs[index[bad]], comp.fields.paths[role], where=wheres[index[bad]])
-        per_item[role] = [None if v is MISSING else v for v in col]
+                get_samples(recs[index[bad]], comp.fields.paths[role], where=where(index[bad]))
+        per_item[role] = col if MISSING not in col else [None if v is MISSING else v for v in col]
     return np.asarray(index, dtype=np.int64), per_item, empty
 
 
 def _broadcast(column: list | None, index: np.ndarray) -> list | None:
-    if column is None or all(v is None for v in column):
+    if column is None or column.count(None) == len(column):
         return None
-    return [column[i] for i in index]
+    if len(index) == len(column) and index[-1] == len(column) - 1:
+        return column                                  # one generation per record
+    return [column[i] for i in index.tolist()]
 
 
 def _fill(keys: dict, fixed: Mapping[str, Any], pattern: NamePattern | None, path: str, n: int) -> None:
@@ -250,19 +265,28 @@ def _fill(keys: dict, fixed: Mapping[str, Any], pattern: NamePattern | None, pat
             keys[role] = [value] * n
 
 
-def feed_records(sink: SampleSink, records: Iterable[tuple[str, Any]], fields: FieldMap, *,
-                 fixed: Mapping[str, Any] | None = None, pattern: NamePattern | None = None,
-                 path: str = "") -> int:
-    """Feed ``(where, record)`` pairs into ``sink`` block by block; returns records read."""
-    comp = _Compiled.build(fields)
-    it = iter(records)
-    n = 0
+def blocks_of(pairs: Iterable[tuple[Any, Any]], size: int = BLOCK) -> Iterator[tuple[list, list]]:
+    """``(location, record)`` pairs regrouped as ``(locations, records)`` blocks."""
+    it = iter(pairs)
     while True:
-        block = list(islice(it, BLOCK))
+        block = list(islice(it, size))
         if not block:
-            return n
-        wheres, recs = [w for w, _ in block], [r for _, r in block]
-        batch, empty = _record_batch(comp, recs, wheres, fixed or {}, pattern, path)
+            return
+        yield [w for w, _ in block], [r for _, r in block]
+
+
+def feed_records(sink: SampleSink, blocks: Iterable[tuple[Sequence[Any], list]], fields: FieldMap, *,
+                 describe: Callable[[Any], str], fixed: Mapping[str, Any] | None = None,
+                 pattern: NamePattern | None = None, path: str = "") -> int:
+    """Feed ``(locations, records)`` blocks into ``sink``; returns the records read.
+
+    ``describe(location)`` names a record's place for error messages (built only on error).
+    """
+    comp = _Compiled.build(fields)
+    n = 0
+    for locs, recs in blocks:
+        batch, empty = _record_batch(comp, recs, locs, describe, fixed or {}, pattern, path)
         sink.records_without_samples += empty
         sink.add_batch(batch)
         n += len(recs)
+    return n

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import glob as _glob
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,8 @@ from ..errors import SchemaError
 from . import formats
 from .build import KEY_ROLES, Batch, SampleSink
 from .frame import SampleFrame
-from .jsonio import iter_jsonl, load_json_file
-from .records import BLOCK, FieldMap, NamePattern, feed_records
+from .jsonio import iter_jsonl_blocks, load_json_file
+from .records import BLOCK, FieldMap, NamePattern, blocks_of, feed_records
 
 __all__ = ["TABLE_EXTENSIONS", "STORE_EXTENSIONS", "resolve_paths", "read_unit", "feed_frame",
            "feed_table", "table_format"]
@@ -108,27 +108,26 @@ def table_format(path: Path) -> str:
                       "format='lm-eval' | 'inspect' | 'openai-batch'; pickles are never loaded")
 
 
-def _json_records(path: Path) -> Iterator[tuple[str, Any]]:
+def _json_records(path: Path) -> Iterator[tuple[Any, Any]]:
     obj = load_json_file(path)
     if isinstance(obj, list):
-        for i, rec in enumerate(obj):
-            yield f"{path}, record {i}", rec
+        yield from enumerate(obj)
     elif isinstance(obj, dict) and all(isinstance(v, list) for v in obj.values()):
         try:
             df = pd.DataFrame(obj)
         except ValueError as err:
             raise SchemaError(f"cannot read the JSON object as columns: {err}", where=str(path),
                               fix="use equal-length column lists or a list of records") from None
-        yield from _frame_records(df, str(path))
+        yield from _frame_records(df)
     else:
         raise SchemaError(f"a JSON {type(obj).__name__} is not a table", where=str(path),
                           fix="the file must hold a list of records or an object of columns")
 
 
-def _frame_records(df: pd.DataFrame, desc: str) -> Iterator[tuple[str, Any]]:
+def _frame_records(df: pd.DataFrame) -> Iterator[tuple[Any, Any]]:
     cols = [str(c) for c in df.columns]
     for i, row in enumerate(zip(*(df[c].tolist() for c in df.columns), strict=True)):
-        yield f"{desc}, row {i}", dict(zip(cols, row, strict=True))
+        yield i, dict(zip(cols, row, strict=True))
 
 
 def _csv_frame(path: Path) -> pd.DataFrame:
@@ -144,7 +143,7 @@ def _csv_frame(path: Path) -> pd.DataFrame:
                           fix="save the file as UTF-8") from None
 
 
-def _parquet_records(path: Path) -> Iterator[tuple[str, Any]]:
+def _parquet_records(path: Path) -> Iterator[tuple[Any, Any]]:
     try:
         import pyarrow.parquet as pq
     except ImportError as err:
@@ -154,23 +153,24 @@ def _parquet_records(path: Path) -> Iterator[tuple[str, Any]]:
         i = 0
         for batch in pf.iter_batches(batch_size=65_536):
             for rec in batch.to_pylist():
-                yield f"{path}, row {i}", rec
+                yield i, rec
                 i += 1
     except (OSError, ValueError) as err:
         raise SchemaError(f"cannot read Parquet: {err}", where=str(path), fix="check the file") from None
 
 
-def table_records(path: Path) -> Iterator[tuple[str, Any]]:
-    """``(where, record)`` for every record of a JSONL / JSON / CSV / Parquet file."""
+def table_records(path: Path) -> tuple[Iterator[tuple[Any, list]], Callable[[Any], str]]:
+    """Blocks ``(locations, records)`` of a JSONL / JSON / CSV / Parquet file, and the
+    function naming a location (``file, line 3`` / ``file, row 3``)."""
     kind = table_format(path)
     if kind == "jsonl":
-        return ((f"{path}, line {n}", rec) for n, rec in iter_jsonl(path))
+        return iter_jsonl_blocks(path), lambda n: f"{path}, line {n}"
     if kind == "json":
-        return _json_records(path)
+        return blocks_of(_json_records(path)), lambda i: f"{path}, record {i}"
     if kind == "csv":
-        return _frame_records(_csv_frame(path), str(path))
+        return blocks_of(_frame_records(_csv_frame(path))), lambda i: f"{path}, row {i}"
     if kind == "parquet":
-        return _parquet_records(path)
+        return blocks_of(_parquet_records(path)), lambda i: f"{path}, row {i}"
     raise SchemaError(f"a {kind} store cannot be combined with other sources", where=str(path),
                       fix="open array stores on their own: open_samples('run.zarr')")
 
@@ -218,15 +218,14 @@ def read_unit(sink: SampleSink, path: Path, *, fmt: str | None, fields: FieldMap
         return name
     if fmt is not None and fmt not in ("jsonl", "json", "csv", "parquet"):
         formats.reader(fmt)                     # raises the unknown-format error
-    feed_records(sink, table_records(path), fields, fixed=fixed, pattern=pattern, path=str(path))
+    records, describe = table_records(path)
+    feed_records(sink, records, fields, describe=describe, fixed=fixed, pattern=pattern, path=str(path))
     return table_format(path)
 
 
 def feed_table(sink: SampleSink, table: Any, fields: FieldMap, *, fixed: dict,
                pattern: NamePattern | None, desc: str) -> None:
     """A DataFrame or a list of dicts into ``sink``."""
-    if isinstance(table, pd.DataFrame):
-        records: Any = _frame_records(table, desc)
-    else:
-        records = ((f"{desc}, item {i}", r) for i, r in enumerate(table))
-    feed_records(sink, records, fields, fixed=fixed, pattern=pattern, path=desc)
+    records = _frame_records(table) if isinstance(table, pd.DataFrame) else enumerate(table)
+    feed_records(sink, blocks_of(records), fields, describe=lambda i: f"{desc}, row {i}", fixed=fixed,
+                 pattern=pattern, path=desc)
