@@ -259,4 +259,8 @@ def test_multi_frame_zstd_member_reads_whole(tmp_path):
                                              {"name": "samples/1_epoch_1.json", "raw": raw, "method": 93,
                                               "crc": zlib.crc32(data), "size": len(data), "flags": 0}])
     rows = _read(p).rows
-    assert rows["failure"].isna().all() and len(rows) == 1
+    ok = rows[rows["failure"].isna()]
+    assert list(zip(ok["prompt"], ok["epoch"], strict=True)) == [("1", 1)]
+    assert ok["text"].iloc[0] == json.loads(data)["output"]["choices"][0]["message"]["content"]
+    # the header lists 5 ids x 3 epochs: the other 14 are "missing from the log" rows
+    assert rows["failure"].fillna("").str.startswith("missing from the log").sum() == 14
