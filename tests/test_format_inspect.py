@@ -171,3 +171,21 @@ def test_end_to_end_open_samples_when_available():
         pytest.skip(f"core not ready: {err}")
     assert ds.attrs["n_generations"] == 3 * 18
     assert ds.attrs["n_failed"] == 3
+
+
+def test_log_still_being_written_reads_from_the_journal(tmp_path):
+    """No header.json yet: the header is _journal/start.json and unrun epochs are missing rows."""
+    src = FIX / "deflate/stage1-step1000-tokens4B.eval"
+    p = tmp_path / "running.eval"
+    keep = ("_journal/start.json", "samples/1_epoch_1.json", "samples/2_epoch_1.json")
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as zout:
+        for name in keep:
+            zout.writestr(name, zin.read(name))
+    f = insp.read(p, fields={}, options={})
+    assert f.meta["header_member"] == "_journal/start.json" and f.meta["status"] is None
+    truth = TRUTH["logs"]["deflate/stage1-step1000-tokens4B.eval"]["samples"]
+    ok = f.rows[f.rows["failure"].isna()]
+    assert list(zip(ok["prompt"], ok["text"], strict=True)) == [("1", truth["1|1"]["texts"][0]),
+                                                                ("2", truth["2|1"]["texts"][0])]
+    assert len(f.rows) == 15 and f.meta["n_missing"] == 13
+    assert (f.rows["checkpoint"] == "stage1-step1000-tokens4B").all()
