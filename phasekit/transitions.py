@@ -55,7 +55,12 @@ __all__ = [
 _METHODS = ("pelt", "binseg", "bottomup", "dynp", "kernelcpd")
 
 #: Default shortest segment of the series path (samples path: 2 checkpoints).
+#: Chosen with the penalty factor on synthetic series (benchmarks/bench_changepoint_constants.py).
 SERIES_MIN_SIZE = 5
+
+#: Factor f of the series-path penalty f (C + 1) log n, chosen on synthetic series
+#: (benchmarks/bench_changepoint_constants.py), not on TCPD.
+SERIES_PENALTY_FACTOR = 3.0
 
 #: Largest AR(1) autocorrelation of the series no-change null.
 RHO_MAX = 0.8
@@ -1568,7 +1573,7 @@ def _detect_series(data, dim, method, penalty, n_boot, alpha, rng, min_size, con
     z = (x[:, varying] - np.median(x[:, varying], axis=0)) / sigma[varying] if varying.any() else x[:, :0]
     ch_names = [nm for nm, v in zip(names, varying, strict=True) if v]
     n_ch = z.shape[1]
-    pen = 3.0 * (n_ch + 1) * math.log(n) if penalty == "auto" else float(penalty)
+    pen = SERIES_PENALTY_FACTOR * (n_ch + 1) * math.log(n) if penalty == "auto" else float(penalty)
     if n_ch == 0:
         evidence["note"] = "every channel is constant: no boundary"
         return BoundaryResult([], [], [], _generic_phases(data, dim, [], n_total), float(pen),
