@@ -99,6 +99,7 @@ def _feed(sink: SampleSink, source: Any, fmt: str | None, fields: FieldMap, opti
                           fix="pass a path, folder, glob, list of paths, DataFrame, list of dicts, "
                           "datasets.Dataset or xarray Dataset")
     paths = resolve_paths(source, fmt)
+    options = {**options, "batch": paths}
     used = []
     for path in paths:
         if path.suffix.lower() in STORE_EXTENSIONS:

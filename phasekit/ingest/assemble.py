@@ -137,12 +137,16 @@ def _state_labels(sink: SampleSink, code: np.ndarray) -> tuple[list | None, np.n
 
 def _dense(index: tuple[np.ndarray, ...], shape: tuple[int, ...], code: np.ndarray, describe) -> np.ndarray:
     flat = np.ravel_multi_index(index, shape)
-    uniq, cnt = np.unique(flat, return_counts=True)
-    if (cnt > 1).any():
+    seen = np.zeros(int(np.prod(shape)), dtype=bool)
+    seen[flat] = True
+    if int(np.count_nonzero(seen)) < flat.size:         # some cell twice: find it (error path only)
+        del seen
+        uniq, cnt = np.unique(flat, return_counts=True)
         raise SchemaError("the same generation (or token) appears more than once (duplicate rows)",
                           where=describe(np.unravel_index(int(uniq[cnt > 1][0]), shape)),
                           fix="remove duplicate rows, or name the field that tells them apart "
                           "(sample=, prompt=, model=, position=)")
+    del seen
     hi = int(code.max(initial=0))
     arr = np.full(shape, -1, dtype=np.int32 if hi < np.iinfo(np.int32).max else np.int64)
     arr.reshape(-1)[flat] = code
@@ -154,8 +158,10 @@ def assemble(sink: SampleSink, layout: Layout) -> xr.Dataset:
     if not sink.n_gen:
         raise SchemaError("the source holds no generations", where=layout.source,
                           fix="check the file and the field mapping (text=, token=; '*' for lists of samples)")
-    col = {k: np.concatenate(v).astype(np.int64) for k, v in sink.gen.items()}
-    cell = {k: np.concatenate(v).astype(np.int64) for k, v in sink.cell.items()}
+    col = {k: np.concatenate(v) for k, v in sink.gen.items()}           # int32: ids
+    cell = {k: np.concatenate(v) for k, v in sink.cell.items()}
+    sink.gen.clear()
+    sink.cell.clear()
     ck = _checkpoint_order(sink, layout)
     gen_ck = _rank(ck.order)[col["checkpoint"]]
     prompts, task = _prompt_labels(sink)
@@ -184,7 +190,7 @@ def assemble(sink: SampleSink, layout: Layout) -> xr.Dataset:
     arr = _dense(tuple(p[0] for p in parts), tuple(p[1] for p in parts), code, describe)
     coords = _coords(ck, ck_labels, prompts, task, samples, states, models, model_dim, sequence, arr, layout)
     ds = xr.Dataset({"token": (tuple(dims), arr)}, coords=coords)
-    ds.attrs.update(_attrs(sink, ck, layout, models, model_dim, arr))
+    ds.attrs.update(_attrs(sink, ck, layout, models, model_dim, arr, len(cell["code"])))
     _audit.attach(ds, sink, gen_model=col["model"], gen_ck=gen_ck, cell=cell, ck_labels=ck_labels,
                   models=models, model_dim=model_dim)
     return ds
@@ -217,7 +223,7 @@ def _coords(ck, ck_labels, prompts, task, samples, states, models, model_dim, se
     return coords
 
 
-def _attrs(sink: SampleSink, ck, layout: Layout, models, model_dim: bool, arr: np.ndarray) -> dict:
+def _attrs(sink: SampleSink, ck, layout: Layout, models, model_dim: bool, arr: np.ndarray, n_cells: int) -> dict:
     attrs: dict[str, Any] = {"source": layout.source, "format": layout.format,
                              "step_source": ck.notes["step_source"], "stage_source": ck.notes["stage_source"]}
     if "stage_offsets" in ck.notes:
@@ -233,7 +239,7 @@ def _attrs(sink: SampleSink, ck, layout: Layout, models, model_dim: bool, arr: n
         attrs["encoder_rule"] = sink.encoder.rule
     if sink.sample_given is False:
         attrs["samples_numbered_by_row_order"] = 1
-    attrs["n_missing"] = int(arr.size - sum(len(c) for c in sink.cell["code"]))   # cells nothing was generated for
+    attrs["n_missing"] = int(arr.size - n_cells)        # cells nothing was generated for
     if sink.records_without_samples:
         attrs["n_records_without_samples"] = int(sink.records_without_samples)
     return attrs

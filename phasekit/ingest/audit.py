@@ -49,6 +49,7 @@ def attach(ds: xr.Dataset, sink: Any, *, gen_model: np.ndarray, gen_ck: np.ndarr
     gen_key = gen_model * n_ck + gen_ck
     cell_counts = _counts_by(gen_key[cell_gen], n_m * n_ck, cell_reason, len(reasons))
     gens = np.bincount(gen_key, minlength=n_m * n_ck)
+    used = cell_counts.sum(axis=0) > 0
     records = []
     for key in np.flatnonzero(gens):
         m, c = divmod(int(key), n_ck)
@@ -61,7 +62,7 @@ def attach(ds: xr.Dataset, sink: Any, *, gen_model: np.ndarray, gen_ck: np.ndarr
         row["failed"] = int(sum(cell_counts[key, i] for i, r in enumerate(reasons) if r == FAILED))
         row["unparsed"] = int(cell_counts[key].sum() - row["parsed"] - row["failed"])
         for i, r in enumerate(reasons):
-            if r is not None and r != FAILED:
+            if r is not None and r != FAILED and used[i]:
                 row[f"unparsed: {r}"] = int(cell_counts[key, i])
         records.append(row)
     _write_totals(ds, records, reasons, sink)

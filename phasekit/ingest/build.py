@@ -275,7 +275,8 @@ class SampleSink:
     def _append_cells(self, gen: np.ndarray, pos: np.ndarray, code: np.ndarray, reason: np.ndarray) -> None:
         self.cell["gen"].append(gen.astype(np.int32))
         self.cell["position"].append(pos.astype(np.int32))
-        self.cell["code"].append(code.astype(np.int64))
+        small = not code.size or int(code.max()) < np.iinfo(np.int32).max
+        self.cell["code"].append(code.astype(np.int32 if small else np.int64))
         self.cell["reason"].append(reason.astype(np.int16))
 
     # ------------------------------------------------------------------ text answers
