@@ -57,6 +57,13 @@ def test_missing_custom_id_counted_once_across_output_and_error_files():
     assert [f.meta["n_missing_requests"] for f in frames] == [0, 1]
 
 
+def test_batch_option_ignores_files_of_other_formats():
+    inspect_log = FIX.parent / "inspect/zstd/sft-step100.eval"
+    f = ob.read(FIX / "chat_errors.jsonl", fields={},
+                options={"requests": CHAT_REQ, "batch": [inspect_log, FIX / "chat_requests.jsonl", *BATCH]})
+    assert f.meta["n_missing_requests"] == 1                 # q-5 only: q-1..q-3 are in chat_output
+
+
 def test_output_file_alone_counts_the_error_files_requests_as_missing():
     f = ob.read(FIX / "chat_output.jsonl", fields={}, options={"requests": CHAT_REQ})
     missing = f.rows[f.rows["failure"].fillna("").str.startswith("no output line")]
@@ -131,11 +138,7 @@ def test_end_to_end_open_samples_when_available():
                              name_pattern=r"(?P<model>.+):(?P<checkpoint>ckpt-step-\d+)$")
     except (ImportError, NotImplementedError) as err:
         pytest.skip(f"core not ready: {err}")
-    except SchemaError as err:
-        if "twice" in str(err) or "duplicate" in str(err).lower():
-            pytest.skip("core does not pass options['batch'] yet: q-5 is counted by both files")
-        raise
-    assert ds.attrs["n_generations"] == 18 and ds.attrs["n_failed"] == 12
+    assert ds.attrs["n_generations"] == 18 and ds.attrs["n_failed"] == 12 and ds.attrs["n_parsed"] == 6
 
 
 def test_end_to_end_output_file_with_requests_detected():

@@ -23,9 +23,10 @@ Rows (see :mod:`phasekit.ingest.frame`):
   ``doc_id`` is always the ``custom_id``.
 
 The batch's separate error file is read the same way, as another source. When an output
-and its error file are read in one call, pass ``options["batch"]`` (all the files read
-against the same requests) so that a custom_id is "missing" only when it is in none of
-them, counted once (by the first file in sorted order).
+and its error file are read in one call, ``options["batch"]`` lists the files read together
+(``open_samples`` passes its sources; those not in this format are left out) so that a
+custom_id is "missing" only when it is in none of them, counted once (by the first file
+in sorted order).
 
 ``model`` is the request's ``body.model`` when the requests are given (the same name for
 a request's successes and failures), else the response's ``body.model``; a failed line
@@ -279,7 +280,8 @@ def _add_missing(rows: list[dict], path: Path, requests: dict, seen: dict, optio
     """Failure rows for requests with no output line (in this file, or in any file of the batch)."""
     if not requests:
         return 0
-    batch = sorted({Path(p) for p in options.get("batch") or []} | {path}, key=str)
+    others = {Path(p) for p in options.get("batch") or []} - {path}
+    batch = sorted({p for p in others if detect(p)} | {path}, key=str)   # other formats left out
     if batch[0] != path:
         return 0
     present = set(seen)
