@@ -549,8 +549,8 @@ def _nsb_core(fp: _FP, k: float, n_grid: int = 65, n_refine: int = 2):
 
     The hyperprior is flat in ``xi(beta)`` on ``[0, ln K]``; the integral over xi is done
     in ``u = ln beta`` with the Jacobian ``d xi/du`` (:func:`_dxi_dlogbeta`), on a per-row
-    uniform u-grid (coarse on ``_NSB_LOGB_RANGE``, then refined where the log posterior
-    density is within 30 of its maximum; Simpson's rule).  In u the posterior is smooth
+    uniform u-grid (coarse on ``_NSB_LOGB_RANGE``, then refined twice to where the log
+    posterior density is within ``_NSB_DROP`` = 16 of its maximum; Simpson's rule).  In u the posterior is smooth
     even where it piles up against ``xi -> ln K`` (all tokens distinct, or a near-uniform
     sample), which a uniform xi-grid cannot resolve.  The log-likelihood
     ``sum_k ln[beta]_{n_k} - ln[K beta]_N`` uses :func:`_log_rising`, exact to ~1e-12 at
