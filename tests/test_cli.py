@@ -90,3 +90,63 @@ def test_analyze_jsonl_of_text_answers(tmp_path):
     res = xr.open_dataset(out / "results.nc")
     assert "magnetization" in res and "phase" in res
     res.close()
+
+
+def _lab_file(tmp_path):
+    p = tmp_path / "lab.jsonl"
+    rows = []
+    for ck in ("stage1-step1000-tokens4B", "sft-step100"):
+        for q in ("Pick 1-10", "Any number"):
+            rows.append({"meta": {"ckpt": ck}, "prompt": q,
+                         "outputs": [{"text": t} for t in ("I pick 3.", "7", "11", "3.5")]})
+    p.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return p
+
+
+def test_validate_reads_every_mapping_flag_and_prints_the_audit(tmp_path, capsys):
+    p = _lab_file(tmp_path)
+    rc = main(["validate", str(p), "--text", "outputs.*.text", "--checkpoint", "meta.ckpt",
+               "--encoder", "integer", "--states", "1..10", "--stage-order", "pretrain,sft"])
+    captured = capsys.readouterr()
+    assert rc == 0
+    out = captured.out
+    assert "generations: 16 read, 8 parsed, 8 unparsed, 0 failed" in out
+    assert "out of space" in out and "decimal" in out                 # unparsed by reason
+    assert "'I pick 3.'" in out and "-> 3" in out                       # a (text -> state) example
+    assert "sft-step100" in out.split("per checkpoint:")[1]
+    assert "phasekit: warning:" in captured.err                          # the unparsed warning, one line
+
+
+def test_max_unparsed_turns_the_warning_into_an_error_naming_the_flag(tmp_path, capsys):
+    p = _lab_file(tmp_path)
+    rc = main(["validate", str(p), "--text", "outputs.*.text", "--checkpoint", "meta.ckpt",
+               "--encoder", "integer", "--states", "1..10", "--max-unparsed", "0.1"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1
+    assert "--max-unparsed" in err and "max_unparsed=" not in err
+
+
+@pytest.mark.parametrize("argv, flag, python_arg", [
+    (["--stage-order", "sft"], "--stage-order", "stage_order="),
+    (["--text", "outputs.text"], "--text", "text="),
+])
+def test_cli_errors_name_the_cli_flag_not_the_python_argument(tmp_path, capsys, argv, flag, python_arg):
+    p = _lab_file(tmp_path)
+    base = ["validate", str(p), "--checkpoint", "meta.ckpt", "--encoder", "integer"]
+    if "--text" not in argv:
+        base += ["--text", "outputs.*.text"]
+    rc = main(base + argv)
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1
+    assert flag in err and python_arg not in err
+
+
+def test_name_without_step_names_the_step_flag(tmp_path, capsys):
+    p = tmp_path / "g.jsonl"
+    p.write_text("\n".join(json.dumps({"checkpoint": c, "sample": 0, "token": 1}) for c in ("main", "ep2")) + "\n")
+    assert main(["validate", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "--step" in err and "'main'" in err
+    p2 = tmp_path / "ok.jsonl"
+    p2.write_text(p.read_text())
+    assert main(["validate", str(p2), "--step", '{"main": 5, "ep2": 1}']) == 0

@@ -63,7 +63,11 @@ def _step(value: Any, key: str) -> Any:
     return MISSING
 
 
-def _walk(value: Any, keys: Sequence[str], full: str, where: str) -> Any:
+def _name(path: str, role: str | None) -> str:
+    return f"{role}={path!r}" if role else f"field path {path!r}"
+
+
+def _walk(value: Any, keys: Sequence[str], full: str, where: str, role: str | None = None) -> Any:
     for depth, key in enumerate(keys):
         if value is MISSING or value is None:
             return value
@@ -71,7 +75,7 @@ def _walk(value: Any, keys: Sequence[str], full: str, where: str) -> Any:
             done = ".".join(keys[:depth]) if depth else ""
             prefix = f"{done}." if done else ""
             raise SchemaError(
-                f"field path {full!r} meets a list at {done or '(the record)'!r} where it expects an object",
+                f"{_name(full, role)} meets a list at {done or '(the record)'!r} where it expects an object",
                 where=where,
                 fix=f"mark the list of samples with '*': {prefix}*.{'.'.join(keys[depth:])!s}"
                 if full.count("*") == 0 else "index the list with a number, e.g. '.0.'",
@@ -80,7 +84,7 @@ def _walk(value: Any, keys: Sequence[str], full: str, where: str) -> Any:
     return value
 
 
-def get_path(record: Any, path: str, *, where: str = "a record") -> Any:
+def get_path(record: Any, path: str, *, where: str = "a record", role: str | None = None) -> Any:
     """The scalar at ``path`` in ``record`` (``MISSING`` when absent).
 
     A list at the end of a path without ``*`` is an error naming ``path.*``: a list of
@@ -91,12 +95,12 @@ def get_path(record: Any, path: str, *, where: str = "a record") -> Any:
     if "*" in keys:
         raise SchemaError(f"field path {path!r} has '*' where one value per record is expected",
                           where=where, fix="remove the '*' (only the sample fields text=/token= take it)")
-    value = _walk(record, keys, path, where)
+    value = _walk(record, keys, path, where, role)
     if isinstance(value, list | dict):
         kind = "a list" if isinstance(value, list) else "an object"
         fix = (f"if its items are samples use {path}.* (or {path}.*.<field>)" if isinstance(value, list)
                else f"name a field inside it, e.g. {path}.<field>")
-        raise SchemaError(f"field path {path!r} holds {kind} where one value is expected", where=where, fix=fix)
+        raise SchemaError(f"{_name(path, role)} holds {kind} where one value is expected", where=where, fix=fix)
     return value
 
 
@@ -106,7 +110,8 @@ def star_prefix(path: str) -> str | None:
     return ".".join(keys[: keys.index("*")]) if "*" in keys else None
 
 
-def get_samples(record: Any, path: str, *, where: str = "a record", list_ok: bool = False) -> list[Any]:
+def get_samples(record: Any, path: str, *, where: str = "a record", list_ok: bool = False,
+                role: str | None = None) -> list[Any]:
     """The samples a record holds at ``path``: one value, or one per item of the ``*`` list.
 
     Returns a list (one entry per sample; ``MISSING`` where an item lacks the field).
@@ -116,11 +121,11 @@ def get_samples(record: Any, path: str, *, where: str = "a record", list_ok: boo
     keys = split_path(path)
     if "*" not in keys:
         if list_ok:
-            value = _walk(record, keys, path, where)
+            value = _walk(record, keys, path, where, role)
             return [value]
-        return [get_path(record, path, where=where)]
+        return [get_path(record, path, where=where, role=role)]
     i = keys.index("*")
-    head = _walk(record, keys[:i], path, where)
+    head = _walk(record, keys[:i], path, where, role)
     if head is MISSING or head is None:
         return []
     if not isinstance(head, list):
@@ -129,7 +134,7 @@ def get_samples(record: Any, path: str, *, where: str = "a record", list_ok: boo
     tail = keys[i + 1:]
     out = []
     for item in head:
-        value = _walk(item, tail, path, where) if tail else item
+        value = _walk(item, tail, path, where, role) if tail else item
         if isinstance(value, dict) or (isinstance(value, list) and not list_ok):
             sub = ".".join(tail) or "(the item)"
             raise SchemaError(f"field path {path!r}: {sub} of an item is a {type(value).__name__}, not one value",

@@ -170,7 +170,7 @@ def _missing_to_none(column: list, role: str, fields: FieldMap, recs: list, wher
     """MISSING → None; a named role missing from every record of a block is an error."""
     required = (role in fields.explicit or role == "token") and role not in ("failure", "position")
     if column and column.count(MISSING) == len(column) and required:
-        get_path(recs[0], fields.paths[role], where=where(0))   # a list on the way: names the '*' path
+        get_path(recs[0], fields.paths[role], where=where(0), role=role)   # a list on the way: names '*'
         keys = list(recs[0])[:12] if isinstance(recs[0], Mapping) else type(recs[0]).__name__
         raise SchemaError(f"required field {fields.paths[role]!r} ({role}) is missing",
                           where=f"{where(0)}; fields are {keys}",
@@ -237,7 +237,7 @@ def _expand_star(comp: _Compiled, recs: list, where: Callable[[int], str]) -> tu
         if role != "token":
             bad = next((j for j, v in enumerate(col) if isinstance(v, list | dict)), None)
             if bad is not None:
-                get_samples(recs[index[bad]], comp.fields.paths[role], where=where(index[bad]))
+                get_samples(recs[index[bad]], comp.fields.paths[role], where=where(index[bad]), role=role)
         per_item[role] = col if MISSING not in col else [None if v is MISSING else v for v in col]
     return np.asarray(index, dtype=np.int64), per_item, empty
 

@@ -390,12 +390,12 @@ def _resolve(value: Any, attachments: Mapping[str, Any]) -> Any:
     return value
 
 
-def _generations(sample: dict, where: str, text_path: str | None, value_role: str) -> tuple[list, str | None]:
-    """(texts, failure) of one sample-epoch: one text per choice, or no text and why."""
+def _generations(sample: dict, where: str, text_path: str | None, value_role: str) -> list[tuple[Any, str | None]]:
+    """(text, failure) per choice of one sample-epoch; one failed pair when it has none."""
     if sample.get("error"):
         err = sample["error"]
         msg = err.get("message") if isinstance(err, dict) else err
-        return [None], f"sample error: {msg}"
+        return [(None, f"sample error: {msg}")]
     attachments = sample.get("attachments") or {}
     if text_path is not None:
         texts = get_samples(sample, text_path, where=where, list_ok=value_role == "token")
@@ -403,12 +403,25 @@ def _generations(sample: dict, where: str, text_path: str | None, value_role: st
         output = sample.get("output") or {}
         choices = output.get("choices") or []
         texts = [_content_text(((c or {}).get("message") or {}).get("content")) for c in choices]
-    texts = [None if t is MISSING else _resolve(t, attachments) for t in texts]
     if not texts:
         output = sample.get("output") or {}
         reason = output.get("error") or (sample.get("limit") or {}).get("type") or "no choice in output"
-        return [None], f"no output ({reason})"
-    return texts, None
+        return [(None, f"no output ({reason})")]
+    return [(None, f"no {value_role} in the choice" + (" (reasoning or tool calls only)" if text_path is None
+                                                       else f" at {text_path}"))
+            if t is MISSING or t is None else (_resolve(t, attachments), None) for t in texts]
+
+
+def _user_values(sample: dict, user: Mapping[str, str], where: str) -> dict[str, Any]:
+    """The roles the user reads from each sample; a named path must be there."""
+    out = {}
+    for role, p in user.items():
+        v = get_path(sample, p, where=where)
+        if v is MISSING:
+            raise SchemaError(f"the sample has no value at 'sample.{p}'", where=where,
+                              fix=f"name a path every sample has (or leave {role}= out)")
+        out[role] = v
+    return out
 
 
 def _epoch_rows(sid: Any, epochs: dict[int, tuple[str, dict] | None], fixed: dict, user: Mapping[str, str],
@@ -418,21 +431,17 @@ def _epoch_rows(sid: Any, epochs: dict[int, tuple[str, dict] | None], fixed: dic
     for epoch in sorted(epochs):
         got = epochs[epoch]
         if got is None:
-            texts, failure, per = [None], f"missing from the log (status {status})", {}
+            pairs, per = [(None, f"missing from the log (status {status})")], {}
         else:
             member, sample = got
             where = f"{path}, {member}"
-            texts, failure = _generations(sample, where, text_path, value_role)
-            per = {r: _scalar(get_path(sample, p, where=where)) for r, p in user.items()
-                   if r not in ("text", "token")}
-        for choice, text in enumerate(texts):
-            row = dict(fixed)
-            row.update(per)
-            row.update(doc_id=sid, epoch=epoch, choice=choice, failure=failure)
-            row.setdefault("prompt", str(sid))
+            pairs = _generations(sample, where, text_path, value_role)
+            per = _user_values(sample, user, where)
+        for choice, (text, failure) in enumerate(pairs):
+            row = {**fixed, **per, "doc_id": sid, "epoch": epoch, "choice": choice, "failure": failure,
+                   value_role: text}
             if row.get("prompt") is None:
                 row["prompt"] = str(sid)
-            row[value_role] = text
             rows.append(row)
     return rows
 
