@@ -207,3 +207,45 @@ def test_samples_in_equal_parsed_plus_unparsed_plus_failed(recs):
     assert sum(json.loads(a["unparsed_reasons"]).values()) == a["n_unparsed"]
     table = audit_table(ds)
     assert int(table["generations"].sum()) == n_in
+
+
+def test_integer_list_answers_become_sequences_counted_per_item():
+    rows = [{"checkpoint": "step1", "prompt": "p", "text": t}
+            for t in ("Here are ten numbers: 4, 8, 15", "[3, 7, 1]", "3\n7\n1\n9", "1, 2.5, 99", "no idea")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = pk.open_samples(rows, text="text", encoder="integer-list", states=list(range(1, 21)))
+    assert ds["token"].dims == ("checkpoint", "prompt", "sample", "position")
+    labels = ds["state"].values
+    seqs = [[int(labels[t]) if t >= 0 else None for t in row] for row in ds["token"].values[0, 0]]
+    assert seqs[0][:3] == [4, 8, 15] and seqs[1][:3] == [3, 7, 1] and seqs[2] == [3, 7, 1, 9]
+    assert seqs[3][:3] == [1, None, None]               # 2.5 decimal, 99 out of space: unparsed items
+    reasons = json.loads(ds.attrs["unparsed_reasons"])
+    assert reasons.get("decimal") == 1 and reasons.get("out of space") == 1
+    # items: 3 + 3 + 4 + 3 + (one unreadable answer counted as one item)
+    assert ds.attrs["n_parsed"] + ds.attrs["n_unparsed"] == 14
+    assert ds.attrs["n_generations"] == 5
+
+
+def test_a_checkpoint_with_no_parsed_answer_is_named_at_error_level():
+    from phasekit.ingest.audit import DataQualityWarning
+
+    rows = [{"checkpoint": "step1", "text": "7"}, {"checkpoint": "step2", "text": "dunno"}]
+    with pytest.warns(DataQualityWarning, match="ERROR-LEVEL.*step2"):
+        pk.open_samples(rows, text="text", encoder="integer")
+
+
+def test_max_unparsed_fraction_decides_between_warning_and_error():
+    rows = [{"checkpoint": "step1", "text": t} for t in ("7", "3", "7 or 8", "5")]
+    with pytest.warns(UserWarning, match="1 of 4 answers"):
+        pk.open_samples(rows, text="text", encoder="integer", max_unparsed=0.3)
+    with pytest.raises(pk.SchemaError, match="max_unparsed="):
+        pk.open_samples(rows, text="text", encoder="integer", max_unparsed=0.2)
+
+
+def test_exact_encoder_normalises_open_answers():
+    rows = [{"checkpoint": "step1", "text": t} for t in ("Paris", "paris", "Paris.", " PARIS ", "Lyon")]
+    ds = pk.open_samples(rows, text="text", encoder="exact")
+    assert ds.sizes["state"] == 2
+    raw = pk.open_samples(rows, text="text", encoder="exact", normalize=False)
+    assert raw.sizes["state"] == 5
