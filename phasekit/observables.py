@@ -341,12 +341,12 @@ def _divergences(c: Counts, r: np.ndarray) -> dict[str, tuple[np.ndarray, np.nda
 # --------------------------------------------------------------------- entropy plumbing
 
 
-def _entropy(c: Counts, estimator: str | None, q: int) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def _entropy(c: Counts, estimator: str | None, q: int | None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Entropy and stderr per configuration from the counts' fingerprints (one count pass)."""
     import importlib
 
     _ent = importlib.import_module("phasekit.entropy")  # the module, not pk.entropy()
-    est = _ent.DEFAULT_ESTIMATOR if estimator is None else estimator
+    est = _ent.default_estimator(q) if estimator is None else estimator
     h, se = _ent.entropy_from_fingerprint(*c.fingerprint(), estimator=est, n_states=q)
     attrs = {
         "estimator": est,
@@ -358,6 +358,12 @@ def _entropy(c: Counts, estimator: str | None, q: int) -> tuple[np.ndarray, np.n
 
 
 # ------------------------------------------------------------------- order parameters
+
+
+#: What order_parameters leaves out when q is unknown, and why (reports repeat it).
+Q_DEPENDENT_NOTE = ("magnetization (q p_max - 1)/(q - 1) and order_entropy 1 - H/ln q need q, the size of the "
+                    "answer space, which is not known (pass n_states=); the divergences from a uniform "
+                    "reference need it too. Entropy uses the K-free default estimator.")
 
 
 def order_parameters(
@@ -397,6 +403,9 @@ def order_parameters(
     a checkpoint pooled over prompts), or an array of q probabilities. With a large
     alphabet (q > 65536) and no explicit reference the divergences are omitted (attrs
     say so); everything is computed from sparse counts, explicit references included.
+    Without q (an open answer space) the q-dependent variables (``order_entropy``,
+    ``magnetization``, divergences from the uniform reference) are left out and
+    ``attrs["left_out"]`` says so; everything else is computed.
     Configurations with no tokens give NaN (``mode_state`` −1).
 
     References: Cover & Thomas, *Elements of Information Theory* (2006) ch. 2;
@@ -408,7 +417,7 @@ def order_parameters(
         return _lazy_order_parameters(ds, system, n_states, estimator, reference, reference_dim)
     c = _counts(ds, system, n_states)
     q = n_states if n_states is not None else c.n_states
-    q = _require_q(c, q, "order_parameters")
+    q = _require_q(c, q, "order_parameters") if q is not None else None
     N = c.totals().astype(float)
     empty = N == 0
     seg = _segments(c)
@@ -426,15 +435,19 @@ def order_parameters(
     h = np.where(empty, np.nan, h)
     hse = np.where(empty, np.nan, hse)
     put("entropy", estimate(c.wrap(h), c.wrap(hse), **{**ent_attrs, "units": "nats"}))
-    put("order_entropy", estimate(
-        c.wrap(1.0 - h / np.log(q)), c.wrap(hse / np.log(q)),
-        estimator=f"1 - H/ln q ({ent_attrs.get('estimator', 'entropy')})", n_states=q, units="dimensionless",
-    ))
+    if q is not None:
+        put("order_entropy", estimate(
+            c.wrap(1.0 - h / np.log(q)), c.wrap(hse / np.log(q)),
+            estimator=f"1 - H/ln q ({ent_attrs.get('estimator', 'entropy')})", n_states=q, units="dimensionless",
+        ))
+    else:
+        notes["left_out"] = Q_DEPENDENT_NOTE
     put("effective_states", estimate(
         c.wrap(np.exp(h)), c.wrap(np.exp(h) * hse),
         estimator=f"exp(H) ({ent_attrs.get('estimator', 'entropy')})", error_method="delta", units="states",
     ))
-    put("magnetization", magnetization(c, n_states=q))
+    if q is not None:
+        put("magnetization", magnetization(c, n_states=q))
     with np.errstate(divide="ignore", invalid="ignore"):
         pmax = np.where(empty, np.nan, c.max_count() / N)
         put("mode_fraction", estimate(
@@ -475,8 +488,8 @@ def order_parameters(
     data["n_tokens"] = c.wrap(N.astype(np.int64)).assign_attrs(provenance(description="tokens counted"))
     out = xr.Dataset(data)
     out.attrs = provenance(
-        n_states=q, system=_system_attr(c), stderr_convention="<var>_stderr (see with_stderr)",
-        **notes, **_size_attr(N),
+        **({"n_states": q} if q is not None else {}), system=_system_attr(c),
+        stderr_convention="<var>_stderr (see with_stderr)", **notes, **_size_attr(N),
     )
     return out
 
@@ -562,6 +575,21 @@ def _pair_mean_jackknife(D: np.ndarray) -> tuple[float, float]:
     return mean, se
 
 
+def _overlaps(P: np.ndarray, Cn: np.ndarray, Na: np.ndarray, q: int, g: int, res: dict, ses: dict) -> None:
+    """Potts overlaps of one group of prompts: q_ab = (q Σ_k p_k^a p_k^b − 1)/(q − 1) between
+    prompts (jackknife over prompts) and q_aa from the unbiased collision estimate."""
+    Qab = (q * (P @ P.T) - 1.0) / (q - 1.0)
+    res["overlap"][g], ses["overlap"][g] = _pair_mean_jackknife(Qab)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        coll = (Cn * (Cn - 1)).sum(axis=1) / (Na * (Na - 1))
+    qaa = (q * coll - 1.0) / (q - 1.0)
+    qaa = qaa[np.isfinite(qaa)]
+    if qaa.size:
+        res["self_overlap"][g] = qaa.mean()
+        if qaa.size > 1:
+            ses["self_overlap"][g] = qaa.std(ddof=1) / np.sqrt(qaa.size)
+
+
 def prompt_structure(
     ds: xr.Dataset | xr.DataArray,
     prompt: Hashable = "prompt",
@@ -609,7 +637,8 @@ def prompt_structure(
             f"dimension {prompt!r} is not in the data", where=f"kept dims {list(c.dims)}",
             fix="pass prompt= naming the dim that indexes prompts",
         )
-    q = _require_q(c, n_states if n_states is not None else c.n_states, "prompt_structure (overlap)")
+    q = n_states if n_states is not None else c.n_states
+    q = _require_q(c, q, "prompt_structure (overlap)") if q is not None else None
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     pax = c.dims.index(prompt)
     keep = tuple(d for d in c.dims if d != prompt)
@@ -636,16 +665,8 @@ def prompt_structure(
         P = Cn / Na[:, None]
         D = _pairwise_js(P)
         res["js_divergence"][g], ses["js_divergence"][g] = _pair_mean_jackknife(D)
-        Qab = (q * (P @ P.T) - 1.0) / (q - 1.0)
-        res["overlap"][g], ses["overlap"][g] = _pair_mean_jackknife(Qab)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            coll = (Cn * (Cn - 1)).sum(axis=1) / (Na * (Na - 1))
-        qaa = (q * coll - 1.0) / (q - 1.0)
-        qaa = qaa[np.isfinite(qaa)]
-        if qaa.size:
-            res["self_overlap"][g] = qaa.mean()
-            if qaa.size > 1:
-                ses["self_overlap"][g] = qaa.std(ddof=1) / np.sqrt(qaa.size)
+        if q is not None:
+            _overlaps(P, Cn, Na, q, g, res, ses)
         if B >= 2:
             pooled = Cn.sum(axis=0) / Na.sum()
             draws = np.stack([rng.multinomial(int(n), pooled, size=B) / n for n in Na], axis=1)
@@ -664,6 +685,8 @@ def prompt_structure(
                "self_overlap": "stderr_of_mean_over_prompts",
                "js_divergence_null": "monte_carlo_error_of_parametric_bootstrap"}
     data: dict[str, xr.DataArray] = {}
+    if q is None:                        # the Potts overlaps need q: left out, and said so
+        names = [k for k in names if "overlap" not in k]
     for k in names:
         data[k] = wrap(res[k]).assign_attrs(provenance(units=units[k], error_method=methods[k]))
         data[f"{k}_stderr"] = wrap(ses[k]).assign_attrs(provenance(long_name=f"standard error of {k}"))
@@ -672,7 +695,8 @@ def prompt_structure(
     data["n_prompts"] = wrap(nprompts).assign_attrs(provenance(description="prompts with tokens"))
     out = xr.Dataset(data)
     out.attrs = provenance(
-        prompt=str(prompt), system=[str(d) for d in system], n_states=q, n_bootstrap=B,
+        prompt=str(prompt), system=[str(d) for d in system], n_bootstrap=B,
+        **({"n_states": q} if q is not None else {"left_out": "overlap and self_overlap need q (n_states=)"}),
         seed=str(seed) if not isinstance(seed, np.random.Generator) else "generator",
         stderr_convention="<var>_stderr (see with_stderr)",
         js_bias_note="plug-in JS is biased upwards at finite N; compare with js_divergence_null",

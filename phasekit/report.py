@@ -116,7 +116,7 @@ class Report:
 
     order: xr.Dataset
     per_config: xr.Dataset
-    magnetization: xr.DataArray
+    magnetization: xr.DataArray | None
     boundaries: Any
     phases: xr.DataArray
     seed: xr.Dataset | None
@@ -296,7 +296,8 @@ class Report:
             pkplot.susceptibility(_with_se(self.order, "susceptibility"), dim=control,
                                   boundaries=self.boundaries, ax=a1)
             pkplot.binder_cumulant(_with_se(self.order, "binder"), dim=control, boundaries=self.boundaries, ax=a2)
-        pkplot.order_histograms(self.magnetization, self.boundaries, dim=control, ax=new("boundary_histograms"))
+        hist_of = self.magnetization if self.magnetization is not None else _with_se(self.per_config, "mode_fraction")
+        pkplot.order_histograms(hist_of, self.boundaries, dim=control, ax=new("boundary_histograms"))
         if self.correlation is not None and "correlation_function" in self.correlation:
             pkplot.correlation(self.correlation["correlation_function"], ax=new("correlation"))
         if self.seed is not None:
@@ -395,6 +396,18 @@ def _stack_replicas(da: xr.DataArray, replica: tuple[Hashable, ...]) -> tuple[xr
     return stacked.assign_coords(replica=np.arange(stacked.sizes["replica"])), "replica"
 
 
+def left_out_without_q(q: int | None) -> list[str]:
+    """The quantities ``analyze`` cannot compute without q, each with why (empty when q is known)."""
+    if q is not None:
+        return []
+    return ["magnetization m = (q p_max - 1)/(q - 1): needs q",
+            "order_entropy 1 - H/ln q: needs q",
+            "susceptibility and Binder cumulant (of m): need q",
+            "divergences from the uniform distribution: need q",
+            "prompt overlaps q_ab: need q",
+            "transition order across sizes (from m): needs q"]
+
+
 def analyze(
     ds: xr.Dataset,
     *,
@@ -415,7 +428,9 @@ def analyze(
     ds : samples Dataset (``token`` variable; see the data model)
     system, replica, control : dims of one configuration, the replica dims and the
         control dim; defaults from :func:`default_dims` (documented in the module)
-    n_states : q; default ``ds.attrs["n_states"]``. Required (phasekit never guesses q).
+    n_states : q; default ``ds.attrs["n_states"]``. Optional: without it (an open answer
+        space) every q-free quantity is computed and ``settings["left_out"]`` names the
+        q-dependent ones left out (phasekit never guesses q).
     estimator : entropy estimator (default: phasekit's default ``bma``, see ``docs/entropy.md``;
         the same for any number of configurations)
     seed : seeds every bootstrap and permutation test (same seed → identical report)
@@ -446,14 +461,11 @@ def analyze(
             raise SchemaError(f"{name} dim(s) {missing} are not in the data", where=f"dims are {list(tok.dims)}",
                               fix=f"pass {name}= with names from {list(tok.dims)}")
     q = n_states if n_states is not None else ds.attrs.get("n_states", tok.attrs.get("n_states"))
-    if q is None:
-        raise SchemaError("n_states (q, the size of the answer space) is not known",
-                          where="attrs['n_states'] and the n_states= argument are both missing",
-                          fix="pass n_states= (CLI: --n-states Q); phasekit never guesses q from the observed answers")
-    q = int(q)
+    q = int(q) if q is not None else None      # unknown q: every q-free quantity still runs
     if isinstance(ds, xr.DataArray):
         ds = ds.to_dataset(name="token")
-    ds = ds.assign_attrs(n_states=q)
+    if q is not None:
+        ds = ds.assign_attrs(n_states=q)
 
     # sizes: classify across models, analyse the largest
     transition, transition_note = None, ""
@@ -478,7 +490,7 @@ def analyze(
     # dask-backed tokens: order_parameters is lazy (one task per block); compute it once
     # here and reuse its magnetization instead of counting every token a second time
     per_config = materialize(order_parameters(work, system=system, n_states=q, **est_kw))
-    m = with_stderr(per_config, "magnetization")
+    m = with_stderr(per_config, "magnetization") if "magnetization" in per_config else None
     order_vars: dict[str, Any] = {}
     for v in ORDER_VARS:
         if v in per_config:
@@ -489,7 +501,7 @@ def analyze(
     bar.update()
 
     bar.set_postfix_str("fluctuations")
-    if replica:
+    if replica and m is not None:
         m_rep, rep_dim = _stack_replicas(m, replica)
         if m_rep.sizes[rep_dim] >= 2:
             # N per configuration; when configurations differ in size (unparsed answers,
@@ -553,7 +565,10 @@ def analyze(
     bar.update()
 
     bar.set_postfix_str("transition order")
-    if "model" in tok.dims:
+    if "model" in tok.dims and q is None:
+        transition_note = ("the order of the transition is classified from the Potts magnetization across "
+                           "sizes, which needs q (n_states=; CLI --n-states)")
+    elif "model" in tok.dims:
         sizes = ds["size"].values
         m_by_size = {}
         for i, size in enumerate(sizes):
@@ -571,7 +586,7 @@ def analyze(
 
     phases = boundaries.phases
     settings = {"system": system, "replica": replica, "control": control, "n_states": q, "seed": seed,
-                "n_bootstrap": n_bootstrap}
+                "n_bootstrap": n_bootstrap, "left_out": left_out_without_q(q)}
     provenance = {
         "input": input_description or ds.attrs.get("source", "in-memory dataset"),
         "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -634,6 +649,10 @@ def _render_html(rep: Report) -> str:
              f"<style>{_CSS}</style></head><body>",
              f"<h1>phasekit report</h1><p class='note'>{html.escape(str(d['provenance']['input']))} · "
              f"phasekit {__version__} · {d['provenance']['created']}</p>"]
+    if d["settings"].get("left_out"):
+        items = "".join(f"<li>{html.escape(x)}</li>" for x in d["settings"]["left_out"])
+        parts.append("<p class='note'><b>q (the size of the answer space) is not known</b>, so these were "
+                     f"left out (pass <code>--n-states</code> / <code>n_states=</code>):</p><ul>{items}</ul>")
     parts.append("<h2>Phase boundaries</h2>")
     if d["boundaries"]:
         rows = [{**b, "interval": f"{_fmt(b['interval'][0])} – {_fmt(b['interval'][1])}"} for b in d["boundaries"]]

@@ -150,3 +150,28 @@ def test_name_without_step_names_the_step_flag(tmp_path, capsys):
     p2 = tmp_path / "ok.jsonl"
     p2.write_text(p.read_text())
     assert main(["validate", str(p2), "--step", '{"main": 5, "ep2": 1}']) == 0
+
+
+def test_analyze_an_open_answer_jsonl_without_n_states(tmp_path, capsys):
+    """Open answer space ("name a random city"): no q, every q-free quantity runs (issue 15.5)."""
+    import random
+
+    rng = random.Random(0)
+    cities = ["Paris", "paris", "Tokyo", "Lima", "Oslo", "Cairo", "Quito", "Rome"]
+    rows = []
+    for s in range(100, 1700, 100):
+        for p in ("Name a random city.", "Pick any city:", "A city, at random:"):
+            for i in range(24):
+                city = "Paris." if s >= 900 and rng.random() < 0.85 else rng.choice(cities)
+                rows.append({"checkpoint": f"step{s}", "prompt": p, "sample": i, "text": city})
+    path = tmp_path / "cities.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    out = tmp_path / "out"
+    rc = main(["analyze", str(path), "-o", str(out), "--text", "text", "--encoder", "exact", "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["settings"]["n_states"] is None
+    assert any("magnetization" in x for x in summary["settings"]["left_out"])
+    steps = [b["step"] for b in summary["boundaries"]]
+    assert steps and min(abs(s - 900) for s in steps) <= 100          # the collapse onto "Paris"
+    assert "is not known" in (out / "report.html").read_text()

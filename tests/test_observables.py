@@ -277,5 +277,23 @@ def test_prompt_structure_empty_prompt_and_errors():
     np.testing.assert_allclose(r.js_divergence.values[0], r3.js_divergence.values[0], rtol=1e-12)
     with pytest.raises(SchemaError):
         prompt_structure(ds, prompt="question")
-    with pytest.raises(SchemaError):
-        prompt_structure(ds.assign_attrs(n_states=None).drop_attrs(), n_bootstrap=0)
+    # without q the Potts overlaps are left out (and said so); the q-free JS is unchanged
+    r0 = prompt_structure(ds.drop_attrs(), n_bootstrap=20, seed=1)
+    assert "overlap" not in r0 and "self_overlap" not in r0 and "need q" in r0.attrs["left_out"]
+    np.testing.assert_array_equal(r0.js_divergence.values, r.js_divergence.values)
+
+
+def test_order_parameters_without_q_compute_every_q_free_quantity():
+    from phasekit.entropy import entropy_from_counts
+
+    rng = np.random.default_rng(8)
+    ds = _prompts(rng.integers(0, 6, size=(3, 2, 80)), 6).drop_attrs()
+    op = order_parameters(ds, system="sample")
+    assert "magnetization" not in op and "order_entropy" not in op and "need q" in op.attrs["left_out"]
+    assert op["entropy"].attrs["estimator"] == "chao_wang_jost"          # the K-free default
+    counts = np.bincount(ds["token"].values[1, 0], minlength=6)
+    h = entropy_from_counts(counts, estimator="chao_wang_jost")
+    np.testing.assert_allclose(op["entropy"].values[1, 0], np.ravel(h)[0], rtol=1e-12)
+    p = counts / counts.sum()
+    np.testing.assert_allclose(op["mode_fraction"].values[1, 0], p.max(), rtol=1e-12)
+    np.testing.assert_allclose(op["collision"].values[1, 0], (p**2).sum(), rtol=1e-12)
