@@ -15,7 +15,7 @@ resident memory (``ru_maxrss``) above the interpreter with its imports is its ow
 table also reports Python's traced peak (``tracemalloc``) against the final arrays'
 bytes plus the file's longest line — the issue's memory goal.
 
-Run ``python benchmarks/bench_ingest.py`` (full size) or ``--smoke``.
+Run ``python benchmarks/bench_ingest.py`` (full size), ``--ci`` (2e5) or ``--smoke``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from pathlib import Path
 
 N_FULL = 1_000_000
 N_SMOKE = 20_000
+N_CI = 200_000
 ANSWERS = ["7", "7.", "I pick 7.", "Between 1 and 10, I pick 3.", "**4**", "seven", "3.5", "<think>hmm</think> 9",
            "My answer is 2", "10"]
 
@@ -125,12 +126,8 @@ def final_array_bytes(n: int) -> int:
     return 4 * n
 
 
-def main(argv=None) -> list[dict]:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--smoke", action="store_true")
-    ap.add_argument("--json", default=None, help="write the rows as JSON here")
-    args = ap.parse_args(argv)
-    n = N_SMOKE if args.smoke else N_FULL
+def measure(n: int) -> list[dict]:
+    """Rows of the comparison at ``n`` generations (both layouts, three methods)."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for layout in ("flat", "nested"):
@@ -143,15 +140,27 @@ def main(argv=None) -> list[dict]:
                 assert r["n"] == n, (m, r["n"], n)
                 rows.append({"layout": layout, "generations": n, **r, "ratio_to_json_loop": r["seconds"] / floor,
                              "memory_goal_mib": goal_mib})
+    return rows
+
+
+def main(smoke: bool = False, ci: bool = False) -> dict:
+    """Run the comparison (1e6 generations; ``ci``: 2e5; ``smoke``: 2e4) and print the table."""
+    n = N_SMOKE if smoke else (N_CI if ci else N_FULL)
+    rows = measure(n)
     print(f"{'layout':<7} {'method':<18} {'seconds':>8} {'x json loop':>11} {'traced MiB':>10} "
           f"{'RSS+ MiB':>9} {'goal MiB':>8}")
     for r in rows:
         print(f"{r['layout']:<7} {r['method']:<18} {r['seconds']:>8.2f} {r['ratio_to_json_loop']:>11.2f} "
               f"{r['traced_peak_mib']:>10.1f} {r['rss_above_imports_mib']:>9.1f} {r['memory_goal_mib']:>8.1f}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2))
-    return rows
+    return {"rows": rows}
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() else 1)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--ci", action="store_true")
+    ap.add_argument("--json", default=None, help="write the rows as JSON here")
+    args = ap.parse_args()
+    out = main(smoke=args.smoke, ci=args.ci)
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2))

@@ -43,7 +43,7 @@ REPO = HERE.parent
 DOCS = REPO / "docs"
 
 #: benchmarks the performance record expects (missing files are reported as skipped)
-EXPECTED = ("counts", "entropy", "correlation", "tcpd", "scaling", "outofcore", "demo")
+EXPECTED = ("counts", "entropy", "correlation", "tcpd", "scaling", "outofcore", "demo", "ingest")
 
 _CHILD = r"""
 import importlib, inspect, json, sys, time
