@@ -25,7 +25,6 @@ import json
 import multiprocessing as mp
 import random
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
