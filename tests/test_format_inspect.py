@@ -189,3 +189,22 @@ def test_log_still_being_written_reads_from_the_journal(tmp_path):
                                                                 ("2", truth["2|1"]["texts"][0])]
     assert len(f.rows) == 15 and f.meta["n_missing"] == 13
     assert (f.rows["checkpoint"] == "stage1-step1000-tokens4B").all()
+
+
+def test_content_lists_reasoning_only_choices_and_missing_sample_paths(tmp_path):
+    log = json.loads((FIX / "json/stage1-step2000-tokens8B.json").read_text())
+    first, second = log["samples"][0], log["samples"][1]
+    first["output"]["choices"][0]["message"]["content"] = [
+        {"type": "reasoning", "reasoning": "thinking 3"}, {"type": "text", "text": "Final: "},
+        {"type": "text", "text": "8"}]
+    second["output"]["choices"][0]["message"]["content"] = [{"type": "reasoning", "reasoning": "only 5"}]
+    p = tmp_path / "content.json"
+    p.write_text(json.dumps(log))
+    rows = insp.read(p, fields={}, options={}).rows
+    r0 = rows[(rows["prompt"] == str(first["id"])) & (rows["epoch"] == first["epoch"]) & (rows["choice"] == 0)]
+    assert list(r0["text"]) == ["Final: 8"]                        # reasoning left out
+    r1 = rows[(rows["prompt"] == str(second["id"])) & (rows["epoch"] == second["epoch"]) & (rows["choice"] == 0)]
+    assert r1["text"].isna().all() and r1["failure"].str.contains("reasoning or tool calls only").all()
+    assert len(rows) == 9                                          # nothing dropped
+    with pytest.raises(SchemaError, match="sample.metadata.step"):
+        insp.read(p, fields={"step": "sample.metadata.step"}, options={})
