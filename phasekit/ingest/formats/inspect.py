@@ -58,7 +58,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import pandas as pd
 
@@ -205,7 +205,8 @@ def _unzstd(raw: _Span) -> Iterator[bytes]:
         import zstandard
     except ImportError:
         raise ImportError("zstandard") from None
-    reader = zstandard.ZstdDecompressor().stream_reader(raw, read_size=_CHUNK, read_across_frames=True,
+    source = cast(IO[bytes], raw)                      # stream_reader needs only read()
+    reader = zstandard.ZstdDecompressor().stream_reader(source, read_size=_CHUNK, read_across_frames=True,
                                                          closefd=False)
     while chunk := reader.read(_CHUNK):
         yield chunk
@@ -428,6 +429,7 @@ def _epoch_rows(sid: Any, epochs: dict[int, tuple[str, dict] | None], fixed: dic
                 text_path: str | None, value_role: str, status: str, path: Path) -> list[dict]:
     """The rows of one sample id, epochs in order, choices in order within an epoch."""
     rows = []
+    pairs: list[tuple[Any, str | None]]
     for epoch in sorted(epochs):
         got = epochs[epoch]
         if got is None:

@@ -202,7 +202,8 @@ def _line_rows(line: dict, where: str, n: int | None, text_path: str | None) -> 
 
 def _split_fields(path: Path, fields: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str], str | None]:
     """User fields → (output-line paths, request paths without ``request.``, text path)."""
-    line, req = {}, {}
+    line: dict[str, str] = {}
+    req: dict[str, str] = {}
     text_path = None
     for role, p in fields.items():
         if role == "text":
@@ -216,7 +217,7 @@ def _split_fields(path: Path, fields: Mapping[str, str]) -> tuple[dict[str, str]
 
 
 def _custom_ids(path: Path) -> set[str]:
-    return {rec.get("custom_id") for _, rec in iter_jsonl(path) if isinstance(rec, dict)}
+    return {str(rec["custom_id"]) for _, rec in iter_jsonl(path) if isinstance(rec, dict) and "custom_id" in rec}
 
 
 def _keys(line: dict, req: tuple[dict, str] | None, cid: str, where: str, line_fields: dict,
