@@ -66,10 +66,17 @@ Estimators (``ESTIMATORS``):
     Bayesian model average of ``nsb`` (K states, symmetric Dirichlet) and ``pym`` (with K),
     each weighted by its marginal likelihood of the observed partition (for the Dirichlet
     family the partition probability is ``K!/(K-m)!`` times the sequence probability;
-    both hyperpriors are normalised).  Estimate = mixture posterior mean, stderr = mixture
-    posterior sd.  Requires K.  This is the default of :func:`entropy`: the data choose
-    between a finite, flat-ish alphabet (where NSB is near-exact) and a heavy power-law
-    tail (where NSB under-estimates badly); ``docs/entropy.md`` has the measured accuracy.
+    both hyperpriors are normalised).  Estimate = mixture posterior mean; stderr =
+    ``sqrt(posterior sd^2 + spread^2)``, spread = the largest distance from the estimate to
+    ``nsb``, ``pym`` and ``chao_wang_jost`` (model and K uncertainty, which neither
+    posterior contains; issue 14).  Requires K.  This is the default of :func:`entropy`
+    when K is known (``chao_wang_jost`` when it is not, :func:`default_estimator`): the data
+    choose between a finite, flat-ish alphabet (where NSB is near-exact) and a heavy
+    power-law tail (where NSB under-estimates badly); ``docs/entropy.md`` has the measured
+    accuracy and coverage.
+
+Nothing here resamples: every estimate and error is a deterministic function of the
+fingerprint (no seed).
 
 Standard errors: analytic (delta method) for ``plugin``/``miller_madow``; posterior sd
 for the Bayesian estimators; otherwise the delete-one-token jackknife computed from the
@@ -84,7 +91,7 @@ Bayesian estimator's posterior sd there.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import xarray as xr
@@ -948,10 +955,14 @@ def entropy_from_fingerprint(
             se = _jackknife_stderr(point, fp, k)
         h = np.where(fp.N > 0, h, np.nan)
         return h, np.where(fp.N > 0, se, np.nan)
-    if estimator in ("nsb", "pym"):
-        act, _, mean, second = (_nsb_core if estimator == "nsb" else _pym_core)(fp, k)
+    if estimator == "pym":
+        act, _, mean, second = _pym_core(fp, k)
         return _finish(fp, act, mean, second)
-    return _bma(fp, k)
+    k_known = cast(float, k)  # nsb and bma: _resolve_k raised if K is missing
+    if estimator == "nsb":
+        act, _, mean, second = _nsb_core(fp, k_known)
+        return _finish(fp, act, mean, second)
+    return _bma(fp, k_known)
 
 
 def fingerprint_from_counts(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
