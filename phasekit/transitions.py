@@ -17,9 +17,10 @@ Two paths share one result type (:class:`BoundaryResult`):
   boundaries are kept only if they beat a parametric AR(1) bootstrap of the no-change
   null.
 
-Both use ruptures (Truong, Oudre & Vayatis 2020, "Selective review of offline change
-point detection methods", Signal Processing 167) for the search (Pelt, Binseg,
-BottomUp, Dynp, KernelCPD selectable).
+The default search (``method="pelt"``) is exact for the cost used
+(:func:`optimal_partition`: optimal partitioning with PELT pruning by the cost's own
+constant, Killick, Fearnhead & Eckley 2012); ruptures (Truong, Oudre & Vayatis 2020,
+Signal Processing 167) provides the alternatives (Binseg, BottomUp, Dynp, KernelCPD).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ __all__ = [
     "CostMultinomial",
     "detect_boundaries",
     "label_phases",
+    "optimal_partition",
     "penalty_path",
     "phase_levels",
 ]
@@ -813,35 +815,46 @@ def detect_boundaries(
     channel ``p`` (all kept dims except ``dim``, usually prompts), counted over
     ``system`` (default: ``sample`` and ``position``).
 
-    1. *Candidates*: ruptures search with :class:`CostMultinomial` (deviance divided by
+    1. *Candidates*: the exact search (:func:`optimal_partition`, PELT with the valid
+       pruning constant of the cost) with :class:`CostMultinomial` (deviance divided by
        the over-dispersion ``phi`` plus the BIC charge :math:`\log T\sum_p(k_p-1)` for
        each segment's free probabilities); ``penalty="auto"`` adds :math:`\log T` per
        boundary (its location), i.e. the BIC of a piecewise-constant categorical model
        with known multinomial noise.
-    2. *Scan statistic*: :math:`D_t = \sum_p G_p(t)`, the likelihood-ratio statistic
-       between the pooled counts of the ``window`` checkpoints before and after ``t``
-       (windows clipped at neighbouring boundaries).
-    3. *No-change test by parametric bootstrap*: under no change, the two windows of
-       prompt ``p`` share the pooled distribution; ``n_bootstrap`` multinomial draws
-       give :math:`D^*_t`. Slow drift of the liquid phase inflates :math:`D_t` above the
-       multinomial noise, so the null is scaled by the over-dispersion
-       :math:`\hat\phi = \operatorname{median}_t D_t / E[D^*_t]` (>= 1) over positions
-       whose windows contain no candidate -- drift measured inside segments at the
-       window's own scale. The null of the scan is :math:`M^* = \max_t \hat\phi D^*_t`;
-       a boundary is kept if :math:`P(M^* \ge D_b) \le \alpha` (candidates are removed
-       weakest first and the rest re-tested), and the global no-change p-value is that
-       of :math:`\max_t D_t`.
-    4. A transition spread over a few checkpoints (nucleation) can be cut twice: two
-       kept boundaries closer than ``merge_within`` checkpoints whose middle segment is
-       a transit (its disorder, normalised entropy + between-prompt JS, lies between
-       the neighbours') are one transition, located at the first (where the change
-       begins).
-    5. *Intervals*: samples are resampled within every (checkpoint, prompt)
-       (multinomial with the observed proportions) and each boundary is relocated
-       between its neighbours by the search's own penalised cost (one cut, or a ramp of
-       two cuts reported at the first); the percentile interval is reported in control
-       values.
-    6. *Channels*: a prompt moved at a boundary if its own :math:`G_p/\hat\phi` is
+    2. *Scan statistic*: between the pooled counts of the ``window`` checkpoints before
+       and after ``t``, :math:`D_t = \sum_p G_p(t)` (prompts changing each their own
+       way) and :math:`G^{pool}_t` (counts pooled over prompts: a change all prompts
+       share, such as settling inside one seed), each standardised by the mean and sd
+       of its own multinomial null draws (``n_bootstrap``; every prompt keeps its pooled
+       distribution in both windows); :math:`Z_t` is the larger of the two.
+    3. *Over-dispersion*: slow drift inflates the statistics, so each is divided by
+       :math:`\hat\phi = \operatorname{median}_t D_t / E[D^*_t]` (>= 1) and its
+       standardised value by the spread :math:`\hat\psi` (>= 1, 1.4826 MAD), measured
+       at positions away from the significant scan maxima (found iteratively) and,
+       for each boundary, also in the stretch around it (the larger is used).
+    4. *Test*: the null of the scan is :math:`M^* = \max_t Z^*_t`; the global
+       no-change p-value is :math:`P(M^* \ge \max_t Z_t)` (reported as
+       ``"< 1/(B+1)"`` at the resampling floor). It is the gate: no boundary unless it
+       rejects, and then at least one (its peak if nothing else survives), so the
+       result never contradicts its own test. Candidates (search + significant scan
+       maxima) are tested with windows clipped at their neighbours and removed weakest
+       first; then the significant maxima of the scan inside each segment are added
+       and the elimination rerun until stable (a strong change hides a weaker one a
+       few checkpoints away from the unclipped scan).
+    5. A transition spread over a few checkpoints (nucleation) can be cut twice: two
+       kept boundaries closer than ``merge_within`` checkpoints are one transition
+       (located at the first cut) when the middle segment is a transit: its disorder
+       lies between the neighbours' and a mixture of the neighbours explains it
+       better (BIC) than a phase of its own.
+    6. *Intervals*: likelihood-ratio confidence sets (Siegmund 1988): between its
+       neighbours, every first cut ``t`` whose profile cost (one cut, or a ramp of two)
+       is within :math:`c_\alpha` of the best, :math:`c_\alpha` being the
+       :math:`1-\alpha` quantile of the same gap at the true location in multinomial
+       draws from the fitted model. Reported in control values as ``(lower, upper]``:
+       the change happened after the checkpoint at ``lower`` and by the one at
+       ``upper`` (the estimate is always inside; a location known to the checkpoint
+       still spans one checkpoint spacing, which is what the data resolve).
+    7. *Channels*: a prompt moved at a boundary if its own :math:`G_p/\hat\phi` is
        significant at ``alpha / P`` against :math:`\chi^2_{k_p-1}`.
 
     **Series** (any real DataArray / Dataset): columns = other dims x variables. Each
@@ -858,11 +871,16 @@ def detect_boundaries(
     :math:`\hat\rho = 1 - \hat s^2_{\Delta} / (2 \hat s^2)`, capped at ``RHO_MAX`` = 0.8
     (persistent residuals widen the null, so slow drift is less often taken for a
     change); the weakest candidate is
-    dropped until all pass (backward elimination). With one candidate left this is
-    the global no-change test; ``evidence["p_value"]`` is that test for the best
-    single split of the whole series. Intervals come from a
-    moving-block residual bootstrap; a channel moved if its segment-mean difference is
-    significant at ``alpha / C`` with the AR(1) long-run variance.
+    dropped until all pass (backward elimination). ``evidence["p_value"]`` is the
+    smallest p-value of the tests made (best single split of the whole series, each
+    candidate in the first round) and is the gate as in the samples path: a boundary
+    is returned exactly when it is <= ``alpha``. Intervals are likelihood-ratio
+    confidence sets of the split gain calibrated by a moving-block residual bootstrap
+    of the fit, ``(lower, upper]`` as above; a channel moved if its segment-mean
+    difference is significant at ``alpha / C`` with the AR(1) long-run variance. The
+    constants (``SERIES_PENALTY_FACTOR`` = 3, ``SERIES_MIN_SIZE`` = 5) were chosen on
+    synthetic series (``benchmarks/bench_changepoint_constants.py``); ``RHO_MAX`` made no
+    difference there.
 
     Parameters
     ----------
@@ -877,7 +895,10 @@ def detect_boundaries(
         ``"auto"`` or a number (per boundary, in the cost's units).
     n_bootstrap, alpha, seed
         Bootstrap size (samples path: at least 50), test level (no-change test and
-        intervals), random seed.
+        intervals), random seed: ``DEFAULT_SEED`` by default, so the same call gives
+        the same answer (bit-identical for numpy- and dask-backed input and across
+        processes); ``seed=None`` (or a Generator) for fresh draws. Recorded in
+        ``result.attrs["seed"]``.
     min_size
         Fewest checkpoints in a segment; default 2 for samples and
         ``SERIES_MIN_SIZE`` (5) for series, where isolated outliers would otherwise
@@ -1772,7 +1793,7 @@ def penalty_path(
     """Boundaries of the search against the penalty (before the no-change test).
 
     Returns a DataFrame with ``penalty``, ``n_boundaries`` and ``locations`` (control
-    values) -- the raw ruptures search with the cost, scaling and over-dispersion that
+    values) -- the raw search (exact for ``pelt``) with the cost, scaling and over-dispersion that
     :func:`detect_boundaries` uses. Without ``penalties``, a geometric grid around the
     automatic penalty (the same as ``detect_boundaries(...).path``).
     """
