@@ -305,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--control", default=None, help="control dim (default checkpoint)")
         p.add_argument("--seed", type=int, default=0, help="seed for bootstraps and tests")
         p.add_argument("--estimator", default=None,
-                       help="entropy estimator (default: bma, or chao_wang_jost beyond 20,000 configurations)")
+                       help="entropy estimator (default: bma with q known, chao_wang_jost without)")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
         p.add_argument("--scheduler", default=None, help="dask scheduler address")
         p.add_argument("--workers", type=int, default=None, help="start a local dask cluster with N workers")
