@@ -106,14 +106,15 @@ def bootstrap(
     data: np.ndarray,
     axis: int = -1,
     n_bootstrap: int = 200,
-    seed: int | np.random.Generator | None = None,
+    seed: int | np.random.Generator | None = 0,
 ) -> BootstrapResult:
     """Nonparametric bootstrap of a statistic over ``axis``.
 
     Draws ``n_bootstrap`` resamples of size n with replacement along ``axis`` (the same
     replica indices for every other cell), evaluates ``func(x_b, axis=axis)`` on each and
     reports the standard deviation (ddof = 1) of the replicates as standard error.
-    Reference: Efron & Tibshirani (1993), ch. 6. ``seed`` makes it reproducible.
+    Reference: Efron & Tibshirani (1993), ch. 6. Deterministic by default (``seed=0``);
+    ``seed=None`` or a Generator for fresh randomness.
     """
     x = np.asarray(data)
     axis = axis % x.ndim

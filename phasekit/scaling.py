@@ -40,7 +40,7 @@ import pandas as pd
 import xarray as xr
 from scipy import optimize, stats
 
-from ._meta import jsonable, provenance
+from ._meta import control_values, jsonable, provenance
 from .errors import SchemaError
 
 __all__ = [
@@ -126,8 +126,18 @@ def _control_values(da: xr.DataArray, control: Hashable, size: float) -> np.ndar
             where=f"dims are {list(da.dims)}",
             fix=f"pass control= with one of {list(da.dims)}",
         )
-    t = np.asarray(da[control].values, dtype=float)
-    return t
+    if np.issubdtype(da[control].dtype, np.number):
+        return np.asarray(da[control].values, dtype=float)
+    if "step" in da.coords and da["step"].dims == (control,):
+        return control_values(da, control)  # string labels ('step100'): the numeric step
+    try:
+        return np.asarray(da[control].values, dtype=float)
+    except (TypeError, ValueError):
+        raise SchemaError(
+            f"control dim {control!r} has non-numeric labels and no numeric `step` coordinate",
+            where=f"labels {list(da[control].values[:3])}...",
+            fix=f"add a numeric coordinate `step` along {control!r} (e.g. the training step)",
+        ) from None
 
 
 def _replica_matrix(
@@ -379,6 +389,17 @@ class CriticalPoint:
     n_bootstrap: int = 0
     bootstrap: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
     attrs: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: every assumption the estimate rests on (each also warned about), e.g. "nu fixed at 1"
+    assumptions: tuple[str, ...] = ()
+    #: ``method="susceptibility"``: ν used in the extrapolation when it was not fitted
+    nu_assumed: float | None = None
+    #: sizes whose χ maximum lies at the edge of the control grid (no peak inside)
+    edge_peaks: tuple[float, ...] = ()
+    #: sizes left out of the extrapolation (no peak or crossing found)
+    dropped_sizes: tuple[float, ...] = ()
+    #: the control range every size covers; the estimate lies inside it
+    control_range: tuple[float, float] = (float("nan"), float("nan"))
+    seed: int | None = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable summary."""
@@ -390,9 +411,21 @@ class CriticalPoint:
                 "n_bootstrap": self.n_bootstrap,
                 "crossings": self.crossings.to_dict(orient="records"),
                 "fit": self.fit,
+                "assumptions": list(self.assumptions),
+                "nu_assumed": self.nu_assumed,
+                "edge_peaks": list(self.edge_peaks),
+                "dropped_sizes": list(self.dropped_sizes),
+                "control_range": list(self.control_range),
+                "seed": self.seed,
                 "attrs": self.attrs,
             }
         )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CriticalPoint):
+            return NotImplemented
+        return (self.to_dict() == other.to_dict()
+                and np.array_equal(self.bootstrap, other.bootstrap, equal_nan=True))
 
     def __repr__(self) -> str:
         return (
@@ -519,12 +552,22 @@ def _binder_estimate(
            "parameters": {"T_c": float(coef[0]), "b": float(coef[1])},
            "chi2": chi2_lin, "dof": int(ok.sum() - 2), "extrapolated": True}
     if extrapolate == "auto":
-        # keep the 1/L drift only when the data ask for it (AIC = chi2 + 2k)
-        aic_const, aic_lin = chi2_const + 2.0, chi2_lin + 4.0
+        # keep the 1/L drift only when the data ask for it: AICc (Hurvich & Tsai 1989),
+        # AIC with the small-sample correction 2k(k+1)/(n-k-1), which on 6 crossings
+        # charges the drift 5 units of chi2 rather than 2
+        n = int(ok.sum())
+        aic_const = chi2_const + 2.0 + 4.0 / max(n - 2, 1)
+        aic_lin = chi2_lin + 4.0 + (12.0 / (n - 3) if n > 3 else np.inf)
         chosen = lin if aic_lin < aic_const else {**const, "extrapolated": False}
-        chosen = {**chosen, "aic": {"constant": aic_const, "drift_in_1/L": aic_lin}}
+        chosen = {**chosen, "aicc": {"constant": aic_const, "drift_in_1/L": aic_lin}}
         return cross, float(chosen["parameters"]["T_c"]), chosen
     return cross, float(coef[0]), lin
+
+
+def _max_at_edge(c: _Curve) -> bool:
+    """Whether the largest value of the curve sits at the first or last control value."""
+    j = int(np.nanargmax(c.y))
+    return j == 0 or j == c.y.size - 1
 
 
 def _peak(c: _Curve, n_local: int) -> float:
@@ -549,10 +592,21 @@ def _peak(c: _Curve, n_local: int) -> float:
     return float(tp)
 
 
+#: the free-exponent peak fit ``T_c + a L^{-1/ν}`` has 3 parameters; it is used only with
+#: at least this many sizes (two degrees of freedom), else ν is fixed (and that is recorded)
+MIN_SIZES_FREE_NU = 5
+
+
 def _peak_estimate(
     curves: dict[float, _Curve], n_local: int, nu: float | None, weights: np.ndarray | None,
     points: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float, dict[str, Any]]:
+    """Extrapolate the χ peaks ``T_L = T_c + a L^{-1/ν}`` (weighted least squares).
+
+    ``1/ν`` is fitted only with at least ``MIN_SIZES_FREE_NU`` located peaks and no
+    ``nu`` given; otherwise ``ν`` is fixed (at ``nu``, or assumed 1 and recorded in
+    ``fit["nu_assumed"]``). Landau & Binder (2014), sec. 4.2.
+    """
     sizes = np.array(list(curves))
     peaks = points if points is not None else np.array([_peak(curves[L], n_local) for L in sizes])
     ok = np.isfinite(peaks)
@@ -560,7 +614,7 @@ def _peak_estimate(
         ok &= np.isfinite(weights) & (weights > 0)
     w = np.ones(ok.sum()) if weights is None else weights[ok]
     L, p = sizes[ok], peaks[ok]
-    if ok.sum() >= 4 and nu is None:
+    if ok.sum() >= MIN_SIZES_FREE_NU and nu is None:
         def model(L, tc, a, inv_nu):
             return tc + a * L ** (-inv_nu)
 
@@ -574,7 +628,7 @@ def _peak_estimate(
             value = float(popt[0])
             fit = {"model": "peak = T_c + a * L^(-1/nu)",
                    "parameters": {"T_c": value, "a": float(popt[1]), "inv_nu": float(popt[2])},
-                   "dof": int(L.size - 3)}
+                   "dof": int(L.size - 3), "nu_assumed": None}
             return peaks, value, fit
         except (RuntimeError, ValueError):
             pass
@@ -584,16 +638,46 @@ def _peak_estimate(
         sw = np.sqrt(w)
         coef, *_ = np.linalg.lstsq(A * sw[:, None], p * sw, rcond=None)
         value = float(coef[0])
-        fit = {"model": f"peak = T_c + a * L^-{inv_nu:g}" + (" (nu assumed 1)" if nu is None else ""),
-               "parameters": {"T_c": value, "a": float(coef[1])}, "dof": int(L.size - 2)}
+        fit = {"model": f"peak = T_c + a * L^-{inv_nu:g}",
+               "parameters": {"T_c": value, "a": float(coef[1])}, "dof": int(L.size - 2),
+               "nu_assumed": 1.0 if nu is None else None, "nu_fixed": 1.0 / inv_nu}
     elif ok.sum() >= 1:
         value = float(p[-1])
         fit = {"model": "peak of the largest size (too few sizes to extrapolate)",
-               "parameters": {"T_c": value}}
+               "parameters": {"T_c": value}, "nu_assumed": None}
     else:
         value = float("nan")
-        fit = {"model": "no peak found inside the control range", "parameters": {}}
+        fit = {"model": "no peak found inside the control range", "parameters": {},
+               "nu_assumed": None}
     return peaks, value, fit
+
+
+def _assumptions(
+    method: str, fit: dict[str, Any], sizes: list[float], points: np.ndarray,
+    edge: tuple[float, ...], nu: float | None,
+) -> tuple[list[str], tuple[float, ...], float | None]:
+    """The assumptions an estimate rests on, the sizes it could not use, and ν if assumed."""
+    notes = []
+    if method == "binder":
+        pairs = list(itertools.combinations(sizes, 2))
+        used = {s for (a, b), x in zip(pairs, points, strict=True) if np.isfinite(x) for s in (a, b)}
+        if "too few sizes" in fit["model"]:
+            notes.append("Binder crossings taken as size independent (too few sizes to "
+                         "extrapolate their drift)")
+    else:
+        used = {L for L, x in zip(sizes, points, strict=True) if np.isfinite(x)}
+        if edge:
+            notes.append(f"chi maximum at the edge of the control grid for sizes "
+                         f"{[float(L) for L in edge]} (no peak inside: widen the range)")
+        if fit.get("nu_assumed") is not None:
+            notes.append(f"nu assumed {fit['nu_assumed']:g} in T_L = T_c + a L^(-1/nu) "
+                         f"(fewer than {MIN_SIZES_FREE_NU} located peaks; pass nu= to set it)")
+        if "largest size" in fit["model"]:
+            notes.append("T_c taken as the peak of the largest size (no extrapolation)")
+    dropped = tuple(float(L) for L in sizes if L not in used)
+    if dropped:
+        notes.append(f"sizes {list(dropped)} dropped (no {'crossing' if method == 'binder' else 'peak'} found)")
+    return notes, dropped, fit.get("nu_assumed")
 
 
 def critical_point(
@@ -603,7 +687,7 @@ def critical_point(
     method: str = "binder",
     *,
     n_bootstrap: int = 200,
-    seed: int | np.random.Generator | None = None,
+    seed: int | np.random.Generator | None = 0,
     n_local: int = 5,
     omega: float = 1.0,
     extrapolate: bool | str = "auto",
@@ -620,18 +704,25 @@ def critical_point(
     b L1^{−ω}`` (ω = ``omega``, the 1/L extrapolation by default; in theory
     ``ω = 1/ν + ω_corr``) are extrapolated by weighted least squares with the
     bootstrap variances of the crossings as weights. ``extrapolate="auto"`` keeps the
-    drift term only when it lowers the AIC against a size-independent crossing (their
-    weighted mean); ``True``/``False`` force either model (with fewer than three distinct
+    drift term only when it lowers the AICc (AIC with the small-sample correction)
+    against a size-independent crossing (their weighted mean); ``True``/``False`` force either model (with fewer than three distinct
     smaller sizes, i.e. fewer than 4 sizes, the mean is used).
 
     ``method="susceptibility"``: ``χ_L(T) = N(⟨m²⟩ − ⟨m⟩²)`` peaks at
     ``T_L = T_c + a L^{−1/ν}``; each peak is located by a Gaussian fit (a quadratic in
     ``log χ``) on the ``n_local`` points around the maximum, and the peaks are
-    extrapolated with ``1/ν`` fitted (≥ 4 sizes, unless ``nu`` is given) or fixed.
+    extrapolated with ``1/ν`` fitted (≥ 5 located peaks, unless ``nu`` is given) or fixed
+    (ν = 1 assumed when not given: recorded in ``nu_assumed`` and warned about).
+
+    Every assumption (ν fixed, a size dropped, a χ maximum at the grid edge, crossings
+    taken size independent) is a field of the result (``assumptions``, ``nu_assumed``,
+    ``edge_peaks``, ``dropped_sizes``) and a ``RuntimeWarning``. An estimate outside the
+    control range covered by every size raises :class:`SchemaError`.
 
     The standard error is the standard deviation of the whole procedure repeated on
     ``n_bootstrap`` resamples of the replicas (one draw of replica indices per size,
-    shared by all control values). When replicas are correlated in groups (samples of
+    shared by all control values); deterministic by default (``seed=0``, recorded in
+    ``seed``), fresh randomness with ``seed=None`` or a Generator. When replicas are correlated in groups (samples of
     one Markov chain, of one prompt), name the coordinate along ``replica`` that labels
     the groups with ``block=`` and whole groups are resampled.
 
@@ -664,7 +755,7 @@ def critical_point(
                 where="m_by_size",
                 fix="add control values (with >= 2 replicas each) or drop that size",
             )
-    rng = np.random.default_rng(seed)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
     near = None
     mode: bool | str = extrapolate
@@ -710,8 +801,25 @@ def critical_point(
         )
     else:
         table = pd.DataFrame({"size": list(mats), "peak": points, "stderr": point_err})
+    sizes = list(mats)
+    edge = tuple(float(L) for L, c in base_curves.items()
+                 if method == "susceptibility" and _max_at_edge(c))
+    notes, dropped, nu_assumed = _assumptions(method, fit, sizes, points, edge, nu)
+    lo = max(float(t[0]) for t, _ in mats.values())
+    hi = min(float(t[-1]) for t, _ in mats.values())
     if not np.isfinite(value):
-        warnings.warn(f"critical_point({method!r}): {fit['model']}", RuntimeWarning, stacklevel=2)
+        notes.append(f"no estimate: {fit['model']}")
+    elif not lo <= value <= hi:
+        raise SchemaError(
+            f"critical_point({method!r}) extrapolates to {value:.6g}, outside the control "
+            f"range [{lo:.6g}, {hi:.6g}] that every size covers ({fit['model']})",
+            where="m_by_size",
+            fix="widen the control range around the transition, add sizes, or pass nu= "
+            "(susceptibility) / extrapolate=False (binder)",
+        )
+    if notes:
+        warnings.warn(f"critical_point({method!r}): " + "; ".join(notes), RuntimeWarning,
+                      stacklevel=2)
     return CriticalPoint(
         value=value,
         stderr=stderr,
@@ -725,7 +833,15 @@ def critical_point(
             control=str(control),
             replica=str(replica),
             error_method=f"bootstrap over replicas ({n_bootstrap} resamples)",
+            seed="generator passed" if isinstance(seed, np.random.Generator) else str(seed),
+            assumptions="; ".join(notes),
         ),
+        assumptions=tuple(notes),
+        nu_assumed=nu_assumed,
+        edge_peaks=edge,
+        dropped_sizes=dropped,
+        control_range=(lo, hi),
+        seed=seed if isinstance(seed, int) else None,
     )
 
 
@@ -964,6 +1080,15 @@ class Collapse:
     observable: str | None = None
     error_method: str = ""
     fitted: tuple[str, ...] = ()
+    #: the statistical part of each ``*_stderr`` (bootstrap or curvature)
+    statistical_stderr: dict[str, float] = field(default_factory=dict)
+    #: finite-size systematic per parameter: the shift when the smallest size is dropped
+    systematic: dict[str, float] = field(default_factory=dict)
+    #: error propagated from the uncertainty of a fixed ``critical_point=(value, stderr)``
+    propagated: dict[str, float] = field(default_factory=dict)
+    #: each verdict criterion and whether it passed; ``success`` is their conjunction
+    checks: dict[str, bool] = field(default_factory=dict)
+    seed: int | None = 0
     n_bootstrap: int = 0
     bootstrap: pd.DataFrame | None = field(default=None, repr=False)
     curves: dict[float, xr.DataArray] = field(default_factory=dict, repr=False)
@@ -1017,8 +1142,19 @@ class Collapse:
         keys = ("critical_point", "nu", "exponent", "critical_point_stderr", "nu_stderr",
                 "exponent_stderr", "correction", "correction_stderr", "omega", "quality",
                 "quality_relative", "overlap", "success", "message", "observable",
-                "error_method", "fitted", "n_bootstrap")
+                "error_method", "fitted", "n_bootstrap", "statistical_stderr", "systematic",
+                "propagated", "checks", "seed")
         return jsonable({k: getattr(self, k) for k in keys} | {"attrs": self.attrs})
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Collapse):
+            return NotImplemented
+        same_boot = (self.bootstrap is None and other.bootstrap is None) or (
+            self.bootstrap is not None and other.bootstrap is not None
+            and self.bootstrap.equals(other.bootstrap))
+        return (self.to_dict() == other.to_dict() and same_boot
+                and self.curves.keys() == other.curves.keys()
+                and all(self.curves[k].identical(other.curves[k]) for k in self.curves))
 
     def __repr__(self) -> str:
         return (
@@ -1122,7 +1258,7 @@ def _hessian(f, x, h):
 def finite_size_collapse(
     obs_by_size: Mapping[Any, xr.DataArray] | xr.DataArray,
     control: Hashable = "temperature",
-    critical_point: float | None = None,
+    critical_point: float | tuple[float, float] | CriticalPoint | None = None,
     nu: float | None = None,
     exponent: float | None = None,
     *,
@@ -1134,7 +1270,7 @@ def finite_size_collapse(
     n_bootstrap: int = 40,
     min_overlap: float = 0.5,
     interpolation_order: int = 3,
-    seed: int | None = None,
+    seed: int | None = 0,
 ) -> Collapse:
     """Fit the finite-size-scaling collapse ``obs(t, L) = L^a f((t − t_c) L^{1/ν})``.
 
@@ -1163,10 +1299,21 @@ def finite_size_collapse(
     from the curvature of ``χ² = N_over S``: ``cov = 2 H⁻¹ max(1, S)`` (the factor
     ``S`` rescales the unknown noise level when no error bars are given).
 
+    Finite-size systematics: with three sizes or more the collapse is refitted without
+    the smallest size; the shift of each parameter (``systematic``) is added in
+    quadrature to its statistical error (``statistical_stderr``) to give ``*_stderr``.
+    ``critical_point=(value, stderr)`` or a :class:`CriticalPoint` fixes ``t_c`` and
+    propagates its uncertainty: the collapse is refitted at ``t_c ± stderr`` and half the
+    spread (``propagated``) is added in quadrature as well. Resampling is deterministic
+    by default (``seed=0``, recorded); ``seed=None`` draws fresh randomness.
+
     The result reports ``success=False`` with a ``message`` when the collapse is not
-    trustworthy: ``S > 10`` with error bars, ``S`` not below ``0.1`` of the flat-curve
-    value (``quality_relative``; pure noise gives ≈ 1), a fitted parameter on the edge
-    of the box, too little overlap, or bootstrap refits that mostly fail.
+    trustworthy; ``checks`` lists each criterion: ``S > 10`` with error bars, ``S`` not
+    below ``0.1`` of the flat-curve value (``quality_relative``; pure noise gives ≈ 1), a
+    fitted parameter on the edge of the box, too little overlap, bootstrap refits that
+    mostly fail, no finite error bar, and ``stable_without_smallest_size``: dropping the
+    smallest size moves a parameter by more than 3 statistical errors (the scaling form
+    without corrections does not hold at these sizes; the shift is in the error bar).
 
     References
     ----------
@@ -1214,8 +1361,9 @@ def finite_size_collapse(
 
     box = _box(curves, bounds)
     fixed: dict[str, float] = {}
-    if critical_point is not None:
-        fixed["critical_point"] = float(critical_point)
+    tc_given, tc_err = _given_critical_point(critical_point)
+    if tc_given is not None:
+        fixed["critical_point"] = tc_given
     if nu is not None:
         if not nu > 0:
             raise SchemaError("nu must be positive", where="nu=", fix="pass nu > 0 or None")
@@ -1289,7 +1437,46 @@ def finite_size_collapse(
         error_method = "all parameters fixed"
         nu_err = 0.0
 
+    # ------------------------------------------------- finite-size systematics
+    stat = dict(stderr)
+    stat["nu"] = float(nu_err)
+
+    def refit(cv, fx):
+        fr = [p for p in _PARAMS if p not in fx]
+        ob = _objective_factory(_stack(cv), fx, fr, omega, min_overlap, interpolation_order)
+        tb, _ = _minimize(ob, [box[p] for p in fr], x0=[params[p] for p in fr], seed=seed,
+                          global_search=False)
+        return dict(fx) | dict(zip(fr, tb, strict=True))
+
+    systematic: dict[str, float] = {}
+    propagated: dict[str, float] = {}
+    if free and len(curves) >= 3:
+        smallest = min(curves)
+        rest = {L: c for L, c in curves.items() if L != smallest}
+        systematic = _shifts(params, refit(rest, fixed), free)
+    if free and tc_err:
+        up = refit(curves, fixed | {"critical_point": tc_given + tc_err})
+        down = refit(curves, fixed | {"critical_point": tc_given - tc_err})
+        propagated = {k: 0.5 * v for k, v in _shifts(up, down, free).items()}
+        stderr["critical_point"] = tc_err
+        stat["critical_point"] = tc_err
+    for p in free:
+        stderr[p] = math.hypot(stat[p], systematic.get(p, 0.0), propagated.get(p, 0.0))
+    if "inv_nu" in free:
+        nu_err = math.hypot(stat["nu"], systematic.get("nu", 0.0), propagated.get("nu", 0.0))
+    if systematic or propagated:
+        error_method += " (+) finite-size systematic (refit without the smallest size)" * bool(
+            systematic) + " (+) propagated t_c uncertainty" * bool(propagated)
+
     # ----------------------------------------------------------------- verdict
+    checks = {}
+    unstable = [p for p, v in systematic.items() if p != "nu" and stat.get(p, 0) > 0
+                and v > 3.0 * stat[p]]
+    checks["stable_without_smallest_size"] = not unstable
+    if unstable:
+        notes.append("dropping the smallest size moves " + ", ".join(
+            f"{ {'inv_nu': '1/nu'}.get(p, p)} by {systematic[p] / stat[p]:.1f} statistical errors"
+            for p in unstable) + " (corrections to scaling at these sizes; included in the error bars)")
     if st.has_errors and q.S > QUALITY_MAX:
         notes.append(f"S = {q.S:.3g} > {QUALITY_MAX:g}: the data do not collapse within their error bars")
     if not q.relative < RELATIVE_QUALITY_MAX:
@@ -1310,6 +1497,12 @@ def finite_size_collapse(
         if not math.isfinite(stderr[p]):
             notes.append(f"no finite error bar for {p}")
             break
+    checks["quality_within_errors"] = not (st.has_errors and q.S > QUALITY_MAX)
+    checks["better_than_flat_curve"] = bool(q.relative < RELATIVE_QUALITY_MAX)
+    checks["overlap"] = bool(q.overlap >= min_overlap)
+    checks["inside_search_box"] = not any("edge of the search box" in n for n in notes)
+    checks["bootstrap_refits"] = not any("bootstrap refits failed" in n for n in notes)
+    checks["finite_error_bars"] = not any("no finite error bar" in n for n in notes)
     success = not notes
     message = "collapse converged" if success else "; ".join(notes)
 
@@ -1336,6 +1529,13 @@ def finite_size_collapse(
         observable=observable,
         error_method=error_method,
         fitted=tuple("nu" if p == "inv_nu" else p for p in free),
+        statistical_stderr={p: float(v) for p, v in stat.items()
+                            if p in free or p == "nu" and "inv_nu" in free
+                            or p == "critical_point" and tc_err},
+        systematic={p: float(v) for p, v in systematic.items()},
+        propagated={p: float(v) for p, v in propagated.items()},
+        checks=checks,
+        seed=seed,
         n_bootstrap=0 if boot_df is None else len(boot_df),
         bootstrap=boot_df,
         curves=curves_da,
@@ -1345,8 +1545,38 @@ def finite_size_collapse(
             control=str(control),
             error_method=error_method,
             box=str({k: box[k] for k in free}),
+            seed=str(seed),
         ),
     )
+
+
+def _shifts(a: dict[str, float], b: dict[str, float], free: list[str]) -> dict[str, float]:
+    """|a − b| per free parameter (and for ν = 1/inv_nu when 1/ν is free)."""
+    out = {p: abs(float(a[p]) - float(b[p])) for p in free}
+    if "inv_nu" in free:
+        out["nu"] = abs(1.0 / a["inv_nu"] - 1.0 / b["inv_nu"])
+    return out
+
+
+def _given_critical_point(cp: Any) -> tuple[float | None, float]:
+    """(value, stderr) of a fixed critical point given as a number, a pair or a CriticalPoint."""
+    if cp is None:
+        return None, 0.0
+    if isinstance(cp, CriticalPoint):
+        value, err = cp.value, cp.stderr
+    elif isinstance(cp, tuple | list):
+        if len(cp) != 2:
+            raise SchemaError(f"critical_point={cp!r}", where="critical_point=",
+                              fix="pass a number, (value, stderr) or a CriticalPoint")
+        value, err = cp
+    else:
+        value, err = cp, 0.0
+    value, err = float(value), float(err)
+    if not math.isfinite(value) or not (math.isfinite(err) and err >= 0):
+        raise SchemaError(f"critical_point = {value} ± {err} is not usable",
+                          where="critical_point=",
+                          fix="pass a finite value and a finite, non-negative stderr")
+    return value, err
 
 
 # ------------------------------------------------------------------------ power law
@@ -1598,7 +1828,7 @@ def fit_power_law(
     side: str = "below",
     window: tuple[float, float] | None = None,
     n_bootstrap: int = 500,
-    seed: int | np.random.Generator | None = None,
+    seed: int | np.random.Generator | None = 0,
 ) -> PowerLawFit:
     """Fit ``y = A |x − x_c|^p`` on one side of a critical point.
 
@@ -1677,7 +1907,7 @@ def fit_power_law(
 
     logA, p, xc, wls, ml = fit(xa, ya, ea)
     pred = _power_model(xa, logA, p, xc)
-    rng = np.random.default_rng(seed)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     boot = []
     log_pred = np.log(pred)
     resid = np.log(ya) - log_pred
@@ -1769,5 +1999,6 @@ def fit_power_law(
             model="y = A |x - x_c|^p",
             error_method=("parametric" if use_ml else "log-residual")
             + f" bootstrap ({bt.shape[0]} resamples)",
+            seed="generator passed" if isinstance(seed, np.random.Generator) else str(seed),
         ),
     )
