@@ -321,3 +321,93 @@ def test_power_law_bad_input():
         fit_power_law(np.arange(6.0), -np.ones(6), critical_point=7.0)
     with pytest.raises(SchemaError):
         fit_power_law(np.arange(6.0), np.ones(6), side="left")
+
+
+# ------------------------------------------ assumptions are fields (issue 14.6, 14.8)
+
+
+def test_susceptibility_edge_peak_is_a_field_and_a_warning():
+    """The largest size's grid ends before its true peak (T_L = TC + L^(-1/NU)): its chi
+    maximum sits at the grid edge. Today's code dropped it as a silent NaN."""
+    data = _chi_replicas()
+    t32 = data[32]["temperature"].values
+    data[32] = data[32].isel(temperature=t32 < TC + 0.5 * 32 ** (-1 / NU))
+    with pytest.warns(RuntimeWarning, match="edge of the control grid"):
+        r = critical_point(data, method="susceptibility", nu=NU, n_bootstrap=20)
+    assert r.edge_peaks == (32.0,)
+    assert 32.0 in r.dropped_sizes
+    assert any("edge" in a for a in r.assumptions)
+
+
+def test_susceptibility_nu_assumed_is_a_field_and_a_warning():
+    """Four sizes cannot fit T_c, a and 1/nu with a check: nu is fixed, and the result
+    says so (true nu = 0.8, so nu = 1 is an assumption, not a fact)."""
+    data = _chi_replicas(sizes=(8, 12, 16, 24))
+    with pytest.warns(RuntimeWarning, match="nu assumed 1"):
+        r = critical_point(data, method="susceptibility", n_bootstrap=20)
+    assert r.nu_assumed == 1.0
+    assert r.control_range[0] <= r.value <= r.control_range[1]
+
+
+def test_estimate_outside_the_control_range_is_an_error():
+    """Every grid lies above TC (x from 0.3 to 3): the peaks extrapolate to TC = 2.0,
+    below the range every size covers, which must not come back as a plain number."""
+    rng = np.random.default_rng(3)
+    data = {}
+    for L in (8, 12, 16, 24, 32):
+        t = TC + np.linspace(0.3, 3.0, 21) * L ** (-1 / NU)
+        s = np.exp(-(((t - TC) * L ** (1 / NU) - 1.0) ** 2) / 2) + 0.2
+        m = L**-0.125 * (3 + s[:, None] * rng.normal(size=(t.size, 300)))
+        data[L] = xr.DataArray(m, dims=("temperature", "sample"), coords={"temperature": t},
+                               attrs={"N": L * L})
+    with pytest.raises(SchemaError, match="outside the control"):
+        critical_point(data, method="susceptibility", nu=NU, n_bootstrap=10)
+
+
+def test_resampling_is_deterministic_by_default_and_results_round_trip():
+    import pickle
+
+    data = _binder_replicas(n=200)
+    a = critical_point(data, n_bootstrap=20)
+    b = critical_point(data, n_bootstrap=20)
+    assert a.value == b.value and a.stderr == b.stderr and a.seed == 0
+    assert np.array_equal(a.bootstrap, b.bootstrap)
+    assert pickle.loads(pickle.dumps(a)) == a
+    c1 = finite_size_collapse(data, observable="binder", n_bootstrap=4)
+    c2 = finite_size_collapse(data, observable="binder", n_bootstrap=4)
+    assert c1.nu_stderr == c2.nu_stderr and c1.seed == 0 and c1.attrs["seed"] == "0"
+    assert pickle.loads(pickle.dumps(c1)) == c1
+    fresh = critical_point(data, n_bootstrap=20, seed=None)
+    assert fresh.seed is None
+
+
+def test_string_checkpoint_labels_use_the_numeric_step_coordinate():
+    """control='checkpoint' with labels 'step100'... (issue 16): the crossing is located in
+    units of the `step` coordinate (here 1000 * temperature, so at 1000 * TC)."""
+    data = {}
+    for L, da in _binder_replicas(n=300).items():
+        t = da["temperature"].values
+        data[L] = (da.rename(temperature="checkpoint")
+                   .assign_coords(checkpoint=[f"step{int(round(1000 * v))}" for v in t],
+                                  step=("checkpoint", 1000 * t)))
+    r = critical_point(data, control="checkpoint", n_bootstrap=20)
+    assert abs(r.value / (1000 * TC) - 1) < 0.01
+    c = finite_size_collapse(data, control="checkpoint", observable="binder", n_bootstrap=0)
+    assert abs(c.critical_point / (1000 * TC) - 1) < 0.02
+
+
+def test_collapse_error_includes_finite_size_systematic_and_propagated_tc():
+    """Curves with a known correction to scaling, L^a (1 + 2/L) f(x): the fit without the
+    correction is biased, and the error bar must grow by the shift from dropping the
+    smallest size; a fixed t_c given with an error propagates into the other parameters."""
+    curves = _curves()
+    for L in curves:
+        curves[L] = curves[L] * (1 + 2.0 / L)
+    c = finite_size_collapse(curves)
+    assert c.systematic["exponent"] > 0
+    total = np.hypot(c.statistical_stderr["exponent"], c.systematic["exponent"])
+    assert c.exponent_stderr == pytest.approx(total)
+    assert set(c.checks) >= {"stable_without_smallest_size", "better_than_flat_curve"}
+    assert c.success == all(c.checks.values())
+    fixed = finite_size_collapse(curves, critical_point=(TC, 0.01))
+    assert fixed.critical_point_stderr == 0.01 and fixed.propagated["exponent"] > 0
