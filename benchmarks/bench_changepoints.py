@@ -86,7 +86,7 @@ def _hits(truth, pred, margin=1):
 
 
 def main(smoke: bool = False) -> dict:
-    n_runs = 3 if smoke else 30
+    n_runs = 3 if smoke else 12
     n_layout = 2 if smoke else 8
     out: dict = {"jump": {}, "layouts": {}}
     t0 = time.perf_counter()
