@@ -156,3 +156,22 @@ def test_results_file_malformed_names_it(tmp_path):
     with pytest.raises(SchemaError) as err:
         lmeval.read(f, fields={}, options={})
     assert res.name in str(err.value)
+
+
+def test_open_samples_end_to_end_detects_and_reads_every_answer():
+    import re
+
+    import numpy as np
+
+    import phasekit as pk
+
+    ds = pk.open_samples(OUT, encoder="integer", states=list(range(1, 11)))
+    assert ds.attrs["format"] == "lm-eval" and ds.attrs["n_unparsed"] == 0
+    assert list(ds["checkpoint"].values) == ["stage1-step1000-tokens4B", "stage1-step2000-tokens8B", "sft-step100"]
+    labels = np.asarray(ds["state"].values).astype(str)
+    for m in ds["model"].values:
+        for c in ds["checkpoint"].values:
+            tok = ds["token"].sel(model=m, checkpoint=c).values.ravel()
+            got = Counter(labels[t] for t in tok if t >= 0)
+            want = Counter(re.findall(r"\d+", t)[-1] for d in range(6) for t in TRUTH[f"{m}|{c}|{d}"])
+            assert got == want
