@@ -1209,7 +1209,7 @@ def _eliminate(cands: list[int], local: _LocalTest, alpha: float) -> list[int]:
 def _scan_peaks(z: np.ndarray, positions: np.ndarray, window: int, null: _ScanNull, alpha: float,
                 near: Sequence[int], gap: int = 3) -> list[int]:
     """Significant local maxima of the scan (within +-window) away from the candidates."""
-    out = []
+    out: list[int] = []
     for i, t in enumerate(positions):
         lo, hi = max(0, i - window), min(len(z), i + window + 1)
         if z[i] < z[lo:hi].max() or null.p(float(z[i])) > alpha:
