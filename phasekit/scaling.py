@@ -1475,11 +1475,11 @@ def finite_size_collapse(
     stat = dict(stderr)
     stat["nu"] = float(nu_err)
 
-    def refit(cv, fx):
+    def refit(cv, fx, global_search=False):
         fr = [p for p in _PARAMS if p not in fx]
         ob = _objective_factory(_stack(cv), fx, fr, omega, min_overlap, interpolation_order)
-        tb, _ = _minimize(ob, [box[p] for p in fr], x0=[params[p] for p in fr], seed=seed,
-                          global_search=False)
+        tb, _ = _minimize(ob, [box[p] for p in fr], x0=[params[p] for p in fr],
+                          seed=0 if seed is None else seed, global_search=global_search)
         return dict(fx) | dict(zip(fr, tb, strict=True))
 
     systematic: dict[str, float] = {}
@@ -1487,7 +1487,8 @@ def finite_size_collapse(
     if free and len(curves) >= 3:
         smallest = min(curves)
         rest = {L: c for L, c in curves.items() if L != smallest}
-        systematic = _shifts(params, refit(rest, fixed), free)
+        # a global search: a local refit from the full optimum stays in its basin
+        systematic = _shifts(params, refit(rest, fixed, global_search=True), free)
     if free and tc_err:
         up = refit(curves, fixed | {"critical_point": tc_given + tc_err})
         down = refit(curves, fixed | {"critical_point": tc_given - tc_err})
