@@ -89,3 +89,20 @@ def test_defaults_missing_column_and_truncated_file(tmp_path):
     with pytest.raises(SchemaError) as err:
         hf.read(f, fields={"text": "outputs.*.text"}, options={})
     assert "t.arrow" in str(err.value)
+
+
+def test_open_samples_reads_a_dataset_object_end_to_end():
+    import numpy as np
+
+    import phasekit as pk
+
+    recs = [{"checkpoint": f"step{1000 * (1 + i % 3)}", "prompt": f"q{i}",
+             "outputs": [{"text": f"I pick {(i * 7 + j) % 10}."} for j in range(3)]} for i in range(24)]
+    ds = pk.open_samples(datasets.Dataset.from_list(recs), text="outputs.*.text", encoder="integer",
+                         states=list(range(10)))
+    assert ds.attrs["format"] == "hf" and ds.attrs["n_unparsed"] == 0
+    labels = np.asarray(ds["state"].values).astype(str)
+    for c in ds["checkpoint"].values:
+        got = Counter(labels[t] for t in ds["token"].sel(checkpoint=c).values.ravel() if t >= 0)
+        want = Counter(str((i * 7 + j) % 10) for i in range(24) if f"step{1000 * (1 + i % 3)}" == c for j in range(3))
+        assert got == want
