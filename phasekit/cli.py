@@ -50,8 +50,8 @@ def _add_mapping_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--stage", default=None, help="field of training stages (base, sft, rl…), or a JSON object")
     g.add_argument("--requests", action="append", default=None,
                    help="OpenAI batch input file(s), joined on custom_id for the prompts (repeatable)")
-    g.add_argument("--responses", default="resps", choices=["resps", "filtered_resps"],
-                   help="lm-eval: raw generations (resps) or the filtered ones")
+    g.add_argument("--responses", default="resps",
+                   help="lm-eval: raw generations (resps), or filtered_resps / filtered_resps:<filter name>")
     g.add_argument("--name-pattern", default=None,
                    help="regex with groups (?P<model>) (?P<checkpoint>) (?P<stage>) (?P<step>) read from "
                    "the model name, else the file path")

@@ -249,3 +249,13 @@ def test_exact_encoder_normalises_open_answers():
     assert ds.sizes["state"] == 2
     raw = pk.open_samples(rows, text="text", encoder="exact", normalize=False)
     assert raw.sizes["state"] == 5
+
+
+def test_saved_hf_dataset_folder_reads_whole(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    d = datasets.Dataset.from_list([{"checkpoint": f"step{s}", "prompt": "p",
+                                     "outputs": [{"text": str(i % 10 + 1)} for i in range(4)]} for s in (10, 20)])
+    d.save_to_disk(str(tmp_path / "saved"))
+    ds = pk.open_samples(tmp_path / "saved", text="outputs.*.text", encoder="integer", states=list(range(1, 11)))
+    assert ds.attrs["format"] == "hf" and ds.attrs["n_generations"] == 8
+    assert ds["token"].sel(checkpoint="step20").values.ravel().tolist() == [0, 1, 2, 3]

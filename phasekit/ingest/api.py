@@ -169,7 +169,8 @@ def open_samples(
         the other roles (column names or dotted paths; for client formats they override the
         reader's defaults). ``step``/``stage`` may also be a mapping ``{checkpoint: value}``.
     requests : the OpenAI batch input file(s), joined on ``custom_id`` for the prompts
-    responses : lm-eval: ``"resps"`` (raw generations) or ``"filtered_resps"``
+    responses : lm-eval: ``"resps"`` (raw generations), or ``"filtered_resps"`` /
+        ``"filtered_resps:<filter name>"`` (the name is needed when the task has several filters)
     name_pattern : regex with named groups ``model``, ``checkpoint``, ``stage``, ``step``,
         applied to the model name when there is one, else to the file path
     stage_order : the training stages in order, when stage counters restart (default: the

@@ -62,8 +62,9 @@ def _readable(p: Path) -> bool:
 
 
 def _expand_folder(folder: Path, fmt: str | None) -> list[Path]:
-    if fmt in (None, "lm-eval") and formats.detect_format(folder, only=("lm-eval",)) == "lm-eval":
-        return [folder]
+    for whole in ("lm-eval", "hf"):        # formats whose unit is a whole folder
+        if fmt in (None, whole) and formats.detect_format(folder, only=(whole,)) == whole:
+            return [folder]
     files = [p for p in _walk(folder) if _readable(p)]
     if not files:
         raise SchemaError("the folder holds no readable files", where=str(folder),
