@@ -658,7 +658,7 @@ def _peak_estimate(
 
 def _assumptions(
     method: str, fit: dict[str, Any], sizes: list[float], points: np.ndarray,
-    edge: tuple[float, ...], nu: float | None,
+    edge: tuple[float, ...],
 ) -> tuple[list[str], tuple[float, ...], float | None]:
     """The assumptions an estimate rests on, the sizes it could not use, and ν if assumed."""
     notes = []
@@ -815,7 +815,7 @@ def critical_point(
     sizes = list(mats)
     edge = tuple(float(L) for L, c in base_curves.items()
                  if method == "susceptibility" and _max_at_edge(c))
-    notes, dropped, nu_assumed = _assumptions(method, fit, sizes, points, edge, nu)
+    notes, dropped, nu_assumed = _assumptions(method, fit, sizes, points, edge)
     lo = max(float(t[0]) for t, _ in mats.values())
     hi = min(float(t[-1]) for t, _ in mats.values())
     if not np.isfinite(value):
