@@ -17,6 +17,7 @@ from . import formats
 from .assemble import Layout, assemble
 from .audit import check_unparsed
 from .build import SampleSink
+from .jsonio import gc_paused
 from .records import FieldMap, NamePattern
 from .sources import STORE_EXTENSIONS, feed_table, read_unit, resolve_paths
 
@@ -210,7 +211,8 @@ def open_samples(
     sink = SampleSink(enc)
     pattern = NamePattern(name_pattern) if name_pattern is not None else None
     options = {"responses": responses, "requests": requests}
-    desc, used = _feed(sink, source, format, fields, options, pattern)
+    with gc_paused():                    # records are acyclic: see jsonio.gc_paused
+        desc, used = _feed(sink, source, format, fields, options, pattern)
     layout = Layout(steps=step_map, stages=stage_map, stage_order=stage_order, sizes=sizes,
                     model_dim=model is not None, source=desc, format=used,
                     sequence=position is not None or (enc is not None and enc.kind == "list"))

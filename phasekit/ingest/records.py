@@ -219,27 +219,26 @@ def _record_batch(comp: _Compiled, recs: list, locs: list, describe: Callable[[A
 
 
 def _expand_star(comp: _Compiled, recs: list, where: Callable[[int], str]) -> tuple[np.ndarray, dict, int]:
-    index: list[int] = []
-    per_item: dict[str, list] = {r: [] for r in comp.item_get}
-    empty = 0
-    for i, r in enumerate(recs):
-        items = comp.head(r)
-        if items is MISSING or items is None or items == []:
-            empty += 1
-            continue
-        if not isinstance(items, list):
-            raise SchemaError(f"{comp.star!r} is not a list", where=where(i),
-                              fix="put '*' only after a list of samples")
-        index.extend([i] * len(items))
-        for role, g in comp.item_get.items():
-            per_item[role].extend(g(it) for it in items)
-    for role, col in per_item.items():
-        if role != "token":
-            bad = next((j for j, v in enumerate(col) if isinstance(v, list | dict)), None)
-            if bad is not None:
-                get_samples(recs[index[bad]], comp.fields.paths[role], where=where(index[bad]), role=role)
+    """Each item of every record's ``*`` list as one generation: (record index, per-item values, empty)."""
+    lists = [comp.head(r) for r in recs]
+    lengths = np.fromiter((len(x) if type(x) is list else 0 for x in lists), dtype=np.int64, count=len(lists))
+    bad = next((i for i, x in enumerate(lists) if type(x) is not list and x is not MISSING and x is not None), None)
+    if bad is not None:
+        raise SchemaError(f"{comp.star!r} is not a list", where=where(bad), fix="put '*' only after a list of samples")
+    items = [it for x in lists if type(x) is list for it in x]
+    per_item: dict[str, list] = {}
+    for role, g in comp.item_get.items():
+        tail = split_path(comp.fields.paths[role])
+        tail = tail[tail.index("*") + 1:]
+        col = ([it.get(tail[0], MISSING) if type(it) is dict else MISSING for it in items] if len(tail) == 1
+               else [g(it) for it in items])
+        if role != "token" and {type(v) for v in col} & {list, dict}:
+            k = next(k for k, v in enumerate(col) if type(v) in (list, dict))
+            rec = int(np.searchsorted(np.cumsum(lengths), k, side="right"))
+            get_samples(recs[rec], comp.fields.paths[role], where=where(rec), role=role)
         per_item[role] = col if MISSING not in col else [None if v is MISSING else v for v in col]
-    return np.asarray(index, dtype=np.int64), per_item, empty
+    index = np.repeat(np.arange(len(recs), dtype=np.int64), lengths)
+    return index, per_item, int((lengths == 0).sum())
 
 
 def _broadcast(column: list | None, index: np.ndarray) -> list | None:
