@@ -48,8 +48,8 @@ def main(full: bool = False, out: str = "ising_collapse.png", seed: int = 1) -> 
     col = {obs: finite_size_collapse(m, observable=obs, block="chain", n_bootstrap=30, seed=0)
            for obs in ("binder", "chi")}
     # <m> alone cannot separate a shift of t_c from a change of beta/nu: fix t_c at the
-    # Binder estimate (its error is small compared with the collapse's t_c error)
-    col["m"] = finite_size_collapse(m, observable="m", critical_point=cp.value, block="chain",
+    # Binder estimate, passing the whole result so that its error propagates into beta/nu
+    col["m"] = finite_size_collapse(m, observable="m", critical_point=cp, block="chain",
                                     n_bootstrap=30, seed=0)
 
     rows = [
