@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..errors import SchemaError
 
-__all__ = ["SampleSink", "Batch", "FAILED", "KEY_ROLES"]
+__all__ = ["SampleSink", "Batch", "Repeated", "FAILED", "KEY_ROLES"]
 
 #: Reason recorded for a generation the client reports as failed.
 FAILED = "request failed"
@@ -76,8 +76,29 @@ class Batch:
     paths: dict[str, str] | None = None      # role -> the field path it was read from
 
 
+class Repeated(Sequence):
+    """``values[index[i]]`` for each generation ``i``: a record's label shared by its generations.
+
+    Factorised at the record level (:func:`_factorize`), never expanded per generation.
+    """
+
+    def __init__(self, values: list, index: np.ndarray) -> None:
+        self.values, self.index = values, index
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self.values[j] for j in self.index[i].tolist()]
+        return self.values[int(self.index[i])]
+
+
 def _factorize(values: Sequence[Any], role: str, batch: Batch) -> tuple[np.ndarray, list]:
     """Codes (-1 for missing) and distinct labels; a list/dict value is an error naming its place."""
+    if isinstance(values, Repeated):
+        codes, uniques = _factorize(values.values, role, batch)
+        return codes[values.index], uniques
     try:
         codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
     except TypeError:

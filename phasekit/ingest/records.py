@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SchemaError
-from .build import KEY_ROLES, Batch, SampleSink
+from .build import KEY_ROLES, Batch, Repeated, SampleSink
 from .paths import MISSING, get_path, get_samples, split_path
 
 __all__ = ["FieldMap", "DEFAULT_FIELDS", "NamePattern", "feed_records", "blocks_of", "BLOCK"]
@@ -204,11 +204,13 @@ def _record_batch(comp: _Compiled, recs: list, locs: list, describe: Callable[[A
     else:
         index, per_item, empty = _expand_star(comp, recs, rwhere)
         values = per_item.pop(fields.value_role)
-    keys = {role: _broadcast(cols.get(role), index) for role in KEY_ROLES}
+    per_record = {role: _present_or_none(cols.get(role)) for role in KEY_ROLES}
+    _fill(per_record, fixed, pattern, path, len(recs))          # once per record, not per generation
+    keys = {role: _broadcast(per_record.get(role), index) for role in KEY_ROLES}
     for role, col in per_item.items():
         keys[role] = col
     failure = per_item.get("failure", _broadcast(cols.get("failure"), index))
-    _fill(keys, fixed, pattern, path, len(index))
+
     def where(i: int) -> str:
         return rwhere(int(index[i])) if len(index) else rwhere(0)
 
@@ -241,12 +243,17 @@ def _expand_star(comp: _Compiled, recs: list, where: Callable[[int], str]) -> tu
     return index, per_item, int((lengths == 0).sum())
 
 
-def _broadcast(column: list | None, index: np.ndarray) -> list | None:
+def _present_or_none(column: list | None) -> list | None:
+    return None if column is None or column.count(None) == len(column) else column
+
+
+def _broadcast(column: list | None, index: np.ndarray) -> Sequence[Any] | None:
+    """A record-level column seen per generation (without copying it per generation)."""
     if column is None or column.count(None) == len(column):
         return None
-    if len(index) == len(column) and index[-1] == len(column) - 1:
+    if len(index) == len(column) and (not len(index) or index[-1] == len(column) - 1):
         return column                                  # one generation per record
-    return [column[i] for i in index.tolist()]
+    return Repeated(column, index)
 
 
 def _fill(keys: dict, fixed: Mapping[str, Any], pattern: NamePattern | None, path: str, n: int) -> None:
