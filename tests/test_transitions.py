@@ -319,3 +319,22 @@ def test_p_values_at_the_resampling_floor_are_bounds():
     assert ev["p_value_at_floor"] and ev["p_value_text"] == "< 0.01"
     assert all(b["p_value_text"].startswith("< ") == b["p_value_at_floor"] for b in ev["boundaries"])
     assert "p = < 0.01" in repr(res) or "p = <" in repr(res)
+
+
+def test_a_sharp_change_in_a_short_run_is_found_and_the_null_assumption_recorded():
+    """8 checkpoints, uniform over 10 states -> 0.7 on one state: the drift estimate must not
+    absorb the change itself (it did: phi = 18.9, p = 0.33); a flat short run stays quiet."""
+    rng = np.random.default_rng(3)
+    q, T = 10, 8
+    after = np.full(q, 0.3 / (q - 1))
+    after[3] = 0.7
+    tok = np.stack([rng.choice(q, size=(6, 8, 20), p=np.full(q, 1 / q) if t < T // 2 else after)
+                    for t in range(T)])
+    coords = {"checkpoint": np.arange(T), "step": ("checkpoint", np.arange(T) * 100)}
+    ds = xr.Dataset({"token": (("checkpoint", "prompt", "sample", "position"), tok)}, coords=coords,
+                    attrs={"n_states": q})
+    r = detect_boundaries(ds, dim="checkpoint")
+    assert list(r.locations) == [400]
+    assert "not measurable" in r.evidence["over_dispersion"]
+    flat = ds.copy(data={"token": rng.integers(0, q, size=tok.shape)})
+    assert len(detect_boundaries(flat, dim="checkpoint").locations) == 0
