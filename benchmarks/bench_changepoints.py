@@ -24,10 +24,9 @@ import time
 
 import numpy as np
 import ruptures as rpt
-import xarray as xr
 
 from phasekit.cpmetrics import margin_f1
-from phasekit.datasets.crystallisation import crystallisation_run
+from phasekit.datasets.crystallisation import crystallisation_run, drifting_jump_run
 from phasekit.transitions import detect_boundaries, phase_levels
 
 SCENARIOS = {
@@ -40,28 +39,7 @@ SCENARIOS = {
 LAYOUTS = [(24, 8), (16, 12), (12, 16), (8, 24), (8, 64)]
 
 
-def jump_run(seed, jump, drift, conc, t=40, prompts=24, samples=8, q=10):
-    """Token Dataset and true boundaries (the generator of tests/test_validation_changepoints.py)."""
-    rng = np.random.default_rng(seed)
-    b1 = int(rng.integers(6, t - 14))
-    b2 = int(rng.integers(b1 + 8, t - 5))
-    bounds = [b1, b2] if jump > 0 else []
-    logit = np.log(rng.dirichlet(np.full(q, 0.7), size=prompts) + 1e-9)
-    walk = rng.normal(0, drift, size=(t, prompts, q))
-    walk[0] = 0
-    lg = logit[None] + np.cumsum(walk, axis=0)
-    for b in bounds:
-        lg[b:] += rng.normal(0, jump, size=(prompts, q))[None]
-    p = np.exp(lg - lg.max(-1, keepdims=True))
-    p /= p.sum(-1, keepdims=True)
-    if conc:
-        p = np.stack([[rng.dirichlet(conc * p[i, j] + 1e-6) for j in range(prompts)] for i in range(t)])
-    cdf = np.cumsum(p, -1)
-    cdf[..., -1] = 1
-    tok = (rng.random((t, prompts, samples))[..., None] >= cdf[:, :, None, :]).sum(-1)
-    ds = xr.Dataset({"token": (("checkpoint", "prompt", "sample"), tok)},
-                    coords={"step": ("checkpoint", 100.0 * np.arange(1, t + 1))}, attrs={"n_states": q})
-    return ds, bounds
+jump_run = drifting_jump_run   # the generator of tests/test_validation_changepoints.py
 
 
 def _ruptures_levels(ds) -> list[int]:

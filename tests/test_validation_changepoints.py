@@ -20,7 +20,7 @@ import pytest
 import ruptures as rpt
 
 from phasekit.cpmetrics import margin_f1
-from phasekit.datasets.crystallisation import crystallisation_run
+from phasekit.datasets.crystallisation import crystallisation_run, drifting_jump_run
 from phasekit.transitions import detect_boundaries, phase_levels
 
 
@@ -120,33 +120,7 @@ NULLS = {"null_drift": {"jump": 0.0, "drift": 0.15, "conc": None},
          "null_jitter": {"jump": 0.0, "drift": 0.05, "conc": 200.0}}
 
 
-def jump_run(seed, jump, drift, conc, t=40, prompts=24, samples=8, q=10):
-    """Token Dataset and the true boundary indices (empty when ``jump`` is 0)."""
-    import xarray as xr
-
-    rng = np.random.default_rng(seed)
-    if t >= 24:
-        b1 = int(rng.integers(6, t - 14))
-        b2 = int(rng.integers(b1 + 8, t - 5))
-    else:
-        b1, b2 = t // 3, 2 * t // 3
-    bounds = [b1, b2] if jump > 0 else []
-    logit = np.log(rng.dirichlet(np.full(q, 0.7), size=prompts) + 1e-9)
-    walk = rng.normal(0, drift, size=(t, prompts, q))
-    walk[0] = 0
-    lg = logit[None] + np.cumsum(walk, axis=0)
-    for b in bounds:
-        lg[b:] += rng.normal(0, jump, size=(prompts, q))[None]
-    p = np.exp(lg - lg.max(-1, keepdims=True))
-    p /= p.sum(-1, keepdims=True)
-    if conc:
-        p = np.stack([[rng.dirichlet(conc * p[i, j] + 1e-6) for j in range(prompts)] for i in range(t)])
-    cdf = np.cumsum(p, -1)
-    cdf[..., -1] = 1
-    tok = (rng.random((t, prompts, samples))[..., None] >= cdf[:, :, None, :]).sum(-1)
-    ds = xr.Dataset({"token": (("checkpoint", "prompt", "sample"), tok)},
-                    coords={"step": ("checkpoint", 100.0 * np.arange(1, t + 1))}, attrs={"n_states": q})
-    return ds, bounds
+jump_run = drifting_jump_run
 
 
 def _counts(ds):

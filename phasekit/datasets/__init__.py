@@ -17,7 +17,7 @@ data model and a dict of the exact values an estimator should recover.
 """
 
 from ._common import Generated
-from .crystallisation import crystallisation_run, demo_dataset
+from .crystallisation import crystallisation_run, demo_dataset, drifting_jump_run
 from .potts import (
     POTTS_EXACT,
     biased_spins,
@@ -31,6 +31,7 @@ from .sequences import markov_chain, power_law_sequences, repeat_avoiding_sequen
 from .tiny_lm import load_tiny_lm
 
 __all__ = [
+    "drifting_jump_run",
     "POTTS_EXACT",
     "Generated",
     "critical_energy",

@@ -31,7 +31,7 @@ import xarray as xr
 from ..errors import SchemaError
 from ._common import Generated, rng_from
 
-__all__ = ["crystallisation_run", "demo_dataset"]
+__all__ = ["crystallisation_run", "demo_dataset", "drifting_jump_run"]
 
 _MIN_PHASE = 6
 
@@ -333,3 +333,38 @@ def demo_dataset() -> Generated:
         settling_shift=0.85,
         seed=_DEMO_SEED,
     )
+
+
+def drifting_jump_run(seed: int, jump: float, drift: float, conc: float | None, t: int = 40, prompts: int = 24,
+                      samples: int = 8, q: int = 10) -> tuple[xr.Dataset, list[int]]:
+    """A run with two abrupt changes on top of drift, and its true boundary indices.
+
+    Each prompt's logits start from a Dirichlet(0.7) draw and random-walk with step sd
+    ``drift``; at two checkpoints (drawn in the run when ``t >= 24``, else at t/3, 2t/3)
+    they jump by N(0, ``jump``²) (no boundaries when ``jump`` is 0: the null); ``conc``
+    adds Dirichlet jitter of that concentration around each checkpoint's distribution.
+    The change-point validation and benchmark use it for recall/precision and false alarms.
+    """
+    rng = np.random.default_rng(seed)
+    if t >= 24:
+        b1 = int(rng.integers(6, t - 14))
+        b2 = int(rng.integers(b1 + 8, t - 5))
+    else:
+        b1, b2 = t // 3, 2 * t // 3
+    bounds = [b1, b2] if jump > 0 else []
+    logit = np.log(rng.dirichlet(np.full(q, 0.7), size=prompts) + 1e-9)
+    walk = rng.normal(0, drift, size=(t, prompts, q))
+    walk[0] = 0
+    lg = logit[None] + np.cumsum(walk, axis=0)
+    for b in bounds:
+        lg[b:] += rng.normal(0, jump, size=(prompts, q))[None]
+    p = np.exp(lg - lg.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    if conc:
+        p = np.stack([[rng.dirichlet(conc * p[i, j] + 1e-6) for j in range(prompts)] for i in range(t)])
+    cdf = np.cumsum(p, -1)
+    cdf[..., -1] = 1
+    tok = (rng.random((t, prompts, samples))[..., None] >= cdf[:, :, None, :]).sum(-1)
+    ds = xr.Dataset({"token": (("checkpoint", "prompt", "sample"), tok)},
+                    coords={"step": ("checkpoint", 100.0 * np.arange(1, t + 1))}, attrs={"n_states": q})
+    return ds, bounds
