@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from phasekit.entropy import (
+from phasekit.entropy_estimators import (
     DEFAULT_ESTIMATOR,
     ESTIMATORS,
     entropy_from_fingerprint,

@@ -158,8 +158,8 @@ def reset_peak():
 
 rows = []
 STAGES = [("phasekit.observables", "order_parameters"), ("phasekit.lazy", "materialize"),
-          ("phasekit.observables", "prompt_structure"), ("phasekit.ensemble", "susceptibility"),
-          ("phasekit.ensemble", "binder_cumulant"), ("phasekit.transitions", "detect_boundaries"),
+          ("phasekit.observables", "prompt_structure"), ("phasekit.fluctuations", "susceptibility"),
+          ("phasekit.fluctuations", "binder_cumulant"), ("phasekit.transitions", "detect_boundaries"),
           ("phasekit.anatomy", "seed_attribution"), ("phasekit.anatomy", "divergence_scan"),
           ("phasekit.correlations", "correlation_function"), ("phasekit.correlations", "correlation_length")]
 

@@ -25,20 +25,20 @@ _API = {
     "validate": "schema",
     "count_states": "count",
     "Counts": "count",
-    "entropy": "entropy",
-    "entropy_from_counts": "entropy",
-    "entropy_from_fingerprint": "entropy",
+    "entropy": "entropy_estimators",
+    "entropy_from_counts": "entropy_estimators",
+    "entropy_from_fingerprint": "entropy_estimators",
     "magnetization": "observables",
     "order_parameters": "observables",
     "prompt_structure": "observables",
     "with_stderr": "observables",
-    "susceptibility": "ensemble",
-    "binder_cumulant": "ensemble",
-    "order_histogram": "ensemble",
-    "bimodality": "ensemble",
-    "response": "ensemble",
-    "jackknife": "ensemble",
-    "bootstrap": "ensemble",
+    "susceptibility": "fluctuations",
+    "binder_cumulant": "fluctuations",
+    "order_histogram": "fluctuations",
+    "bimodality": "fluctuations",
+    "response": "fluctuations",
+    "jackknife": "fluctuations",
+    "bootstrap": "fluctuations",
     "correlation_function": "correlations",
     "mutual_information": "correlations",
     "correlation_length": "correlations",
@@ -61,7 +61,7 @@ _API = {
     "universality_table": "universality",
     "compatible_classes": "universality",
     "UNIVERSALITY_CLASSES": "universality",
-    "analyze": "report",
+    "analyze": "pipeline",
     "CountStore": "store",
     "map_configurations": "lazy",
     "materialize": "lazy",
@@ -88,11 +88,6 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted(__all__)
 
-
-# ``phasekit.entropy`` is both a submodule and the public function: bind the function
-# eagerly, otherwise importing the submodule anywhere would rebind the package
-# attribute ``entropy`` to the module.
-from .entropy import entropy  # noqa: E402, F401
 
 try:  # register the ``.phase`` accessor on import (cheap: it delegates lazily)
     from . import accessor as _accessor  # noqa: F401

@@ -37,7 +37,7 @@ from scipy.signal import find_peaks
 from scipy.special import rel_entr
 
 from ._meta import append_history, as_dims, estimate, provenance, require_dims
-from .ensemble import _moment_jackknife
+from .fluctuations import _moment_jackknife
 from .errors import SchemaError
 
 __all__ = [
@@ -775,7 +775,7 @@ class TransitionClass:
 def _jackknife_fluctuations(m: np.ndarray, n: float) -> dict[str, np.ndarray]:
     """χ = N(⟨m²⟩ − ⟨m⟩²) and U = 1 − ⟨m⁴⟩/(3⟨m²⟩²) per row of ``m`` (control, replica),
     with delete-one jackknife standard errors (the O(R) moment jackknife of
-    :mod:`phasekit.ensemble`); NaN entries are ignored, rows with < 3 replicas are NaN."""
+    :mod:`phasekit.fluctuations`); NaN entries are ignored, rows with < 3 replicas are NaN."""
     chi, _, chi_se, k = _moment_jackknife(m, (1, 2), lambda mo, _n: n * (mo[1] - mo[0] ** 2))
     binder, _, u_se, _ = _moment_jackknife(m, (2, 4), lambda mo, _n: 1.0 - mo[1] / (3.0 * mo[0] ** 2))
     few = k < 3

@@ -217,14 +217,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _has_analyze() -> bool:
     try:
-        from . import report  # noqa: F401
+        from . import pipeline  # noqa: F401
     except ImportError:
         return False
     return True
 
 
 def _run_analyze(ds, outdir: Path, args: argparse.Namespace, *, input_desc: str, truth=None) -> int:
-    from .report import analyze
+    from .pipeline import analyze
 
     client = _start_client(args)
     try:

@@ -705,7 +705,7 @@ def _entropy_batch(
     ``entropy_from_fingerprint`` with the true alphabet size (``None`` when unknown, so
     estimators that need K raise instead of guessing it from the observed support).
     """
-    from .entropy import entropy_from_fingerprint
+    from .entropy_estimators import entropy_from_fingerprint
 
     indptr = [0]
     mult: list[np.ndarray] = []

@@ -345,12 +345,12 @@ def _entropy(c: Counts, estimator: str | None, q: int | None) -> tuple[np.ndarra
     """Entropy and stderr per configuration from the counts' fingerprints (one count pass)."""
     import importlib
 
-    _ent = importlib.import_module("phasekit.entropy")  # the module, not pk.entropy()
+    _ent = importlib.import_module("phasekit.entropy_estimators")  # the module, not pk.entropy()
     est = _ent.default_estimator(q) if estimator is None else estimator
     h, se = _ent.entropy_from_fingerprint(*c.fingerprint(), estimator=est, n_states=q)
     attrs = {
         "estimator": est,
-        "error_method": getattr(_ent, "_ERROR_METHOD", {}).get(est, "see phasekit.entropy"),
+        "error_method": getattr(_ent, "_ERROR_METHOD", {}).get(est, "see phasekit.entropy_estimators"),
         "n_states": q,
         "long_name": "Shannon entropy",
     }

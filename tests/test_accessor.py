@@ -10,7 +10,7 @@ import xarray as xr
 
 import phasekit
 import phasekit.accessor  # noqa: F401  (registers .phase even if __init__ did not)
-from phasekit.ensemble import binder_cumulant, susceptibility
+from phasekit.fluctuations import binder_cumulant, susceptibility
 from phasekit.observables import magnetization
 
 

@@ -1,4 +1,4 @@
-"""Fluctuations over replicas: phasekit.ensemble against direct formulas."""
+"""Fluctuations over replicas: phasekit.fluctuations against direct formulas."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import scipy.stats as st
 import xarray as xr
 
-from phasekit.ensemble import (
+from phasekit.fluctuations import (
     bimodality,
     binder_cumulant,
     bootstrap,

@@ -1,4 +1,4 @@
-"""Unit tests of phasekit.entropy: exact formulas, fingerprint plumbing, wrapper, errors."""
+"""Unit tests of phasekit.entropy_estimators: exact formulas, fingerprint plumbing, wrapper, errors."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import xarray as xr
 from scipy import integrate
 from scipy.special import digamma, gammaln, polygamma
 
-from phasekit.entropy import (
+from phasekit.entropy_estimators import (
     DEFAULT_ESTIMATOR,
     ESTIMATORS,
     _dirichlet_sums,
@@ -479,7 +479,7 @@ def test_analyze_estimator_does_not_depend_on_number_of_configurations(monkeypat
 
     import phasekit as pk
 
-    ent = importlib.import_module("phasekit.entropy")
+    ent = importlib.import_module("phasekit.entropy_estimators")
     asked = []
     original = ent.entropy_from_fingerprint
 
@@ -496,7 +496,7 @@ def test_analyze_estimator_does_not_depend_on_number_of_configurations(monkeypat
 
 
 def test_default_is_deterministic_and_identical_for_dask_input():
-    """Issue 14 item 8: nothing in phasekit.entropy resamples; the default gives bit-identical
+    """Issue 14 item 8: nothing in phasekit.entropy_estimators resamples; the default gives bit-identical
     values on repeated calls and on dask-backed input (with its K-sensitivity coordinate)."""
     pytest.importorskip("dask")
     ds = _samples(seed=6, q=50)

@@ -121,7 +121,7 @@ def test_empty_configuration_does_not_disturb_others(small):
 
 
 def test_default_entropy_estimator_is_used(small):
-    from phasekit.entropy import DEFAULT_ESTIMATOR, entropy
+    from phasekit.entropy_estimators import DEFAULT_ESTIMATOR, entropy
 
     o = order_parameters(small, system="sample")
     H = entropy(small, system="sample")
@@ -284,7 +284,7 @@ def test_prompt_structure_empty_prompt_and_errors():
 
 
 def test_order_parameters_without_q_compute_every_q_free_quantity():
-    from phasekit.entropy import entropy_from_counts
+    from phasekit.entropy_estimators import entropy_from_counts
 
     rng = np.random.default_rng(8)
     ds = _prompts(rng.integers(0, 6, size=(3, 2, 80)), 6).drop_attrs()

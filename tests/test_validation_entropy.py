@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from phasekit.entropy import (
+from phasekit.entropy_estimators import (
     DEFAULT_ESTIMATOR,
     ESTIMATORS,
     entropy_from_counts,
@@ -158,7 +158,7 @@ def test_overstated_k_does_not_break_coverage_silently():
     the spread to the K-free estimate, and the result carries that estimate."""
     import xarray as xr
 
-    from phasekit.entropy import entropy
+    from phasekit.entropy_estimators import entropy
 
     p = np.full(20_000, 1 / 20_000)
     cover_nsb, bias_nsb = _coverage(p, 3000, 40_000, 40, 31, "nsb")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from phasekit.datasets.potts import critical_temperature, potts_samples
-from phasekit.ensemble import binder_cumulant, jackknife, susceptibility
+from phasekit.fluctuations import binder_cumulant, jackknife, susceptibility
 from phasekit.observables import magnetization, order_parameters
 
 U_STAR_ISING = 0.61069
