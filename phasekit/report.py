@@ -58,6 +58,14 @@ class Report:
     transition : :class:`phasekit.anatomy.TransitionClass` when sizes allow, else None
     transition_note : why there is no classification, when there is none
     settings, provenance : how it was made
+    members : one Report per member of a ``model``/``run``/``task`` dim (keys like
+        ``"model=7B"``, ``"run=seed1"``, ``"task=coin"``); empty for one system
+    across : the dim of ``members`` or of ``diagram`` (None for one system)
+    diagram : :class:`phasekit.diagram.PhaseDiagram` when ``analyze(across=...)`` ran, else None
+    size_scaling : critical point, collapse exponents and transition class across model sizes
+        (plain-data result), or None
+    comparison : boundaries aligned across members: ``boundary`` (member × boundary index,
+        NaN-padded, control units) with ``boundary_lower``/``boundary_upper``; across runs the spread
     """
 
     order: xr.Dataset
@@ -72,6 +80,11 @@ class Report:
     transition_note: str
     settings: dict[str, Any]
     provenance: dict[str, Any]
+    members: dict[str, Report] = field(default_factory=dict)
+    across: str | None = None
+    diagram: Any = None
+    size_scaling: Any = None
+    comparison: xr.Dataset | None = None
     _figures: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ summaries
