@@ -31,7 +31,7 @@ _API = {
     "magnetization": "observables",
     "order_parameters": "observables",
     "prompt_structure": "observables",
-    "with_stderr": "observables",
+    "with_stderr": "_meta",
     "susceptibility": "fluctuations",
     "binder_cumulant": "fluctuations",
     "order_histogram": "fluctuations",

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ._meta import as_dims, estimate, provenance
+from ._meta import as_dims, estimate, provenance, with_stderr
 from .count import DENSE_MAX_STATES, Counts, count_states
 from .errors import SchemaError
 
@@ -96,27 +96,6 @@ def _size_attr(N: np.ndarray) -> dict[str, Any]:
 
 def _system_attr(c: Counts) -> list[str]:
     return [str(d) for d in c.system]
-
-
-def with_stderr(ds: xr.Dataset, var: Hashable) -> xr.DataArray:
-    """Variable ``var`` of a result Dataset with its ``<var>_stderr`` as the ``stderr`` coord.
-
-    Result Datasets (:func:`order_parameters`, :func:`prompt_structure`) cannot hold one
-    ``stderr`` coordinate per variable, so they store ``<var>_stderr`` variables; this
-    turns one back into a phasekit estimate (``da`` with ``da.stderr``).
-    """
-    if var not in ds.data_vars:
-        raise SchemaError(
-            f"no variable {var!r} in the dataset", where=f"variables {list(ds.data_vars)}",
-            fix="name one of the listed variables",
-        )
-    da = ds[var]
-    key = f"{var}_stderr"
-    se = ds[key] if key in ds.data_vars else xr.full_like(da, np.nan, dtype=float)
-    se = se.broadcast_like(da).transpose(*da.dims)
-    out = da.assign_coords(stderr=(da.dims, np.asarray(se.values, dtype=float)))
-    out.attrs = dict(da.attrs)
-    return out
 
 
 # ------------------------------------------------------------------------- magnetization

@@ -314,10 +314,9 @@ def _nan(v: Any) -> float:
 
 
 def _with_se(ds: xr.Dataset, var: str) -> xr.DataArray:
-    da = ds[var]
-    if f"{var}_stderr" in ds:
-        da = da.assign_coords(stderr=ds[f"{var}_stderr"])
-    return da
+    from ._meta import with_stderr  # the one converter of <var>_stderr/_lower/_upper variables
+
+    return with_stderr(ds, var)
 
 
 def _netcdf_safe(ds: xr.Dataset) -> xr.Dataset:
