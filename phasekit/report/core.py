@@ -19,18 +19,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ._meta import control_values
-from ._version import __version__
+from .._meta import control_values
+from .._version import __version__
 
-__all__ = ["Report", "SUMMARY_SCHEMA_VERSION"]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "analyze":  # the pipeline moved to phasekit.pipeline; kept importable from here
-        from .pipeline import analyze
-
-        return analyze
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = ["ORDER_VARS", "Report", "SUMMARY_SCHEMA_VERSION"]
 
 #: Version of the ``summary.json`` layout (bumped on any incompatible change).
 SUMMARY_SCHEMA_VERSION = 1
@@ -235,7 +227,7 @@ class Report:
         """
         import matplotlib.pyplot as plt
 
-        from . import plot as pkplot
+        from .. import plot as pkplot
 
         control = self.settings["control"]
         figs: dict[str, Any] = {}
@@ -314,14 +306,14 @@ def _nan(v: Any) -> float:
 
 
 def _with_se(ds: xr.Dataset, var: str) -> xr.DataArray:
-    from ._meta import with_stderr  # the one converter of <var>_stderr/_lower/_upper variables
+    from .._meta import with_stderr  # the one converter of <var>_stderr/_lower/_upper variables
 
     return with_stderr(ds, var)
 
 
 def _netcdf_safe(ds: xr.Dataset) -> xr.Dataset:
     """Make attrs and object/string variables writable by every NetCDF engine."""
-    from ._meta import _clean_attr
+    from .._meta import _clean_attr
 
     ds = ds.copy()
     for name in list(ds.variables):
