@@ -12,20 +12,21 @@ the standard error and the bias correction ``R·θ − (R−1)·mean(θ_(i))``. 
 says in its attrs which value it reports (``bias_correction``) and how its error was obtained
 (``error_method``).
 
-The reusable resampling helpers :func:`jackknife` and :func:`bootstrap` work on plain
-numpy arrays with any reducing function.
+The reusable resampling helpers :func:`jackknife` and :func:`bootstrap` (plain numpy
+arrays, any reducing function) live in :mod:`phasekit.resampling` and are re-exported here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from ._meta import as_dims, estimate, require_dims, stderr_of
 from .errors import SchemaError
+from .resampling import BootstrapResult, JackknifeResult, bootstrap, jackknife  # re-exported
 
 __all__ = [
     "BootstrapResult",
@@ -41,98 +42,6 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-class JackknifeResult(NamedTuple):
-    """Result of :func:`jackknife`.
-
-    ``value`` is θ on the full sample, ``bias_corrected`` is n·θ − (n−1)·θ̄₍.₎,
-    ``stderr`` is sqrt((n−1)/n · Σ(θ₍ᵢ₎ − θ̄₍.₎)²), ``replicates`` the leave-one-out
-    values θ₍ᵢ₎ stacked on the last axis.
-    """
-
-    value: np.ndarray
-    bias_corrected: np.ndarray
-    stderr: np.ndarray
-    replicates: np.ndarray
-
-
-class BootstrapResult(NamedTuple):
-    """Result of :func:`bootstrap`: ``value`` on the full sample, ``stderr`` = standard
-    deviation (ddof=1) of the bootstrap replicates, ``replicates`` stacked on the last
-    axis (n_bootstrap of them)."""
-
-    value: np.ndarray
-    stderr: np.ndarray
-    replicates: np.ndarray
-
-
-def jackknife(
-    func: Callable[..., Any], data: np.ndarray, axis: int = -1
-) -> JackknifeResult:
-    """Delete-one jackknife of a statistic.
-
-    ``func(x, axis=axis)`` must reduce ``x`` along ``axis``. With θ = func(data) and
-    θ₍ᵢ₎ = func(data without element i along axis), n = data.shape[axis]:
-
-    - bias-corrected value  θ_J = n·θ − (n−1)·θ̄₍.₎ ,  θ̄₍.₎ = (1/n) Σᵢ θ₍ᵢ₎
-    - standard error        se_J = sqrt((n−1)/n · Σᵢ (θ₍ᵢ₎ − θ̄₍.₎)²)
-
-    Reference: Efron & Tibshirani, *An Introduction to the Bootstrap* (1993), ch. 11.
-    The statistic is evaluated n + 1 times (cost O(n²) for O(n) statistics); the
-    moment-based observables of this module use an O(n) closed form instead.
-    """
-    x = np.asarray(data)
-    axis = axis % x.ndim
-    n = x.shape[axis]
-    if n < 2:
-        raise SchemaError(
-            f"the jackknife needs at least 2 replicas, got {n}",
-            where=f"axis {axis} of an array of shape {x.shape}",
-            fix="use more replicas",
-        )
-    value = np.asarray(func(x, axis=axis), dtype=float)
-    reps = np.stack(
-        [np.asarray(func(np.delete(x, i, axis=axis), axis=axis), dtype=float) for i in range(n)],
-        axis=-1,
-    )
-    mean = reps.mean(axis=-1)
-    se = np.sqrt((n - 1) / n * ((reps - mean[..., None]) ** 2).sum(axis=-1))
-    return JackknifeResult(value, n * value - (n - 1) * mean, se, reps)
-
-
-def bootstrap(
-    func: Callable[..., Any],
-    data: np.ndarray,
-    axis: int = -1,
-    n_bootstrap: int = 200,
-    seed: int | np.random.Generator | None = 0,
-) -> BootstrapResult:
-    """Nonparametric bootstrap of a statistic over ``axis``.
-
-    Draws ``n_bootstrap`` resamples of size n with replacement along ``axis`` (the same
-    replica indices for every other cell), evaluates ``func(x_b, axis=axis)`` on each and
-    reports the standard deviation (ddof = 1) of the replicates as standard error.
-    Reference: Efron & Tibshirani (1993), ch. 6. Deterministic by default (``seed=0``);
-    ``seed=None`` or a Generator for fresh randomness.
-    """
-    x = np.asarray(data)
-    axis = axis % x.ndim
-    n = x.shape[axis]
-    if n < 2 or n_bootstrap < 2:
-        raise SchemaError(
-            f"the bootstrap needs >= 2 replicas and n_bootstrap >= 2 (got {n}, {n_bootstrap})",
-            where=f"axis {axis} of an array of shape {x.shape}",
-            fix="use more replicas or a larger n_bootstrap",
-        )
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    value = np.asarray(func(x, axis=axis), dtype=float)
-    idx = rng.integers(0, n, size=(n_bootstrap, n))
-    reps = np.stack(
-        [np.asarray(func(np.take(x, i, axis=axis), axis=axis), dtype=float) for i in idx],
-        axis=-1,
-    )
-    return BootstrapResult(value, reps.std(axis=-1, ddof=1), reps)
 
 
 def _replica_array(
@@ -260,7 +169,7 @@ def susceptibility(
     )
     chi = corr if corrected else value
     out = _wrap(chi, keep, coords) * size
-    err = _wrap(se, keep, coords) * abs(size)
+    err = _wrap(se, keep, coords) * np.abs(size)
     if temperature is not None:
         if temperature not in out.coords:
             raise SchemaError(
