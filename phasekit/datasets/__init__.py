@@ -12,12 +12,17 @@ data model and a dict of the exact values an estimator should recover.
 * :func:`crystallisation_run` — a three-phase training run (liquid → nucleation →
   settling) with known boundary steps and seed prompt;
 * :func:`demo_dataset` — the embedded demo, a fixed-seed crystallisation run;
+* :func:`potts_models` — Potts lattices of several sizes laid out as a model family
+  (``model`` dim, ``size = L²``, temperature in ``step``);
+* :func:`temperature_collapse_run` — a run whose collapse step moves with the sampling
+  temperature by a known law (for phase diagrams);
 * :func:`load_tiny_lm` — samples from a real (tiny) language model trained from scratch
   through pretraining, SFT and RL (see ``docs/case_study.md``).
 """
 
 from ._common import Generated
 from .crystallisation import crystallisation_run, demo_dataset, drifting_jump_run
+from .families import potts_models, temperature_collapse_run
 from .potts import (
     POTTS_EXACT,
     biased_spins,
@@ -43,7 +48,9 @@ __all__ = [
     "load_tiny_lm",
     "markov_chain",
     "potts_by_size",
+    "potts_models",
     "potts_samples",
+    "temperature_collapse_run",
     "power_law_sequences",
     "repeat_avoiding_sequences",
 ]

@@ -1,0 +1,396 @@
+"""Boundaries compared across the members of a family: model sizes, runs, tasks, a second control.
+
+Pure functions on plain arrays and small Datasets:
+
+* :func:`boundary_arrays` — the boundaries of each member as NaN-padded arrays
+  (member × boundary index) of locations and interval ends, in control units;
+* :func:`link_boundaries` — which boundaries of different members are the same transition:
+  member after member, each boundary is matched to the open boundary *lines* by the
+  minimum-cost one-to-one assignment of ``|location − line's last location|`` (Kuhn 1955,
+  :func:`scipy.optimize.linear_sum_assignment`), a match being accepted only within
+  ``gate`` control units; unmatched boundaries start new lines. In one dimension the
+  optimal assignment keeps the order of the boundaries, so lines never cross;
+* :func:`boundary_comparison` — the ``comparison`` Dataset of a multi-member report;
+* :func:`run_spread` — across runs (seeds) of one recipe, each line's mean location, the
+  spread (sample standard deviation) of its location across runs — the run-to-run
+  uncertainty of one run's boundary — and the standard error of the mean, s/√n;
+* :func:`phase_agreement` — whether members go through the same sequence of phases, and
+  the share of control values at which they carry the same label.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from scipy.optimize import linear_sum_assignment
+
+from ._meta import jsonable, provenance
+from .errors import SchemaError
+
+__all__ = ["DEFAULT_GATE_FRACTION", "SizeScaling", "boundary_arrays", "boundary_comparison", "default_gate",
+           "link_boundaries", "phase_agreement", "run_spread", "scale_across_sizes"]
+
+#: default gate of :func:`link_boundaries`, as a fraction of the control span covered
+DEFAULT_GATE_FRACTION = 0.25
+
+
+def boundary_arrays(results: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(location, lower, upper)``, each (member × boundary index), NaN-padded.
+
+    ``results`` are :class:`phasekit.BoundaryResult` objects (anything with ``locations`` and
+    ``intervals``), one per member, in member order.
+    """
+    width = max([len(r.locations) for r in results] + [1])
+    out = np.full((3, len(results), width), np.nan)
+    for i, r in enumerate(results):
+        k = len(r.locations)
+        if k:
+            out[0, i, :k] = np.asarray(r.locations, dtype=float)
+            out[1:, i, :k] = np.asarray(r.intervals, dtype=float).reshape(k, 2).T
+    return out[0], out[1], out[2]
+
+
+def default_gate(control_span: float) -> float:
+    """The default linking gate: ``DEFAULT_GATE_FRACTION`` of the control span covered."""
+    return DEFAULT_GATE_FRACTION * float(control_span) if np.isfinite(control_span) else np.inf
+
+
+def link_boundaries(location: np.ndarray, gate: float) -> np.ndarray:
+    """Line index of every boundary (member × boundary), -1 where there is none.
+
+    Members are taken in order; the boundaries of member i are assigned one-to-one to the
+    lines seen so far (cost: distance to the line's most recent location) by the Hungarian
+    algorithm; assignments farther than ``gate`` are refused and start new lines. Lines are
+    numbered by their mean location.
+    """
+    line = np.full(location.shape, -1, dtype=int)
+    last: list[float] = []
+    sums: list[list[float]] = []
+    for i in range(location.shape[0]):
+        idx = np.flatnonzero(np.isfinite(location[i]))
+        matched: dict[int, int] = {}
+        if idx.size and last:
+            cost = np.abs(location[i, idx][:, None] - np.asarray(last)[None, :])
+            big = np.where(cost <= gate, cost, 1e12 + cost)
+            rows, cols = linear_sum_assignment(big)
+            matched = {int(idx[r]): int(c) for r, c in zip(rows, cols, strict=True) if cost[r, c] <= gate}
+        for j in idx:
+            c = matched.get(int(j))
+            if c is None:
+                c = len(last)
+                last.append(0.0)
+                sums.append([])
+            last[c] = float(location[i, j])
+            sums[c].append(float(location[i, j]))
+            line[i, j] = c
+    order = np.argsort([np.mean(s) for s in sums], kind="stable")
+    rank = np.empty(len(order), dtype=int)
+    rank[order] = np.arange(len(order))
+    return np.where(line >= 0, rank[np.maximum(line, 0)], -1)
+
+
+def _by_line(values: np.ndarray, line: np.ndarray, n_lines: int) -> np.ndarray:
+    """(member × line) values, NaN where a member has no boundary on that line."""
+    out = np.full((values.shape[0], n_lines), np.nan)
+    rows, cols = np.nonzero(line >= 0)
+    out[rows, line[rows, cols]] = values[rows, cols]
+    return out
+
+
+def boundary_comparison(
+    results: Mapping[Any, Any], member_dim: str, *, control: str, control_span: float,
+    gate: float | None = None,
+) -> xr.Dataset:
+    """Boundaries of every member side by side, and linked into lines across members.
+
+    Variables: ``boundary``, ``boundary_lower``, ``boundary_upper`` (``member_dim`` ×
+    ``boundary_index``, NaN-padded, control units), ``boundary_line`` (the line each boundary
+    belongs to, -1 for padding), ``n_boundaries`` per member, and the same locations
+    arranged by line: ``line_location``, ``line_lower``, ``line_upper`` (``member_dim`` ×
+    ``line``). attrs: ``control``, ``gate`` (control units) and how it was chosen.
+    """
+    names = list(results)
+    loc, lo, hi = boundary_arrays([results[k] for k in names])
+    g = default_gate(control_span) if gate is None else float(gate)
+    line = link_boundaries(loc, g)
+    n_lines = int(line.max()) + 1 if line.size else 0
+    md, bd = (member_dim, "boundary_index"), (member_dim, "line")
+    return xr.Dataset(
+        {"boundary": (md, loc), "boundary_lower": (md, lo), "boundary_upper": (md, hi),
+         "boundary_line": (md, line), "n_boundaries": (member_dim, np.isfinite(loc).sum(axis=1)),
+         "line_location": (bd, _by_line(loc, line, n_lines)), "line_lower": (bd, _by_line(lo, line, n_lines)),
+         "line_upper": (bd, _by_line(hi, line, n_lines))},
+        coords={member_dim: names, "boundary_index": np.arange(loc.shape[1]), "line": np.arange(n_lines)},
+        attrs=provenance(control=control, gate=g, units="control values (the step coordinate when present)",
+                         gate_rule=(f"{DEFAULT_GATE_FRACTION:g} x the control span" if gate is None else "given"),
+                         linking="Hungarian assignment to the lines' last locations, member by member"),
+    )
+
+
+def run_spread(comparison: xr.Dataset, member_dim: str) -> xr.Dataset:
+    """Add, per boundary line, the spread of its location across runs.
+
+    ``line_mean`` (mean over the runs that have the line), ``line_spread`` (sample standard
+    deviation, ddof = 1: how far one run's boundary falls from another's), ``line_stderr``
+    (``line_spread / sqrt(line_n_runs)``, the standard error of ``line_mean``) and
+    ``line_n_runs``. With one run on a line the spread is NaN (not zero).
+    """
+    x = comparison["line_location"]
+    n = x.notnull().sum(member_dim)
+    mean = x.mean(member_dim, skipna=True)
+    sd = x.std(member_dim, ddof=1, skipna=True).where(n >= 2)
+    return comparison.assign(line_mean=mean, line_spread=sd, line_stderr=sd / np.sqrt(n.where(n > 0)),
+                             line_n_runs=n)
+
+
+def _sequence(labels: np.ndarray) -> tuple[str, ...]:
+    """The phases in order of appearance, consecutive repeats collapsed."""
+    out: list[str] = []
+    for lab in labels:
+        if not out or out[-1] != lab:
+            out.append(str(lab))
+    return tuple(out)
+
+
+def phase_agreement(phases: Mapping[Any, np.ndarray]) -> dict[str, Any]:
+    """Whether the members share their phases.
+
+    Returns ``sequences`` (member → phases in order, repeats collapsed), ``shared`` (all
+    sequences equal), ``agreement`` (share of control positions where every member has the
+    same label; NaN when the members' grids differ in length).
+    """
+    labels = {str(k): np.asarray(v).astype(str) for k, v in phases.items()}
+    seqs = {k: _sequence(v) for k, v in labels.items()}
+    shared = len(set(seqs.values())) <= 1
+    lengths = {v.size for v in labels.values()}
+    agreement = float("nan")
+    if len(lengths) == 1 and labels:
+        stack = np.stack(list(labels.values()))
+        agreement = float(np.mean(np.all(stack == stack[:1], axis=0)))
+    return {"sequences": seqs, "shared": shared, "agreement": agreement}
+
+
+# --------------------------------------------------------------------------- across sizes
+
+
+@dataclass(eq=False)
+class SizeScaling:
+    """The transition across model sizes: critical point, collapse exponents, order.
+
+    Attributes
+    ----------
+    members, sizes : the members (e.g. ``"model=L8"``) and their ``size`` coordinate, as given.
+    scaling_sizes : the variable the fits use: ``size ** (1 / dimension)`` when the size's
+        dimension d is known (``size = L^d`` → L), else ``size`` itself.
+    configuration_sizes : N of each member, the configuration size in χ = N(⟨m²⟩ − ⟨m⟩²).
+    dimension : d, or None (then exponents are in units of the size variable: ν_size = d ν).
+    critical_point, critical_point_susceptibility : :class:`phasekit.scaling.CriticalPoint`
+        from the Binder crossings and from the drift of the χ peaks (None where it failed;
+        ``notes`` say why).
+    collapses : ``{"binder": Collapse, "chi": Collapse, "m": Collapse}`` with ``t_c`` fixed at
+        the critical point (its error propagated); only for a continuous transition.
+    transition : :class:`TransitionClass` (first order / continuous / crossover).
+    assumptions : every assumption the numbers rest on (also warned about).
+    notes : what was not computed and why.
+    """
+
+    members: tuple[str, ...]
+    sizes: tuple[float, ...]
+    scaling_sizes: tuple[float, ...]
+    configuration_sizes: tuple[float, ...]
+    control: str
+    size_units: str = "unknown"
+    dimension: float | None = None
+    critical_point: Any = None
+    critical_point_susceptibility: Any = None
+    collapses: dict[str, Any] = field(default_factory=dict)
+    transition: Any = None
+    assumptions: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    seed: int | None = 0
+
+    def exponents(self) -> dict[str, tuple[float, float]]:
+        """``{"nu": (value, stderr), "gamma/nu": …, "beta/nu": …}`` from the collapses that succeeded
+        or failed only on corrections to scaling (see each Collapse's ``checks``)."""
+        out = {}
+        c = self.collapses
+        if "binder" in c:
+            out["nu"] = (float(c["binder"].nu), float(c["binder"].nu_stderr))
+        if "chi" in c:
+            out["gamma/nu"] = (float(c["chi"].exponent), float(c["chi"].exponent_stderr))
+        if "m" in c:
+            out["beta/nu"] = (-float(c["m"].exponent), float(c["m"].exponent_stderr))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable summary."""
+        def d(x: Any) -> Any:
+            return None if x is None else x.to_dict()
+
+        return jsonable({
+            "members": list(self.members), "sizes": list(self.sizes), "scaling_sizes": list(self.scaling_sizes),
+            "configuration_sizes": list(self.configuration_sizes), "control": self.control,
+            "size_units": self.size_units, "dimension": self.dimension,
+            "critical_point": d(self.critical_point),
+            "critical_point_susceptibility": d(self.critical_point_susceptibility),
+            "collapses": {k: v.to_dict() for k, v in self.collapses.items()},
+            "exponents": {k: list(v) for k, v in self.exponents().items()},
+            "transition": d(self.transition), "assumptions": list(self.assumptions),
+            "notes": list(self.notes), "seed": self.seed})
+
+    def to_dataset(self) -> xr.Dataset:
+        """Per member: size, scaling size, N; attrs: the critical points, exponents, order."""
+        cp = self.critical_point
+        attrs: dict[str, Any] = {"control": self.control, "size_units": self.size_units,
+                                 "dimension": self.dimension, "assumptions": list(self.assumptions),
+                                 "notes": list(self.notes),
+                                 "transition": self.transition.kind if self.transition is not None else None,
+                                 "critical_point": cp.value if cp is not None else np.nan,
+                                 "critical_point_stderr": cp.stderr if cp is not None else np.nan}
+        for k, (v, se) in self.exponents().items():
+            attrs[k] = v
+            attrs[f"{k}_stderr"] = se
+        return xr.Dataset(
+            {"size": ("member", np.asarray(self.sizes, dtype=float)),
+             "scaling_size": ("member", np.asarray(self.scaling_sizes, dtype=float)),
+             "configuration_size": ("member", np.asarray(self.configuration_sizes, dtype=float))},
+            coords={"member": list(self.members)}, attrs=provenance(**attrs))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SizeScaling):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+
+def _transition_order(m: dict[float, xr.DataArray], n_config: dict[float, float], *, replica: Hashable,
+                      control: str, dimension: float | None, seed: int | None) -> tuple[Any, list[str]]:
+    """classify_transition with χ_max growth measured against the scaling size.
+
+    classify_transition fits log χ_max against log N with χ = N·var(m). To measure growth
+    against the scaling size s while keeping each member's χ = N_i var(m_i), it is given
+    n_i = N_ref · s_i / s_ref and m_i · sqrt(N_i / n_i): then n_i var(m'_i) = N_i var(m_i)
+    exactly, and the Binder cumulant and the bimodality of m (both scale free) are unchanged.
+    """
+    from . import classify_transition
+
+    ref = min(m)
+    n_fit = {s: n_config[ref] * s / ref for s in m}
+    scaled = {s: (da * np.sqrt(n_config[s] / n_fit[s])).assign_attrs(da.attrs, N=n_fit[s]) for s, da in m.items()}
+    notes = []
+    if not all(np.isclose(n_config[s] / s, n_config[ref] / ref) for s in m):
+        notes.append("transition order: chi_max growth measured against the size coordinate, taken as "
+                     "the volume (chi_max grows like size at a first-order transition); chi = N(<m^2> - "
+                     "<m>^2) with each member's own configuration size N")
+    res = classify_transition(scaled, replica=replica, control=control, n_by_size=n_fit,
+                              dimension=dimension, seed=seed)
+    return res, notes
+
+
+def _critical_points(m: dict[float, xr.DataArray], *, replica: Hashable, control: str, block: Hashable | None,
+                     first_order: bool, dimension: float | None, n_bootstrap: int, seed: int | None,
+                     ) -> tuple[Any, Any, list[str]]:
+    """Binder-crossing and χ-peak critical points; a failure becomes a note, never a guess."""
+    from . import critical_point
+
+    out, notes = [], []
+    for method in ("binder", "susceptibility"):
+        kw: dict[str, Any] = {}
+        if method == "susceptibility" and first_order:
+            kw["nu"] = 1.0 / dimension if dimension else 1.0  # T_L - T_c ~ 1/volume at first order
+            notes.append(f"first-order: chi peaks extrapolated as T_L = T_c + a L^-{1 / kw['nu']:g} "
+                         "(the inverse volume)")
+        try:
+            cp = critical_point(m, replica=replica, control=control, method=method, block=block,
+                                n_bootstrap=n_bootstrap, seed=seed, **kw)
+        except (SchemaError, ValueError) as err:
+            cp = None
+            notes.append(f"critical point ({method}) not estimated: {err}")
+        if cp is not None and not np.isfinite(cp.value):
+            notes.append(f"critical point ({method}) not estimated: {cp.fit.get('model')}")
+            cp = None
+        if cp is not None:
+            notes.extend(f"critical point ({method}): {a}" for a in cp.assumptions)
+        out.append(cp)
+    return out[0], out[1], notes
+
+
+def _collapses(m: dict[float, xr.DataArray], cp: Any, *, replica: Hashable, control: str,
+               block: Hashable | None, seed: int | None) -> tuple[dict[str, Any], list[str]]:
+    """Binder (ν), χ (γ/ν) and ⟨m⟩ (−β/ν) collapses at the critical point (error propagated)."""
+    from . import finite_size_collapse
+
+    out, notes = {}, []
+    for obs in ("binder", "chi", "m"):
+        try:
+            c = finite_size_collapse(m, control=control, critical_point=cp, observable=obs, replica=replica,
+                                     block=block, n_bootstrap=20, seed=seed)
+        except (SchemaError, ValueError) as err:
+            notes.append(f"collapse of {obs} failed: {err}")
+            continue
+        out[obs] = c
+        if not c.success:
+            notes.append(f"collapse of {obs}: {c.message}")
+    return out, notes
+
+
+def scale_across_sizes(
+    m_by_member: Mapping[str, xr.DataArray], sizes: Mapping[str, float], n_config: Mapping[str, float], *,
+    replica: Hashable, control: str, dimension: float | None = None, size_units: str = "unknown",
+    block: Hashable | None = None, n_bootstrap: int = 200, seed: int | None = 0,
+) -> SizeScaling:
+    """Order, critical point and exponents of a transition seen at several sizes.
+
+    ``m_by_member``: per-configuration order parameter of each member (dims ``control`` ×
+    ``replica``); ``sizes``: its size coordinate; ``n_config``: its configuration size N.
+    The fits use the scaling variable ``s = size ** (1/dimension)`` (``size`` when the
+    dimension is unknown). In order: the transition's order
+    (:func:`phasekit.classify_transition`); unless a crossover, the critical point from the
+    Binder crossings and from the χ peaks (:func:`phasekit.critical_point`); for a continuous
+    transition, the collapses of U (ν), χ (γ/ν) and ⟨m⟩ (β/ν) with t_c fixed at the Binder
+    critical point and its error propagated (:func:`phasekit.finite_size_collapse`).
+    Everything not computed is a note, every assumption a field and a warning.
+    """
+    names = sorted(m_by_member, key=lambda k: float(sizes[k]))
+    if len(names) < 2:
+        raise SchemaError("scaling across sizes needs at least 2 members", where="sizes",
+                          fix="add models of other sizes")
+    scale = {k: float(sizes[k]) ** (1.0 / dimension) if dimension else float(sizes[k]) for k in names}
+    if len(set(scale.values())) < len(names):
+        raise SchemaError("two members have the same size", where=f"sizes {dict(sizes)}",
+                          fix="give every model its own size (--sizes name=size,...)")
+    m = {scale[k]: m_by_member[k].assign_attrs(N=float(n_config[k])) for k in names}
+    n_by = {scale[k]: float(n_config[k]) for k in names}
+    assumptions = [] if dimension else [
+        f"size used as the scaling variable itself (units: {size_units}); with size = L^d the "
+        "exponents are per unit of size: nu_size = d nu, and gamma/nu, beta/nu are divided by d"]
+    transition, a = _transition_order(m, n_by, replica=replica, control=control,
+                                      dimension=dimension, seed=seed)
+    assumptions += a
+    notes: list[str] = []
+    cp = cp_chi = None
+    collapses: dict[str, Any] = {}
+    if transition.kind == "crossover":
+        notes.append("classified a crossover: no critical point or exponents (chi_max does not grow)")
+    else:
+        cp, cp_chi, n = _critical_points(m, replica=replica, control=control, block=block,
+                                         first_order=transition.kind == "first_order", dimension=dimension,
+                                         n_bootstrap=n_bootstrap, seed=seed)
+        notes += n
+    if transition.kind == "continuous" and cp is not None:
+        collapses, n = _collapses(m, cp, replica=replica, control=control, block=block, seed=seed)
+        notes += n
+    elif transition.kind == "first_order":
+        notes.append("classified first order: no critical exponents (they describe continuous transitions)")
+    if assumptions:
+        warnings.warn("scaling across sizes: " + "; ".join(assumptions), RuntimeWarning, stacklevel=2)
+    return SizeScaling(members=tuple(names), sizes=tuple(float(sizes[k]) for k in names),
+                       scaling_sizes=tuple(scale[k] for k in names),
+                       configuration_sizes=tuple(float(n_config[k]) for k in names), control=str(control),
+                       size_units=size_units, dimension=dimension, critical_point=cp,
+                       critical_point_susceptibility=cp_chi, collapses=collapses, transition=transition,
+                       assumptions=tuple(assumptions), notes=tuple(notes), seed=seed)
