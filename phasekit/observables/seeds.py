@@ -1,0 +1,356 @@
+r"""Seed attribution: which reference-checkpoint prompt distribution each checkpoint's
+behaviour collapsed onto (Samanta, Holtzman & West 2026, arXiv 2606.29933).
+
+For checkpoint :math:`c` and prompt :math:`i` with empirical answer distribution
+:math:`\hat p_{ci}` and reference distributions :math:`\hat r_j` (prompt :math:`j` at the
+reference checkpoint(s)), the seed is :math:`\arg\min_j \mathrm{JS}(\hat p_{ci}, \hat r_j)`
+and the support retention the share of :math:`\hat p_{ci}` on the seed's top-k support.
+Divergences and redraws are those of :mod:`phasekit.distributions`; the seed of the
+bootstrap follows :mod:`phasekit.resampling` (deterministic by default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .._meta import (
+    append_history,
+    as_dims,
+    provenance,
+    renamed_keyword,
+    require_dims,
+    require_distinct,
+)
+from ..count import Counts, count_states
+from ..distributions import js_divergence, multinomial_redraw, normalise
+from ..errors import SchemaError
+from ..resampling import DEFAULT_SEED, rng_for
+from ._common import dim_labels
+
+__all__ = ["seed_attribution"]
+
+#: numbers held by one stacked block of bootstrap redraws
+_BLOCK_BUDGET = 2_000_000
+
+
+# --------------------------------------------------------------------------- inputs
+def _observed_dense(c: Counts) -> np.ndarray:
+    """Dense counts (*grid, K) over the K states observed anywhere (a divergence between
+    empirical distributions needs no q: states nobody produced contribute nothing)."""
+    used = np.unique(c.states)
+    dense = np.zeros((c.n_config, max(used.size, 1)))
+    rows = np.repeat(np.arange(c.n_config), np.diff(c.indptr))
+    dense[rows, np.searchsorted(used, c.states)] = c.counts
+    return dense.reshape(*c.shape, dense.shape[-1])
+
+
+def _reference_positions(tok: xr.DataArray, control: Hashable, reference: Any) -> list[int]:
+    """Positions along ``control`` selected by ``reference``.
+
+    An ``int`` is a position (negative counts from the end, as in ``.isel``); any other
+    scalar is a label of the ``control`` coordinate; a list/tuple/array of either is pooled.
+    """
+    items = list(reference) if isinstance(reference, list | tuple | np.ndarray) else [reference]
+    if not items:
+        raise SchemaError("reference= selects no checkpoint", where="seed_attribution",
+                          fix="pass a checkpoint label or integer position")
+    n = tok.sizes[control]
+    labels = dim_labels(tok, control)
+    out = []
+    for item in items:
+        if isinstance(item, int | np.integer) and not isinstance(item, bool):
+            if not -n <= int(item) < n:
+                raise SchemaError(f"reference position {item} is outside the {n} entries of {control!r}",
+                                  where="seed_attribution(reference=...)",
+                                  fix=f"pass a position in [-{n}, {n - 1}] or a label of {control!r}")
+            out.append(int(item) % n)
+        else:
+            hits = np.flatnonzero(labels == item)
+            if hits.size == 0:
+                raise SchemaError(f"reference label {item!r} is not on dim {control!r}",
+                                  where=f"first labels: {list(labels[:5])}",
+                                  fix="pass an existing label, or an int for a position")
+            out.append(int(hits[0]))
+    return sorted(set(out))
+
+
+def _check_arguments(tok: xr.DataArray, control: Hashable, prompt: Hashable,
+                     system: tuple[Hashable, ...], mass: float, top_k: int | None) -> None:
+    require_dims(tok, (control,), argument="control")
+    require_dims(tok, (prompt,), argument="prompt")
+    require_dims(tok, system, argument="system")
+    require_distinct(caller="seed_attribution", control=control, prompt=prompt, system=system)
+    if not 0 < mass <= 1:
+        raise SchemaError(f"mass must be in (0, 1], got {mass}", where="seed_attribution(mass=...)",
+                          fix="pass e.g. mass=0.9")
+    if top_k is not None and int(top_k) < 1:
+        raise SchemaError(f"top_k must be >= 1, got {top_k}", where="seed_attribution(top_k=...)",
+                          fix="pass a positive integer or None")
+
+
+# --------------------------------------------------------------------------- the attribution
+def _seed_support(ref_p: np.ndarray, mass: float, top_k: int | None) -> np.ndarray:
+    """Boolean support mask (..., q) of each reference distribution.
+
+    With ``top_k=None``, the smallest number k of most-probable states whose total
+    probability reaches ``mass``; otherwise the ``top_k`` most probable states. States of
+    zero probability are never part of a support.
+    """
+    q = ref_p.shape[-1]
+    p = np.nan_to_num(ref_p, nan=0.0)
+    order = np.argsort(-p, axis=-1, kind="stable")
+    sorted_p = np.take_along_axis(p, order, axis=-1)
+    if top_k is None:
+        k = (np.cumsum(sorted_p, axis=-1) < mass - 1e-12).sum(axis=-1) + 1
+    else:
+        k = np.full(p.shape[:-1], int(top_k))
+    k = np.minimum(k, (sorted_p > 0).sum(axis=-1))
+    mask = np.zeros(p.shape, dtype=bool)
+    np.put_along_axis(mask, order, np.arange(q) < k[..., None], axis=-1)
+    return mask
+
+
+def _gather_support(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
+    """``mask[..., seed[..., c, i], :]``: the support (…, C, P, q) of each chosen seed;
+    ``mask`` is (…, Pref, q), ``seed`` (…, C, P) with values in 0 … Pref−1."""
+    lead = mask.shape[:-2]
+    full = np.broadcast_to(mask[..., None, :, :], (*lead, seed.shape[-2], *mask.shape[-2:]))
+    return np.take_along_axis(full, seed[..., None], axis=-2)
+
+
+def _closest(div: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """argmin over the last axis (−1 where every entry is NaN) and the minimum."""
+    ok = np.isfinite(div)
+    any_ok = ok.any(axis=-1)
+    index = np.where(any_ok, np.argmin(np.where(ok, div, np.inf), axis=-1), -1)
+    value = np.take_along_axis(div, np.maximum(index, 0)[..., None], axis=-1)[..., 0]
+    return index, np.where(any_ok, value, np.nan)
+
+
+def _retention(p: np.ndarray, ref_p: np.ndarray, seed: np.ndarray, mass: float, top_k: int | None) -> np.ndarray:
+    """Σ_{k ∈ S_seed} p_k: the share of each distribution on its seed's support."""
+    seed_mask = _gather_support(_seed_support(ref_p, mass, top_k), np.maximum(seed, 0))
+    return (np.nan_to_num(p) * seed_mask).sum(axis=-1)
+
+
+def _attribute(x: np.ndarray, ref_pos: list[int], mass: float, top_k: int | None) -> dict[str, np.ndarray]:
+    """Seed attribution on dense counts ``x`` (..., C, P, q); any leading dims are kept."""
+    p = normalise(x)                                              # (..., C, P, q)
+    ref_p = normalise(x[..., ref_pos, :, :].sum(axis=-3))         # (..., Pref, q)
+    div = js_divergence(p[..., :, :, None, :], ref_p[..., None, None, :, :])   # (..., C, P, Pref)
+    seed, seed_div = _closest(div)
+    retention = np.where(seed >= 0, _retention(p, ref_p, seed, mass, top_k), np.nan)
+    pooled_div = js_divergence(normalise(x.sum(axis=-2))[..., :, None, :], ref_p[..., None, :, :])  # (..., C, Pref)
+    consensus, cons_div = _closest(pooled_div)
+    valid = seed >= 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = ((seed == consensus[..., None]) & valid).sum(axis=-1) / np.maximum(valid.sum(axis=-1), 1)
+    share = np.where(consensus >= 0, share, np.nan)
+    k = _seed_support(ref_p, mass, top_k).sum(axis=-1)
+    return {"div": div, "seed": seed, "seed_div": seed_div, "retention": retention, "k": k,
+            "consensus": consensus, "cons_div": cons_div, "share": share, "pooled_div": pooled_div}
+
+
+def _bootstrap(x: np.ndarray, res: dict[str, np.ndarray], ref_pos: list[int], mass: float,
+               top_k: int | None, n_boot: int, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], str]:
+    """Parametric bootstrap: every count vector redrawn Multinomial(N, p̂), ``n_boot`` times.
+
+    Standard errors of the divergence to the *chosen* seed, the retention on its (redrawn)
+    support and the consensus divergence; the share of redraws choosing the same seed and
+    consensus seed (``seed_conf``, ``cons_conf``).
+    """
+    keys = ("seed_div", "retention", "cons_div")
+    if n_boot <= 0:
+        out = {k: np.full(res[k].shape, np.nan) for k in keys}
+        out.update(seed_conf=np.full(res["seed"].shape, np.nan), cons_conf=np.full(res["consensus"].shape, np.nan))
+        return out, "none (n_bootstrap=0)"
+    acc: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+    same_seed = np.zeros(res["seed"].shape)
+    same_cons = np.zeros(res["consensus"].shape)
+    safe, safe_c = np.maximum(res["seed"], 0), np.maximum(res["consensus"], 0)
+    block = int(max(1, min(n_boot, _BLOCK_BUDGET // max(res["div"].size, 1))))
+    for start in range(0, n_boot, block):
+        nb = min(block, n_boot - start)
+        xb = multinomial_redraw(np.broadcast_to(x, (nb, *x.shape)), rng).astype(float)
+        rb = _attribute(xb, ref_pos, mass, top_k)
+        sb = np.broadcast_to(safe, (nb, *safe.shape))
+        acc["seed_div"].append(np.take_along_axis(rb["div"], sb[..., None], axis=-1)[..., 0])
+        acc["retention"].append(_retention(normalise(xb), normalise(xb[..., ref_pos, :, :].sum(axis=-3)),
+                                           sb, mass, top_k))
+        cb = np.broadcast_to(safe_c, (nb, *safe_c.shape))
+        acc["cons_div"].append(np.take_along_axis(rb["pooled_div"], cb[..., None], axis=-1)[..., 0])
+        same_seed += (rb["seed"] == res["seed"]).sum(axis=0)
+        same_cons += (rb["consensus"] == res["consensus"]).sum(axis=0)
+    out = {k: np.std(np.concatenate(v), axis=0, ddof=1) for k, v in acc.items()}
+    for key, valid in (("seed_div", res["seed"] >= 0), ("retention", res["seed"] >= 0),
+                       ("cons_div", res["consensus"] >= 0)):
+        out[key] = np.where(valid, out[key], np.nan)
+    out.update(seed_conf=same_seed / n_boot, cons_conf=same_cons / n_boot)
+    return out, f"parametric (multinomial) bootstrap of the counts, {n_boot} redraws"
+
+
+# --------------------------------------------------------------------------- the result
+def _label_of(index: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Prompt labels at ``index`` (None, or '' for string labels, where the index is −1)."""
+    out = np.empty(index.shape, dtype=object)
+    out[...] = None
+    ok = index >= 0
+    out[ok] = labels[index[ok]]
+    if labels.dtype.kind in "US":
+        out = np.where(ok, out, "").astype(str)
+    return out
+
+
+def _attribution_dataset(tok: xr.DataArray, res: dict[str, np.ndarray], se: dict[str, np.ndarray],
+                         others: list[Hashable], control: Hashable, prompt: Hashable,
+                         system: tuple[Hashable, ...], mass: float, top_k: int | None) -> xr.Dataset:
+    """The result Dataset: per (…, control, prompt), per (…, control), per reference prompt."""
+    prompt_labels = dim_labels(tok, prompt)
+    ref_dim = f"reference_{prompt}"
+    grid = (*others, control, prompt)
+    cdims = (*others, control)
+    coords: dict[Hashable, Any] = {name: var.variable for name, var in tok.coords.items()
+                                   if set(var.dims) <= set(grid) and name not in system}
+    coords[ref_dim] = (ref_dim, prompt_labels)
+    out = xr.Dataset({
+        "seed": (grid, _label_of(res["seed"], prompt_labels)),
+        "seed_index": (grid, res["seed"]),
+        "seed_divergence": (grid, res["seed_div"]),
+        "seed_divergence_stderr": (grid, se["seed_div"]),
+        "seed_confidence": (grid, se["seed_conf"]),
+        "support_retention": (grid, res["retention"]),
+        "support_retention_stderr": (grid, se["retention"]),
+        "divergence": ((*grid, ref_dim), res["div"]),
+        "support_size": ((*others, ref_dim), res["k"]),
+        "consensus_seed": (cdims, _label_of(res["consensus"], prompt_labels)),
+        "consensus_index": (cdims, res["consensus"]),
+        "consensus_divergence": (cdims, res["cons_div"]),
+        "consensus_divergence_stderr": (cdims, se["cons_div"]),
+        "consensus_share": (cdims, res["share"]),
+        "consensus_confidence": (cdims, se["cons_conf"]),
+    }, coords=coords)
+    support = (f"share of probability on the seed's top-k support (k by mass {mass})" if top_k is None
+               else f"share of probability on the seed's top-{top_k} states")
+    for name, text in (
+        ("seed_divergence", "JS divergence (nats) to the closest reference prompt distribution"),
+        ("support_retention", support),
+        ("seed_confidence", "share of bootstrap redraws choosing the same seed"),
+        ("consensus_seed", "reference prompt closest (JS) to the prompt-pooled distribution"),
+        ("consensus_share", "share of prompts whose seed is the consensus seed"),
+    ):
+        out[name].attrs["description"] = text
+    out["seed_divergence"].attrs["units"] = "nats"
+    out["consensus_divergence"].attrs["units"] = "nats"
+    return out
+
+
+def seed_attribution(
+    ds: xr.Dataset | xr.DataArray,
+    *,
+    reference: Any = 0,
+    control: Hashable = "checkpoint",
+    prompt: Hashable = "prompt",
+    system: Hashable | Iterable[Hashable] = ("sample",),
+    top_k: int | None = None,
+    mass: float = 0.9,
+    n_states: int | None = None,
+    n_bootstrap: int = 200,
+    seed: int | np.random.Generator | None = DEFAULT_SEED,
+    dim: Hashable | None = None,
+) -> xr.Dataset:
+    r"""Which reference-checkpoint prompt distribution each checkpoint's behaviour is closest to.
+
+    For checkpoint :math:`c` and prompt :math:`i` with empirical answer distribution
+    :math:`\hat p_{ci}`, and reference distributions :math:`\hat r_j` (prompt :math:`j`
+    at the reference checkpoint(s), counts pooled when several are given):
+
+    .. math::
+
+        \mathrm{seed}_{ci} = \arg\min_j \mathrm{JS}(\hat p_{ci}, \hat r_j), \qquad
+        \mathrm{JS}(p, r) = \tfrac12 \mathrm{KL}(p \,\|\, m) + \tfrac12 \mathrm{KL}(r \,\|\, m),
+        \; m = \tfrac12 (p + r)
+
+    (nats, :math:`0 \le \mathrm{JS} \le \ln 2`; Lin 1991). ``support_retention`` is
+    :math:`\sum_{k \in S_j} \hat p_{ci,k}` for the seed :math:`j`, where :math:`S_j` is the
+    seed's *top-k support*: the smallest set of most probable states of :math:`\hat r_j`
+    holding at least ``mass`` (default 90 %) of its probability, or its ``top_k`` most
+    probable states when ``top_k`` is given (zero-probability states never count). The
+    per-checkpoint *consensus* seed is the reference prompt closest to the checkpoint's
+    prompt-pooled behaviour, :math:`\arg\min_j \mathrm{JS}(\bar p_c, \hat r_j)`;
+    ``consensus_share`` is the fraction of prompts whose own seed agrees with it (near 1
+    after a collapse, low in the liquid phase). Pooling a few reference checkpoints
+    (``reference=[...]``) reduces the noise of the reference distributions themselves.
+
+    This makes testable the claim of Samanta, Holtzman & West (2026, arXiv 2606.29933)
+    that supervised finetuning collapses every prompt onto one *seed* distribution that
+    already existed in the base model, and that preference tuning keeps the mass inside
+    that seed's support.
+
+    Parameters
+    ----------
+    ds : samples Dataset (``token``) or token DataArray with dims ``control``, ``prompt``
+        and the ``system`` dims; every other dim is kept (attribution is done within each).
+    reference : the reference checkpoint: an ``int`` is a position along ``control`` (as in
+        ``.isel``; negative from the end), any other value a label of the ``control``
+        coordinate; a list of them pools those checkpoints' counts.
+    control : the control dim (checkpoints). ``dim=`` is its deprecated old name.
+    prompt : the dim whose entries are the candidate seeds.
+    system : dims counted into one distribution (default the samples).
+    top_k, mass : how the seed's support is chosen (see above).
+    n_states : q (optional: divergences only need the observed states).
+    n_bootstrap, seed : parametric bootstrap: every (checkpoint, prompt) count vector,
+        the reference included, is redrawn from a multinomial with its own total and
+        empirical distribution (this equals the bootstrap over samples when each sample
+        gives one token). ``n_bootstrap=0`` gives no error bars. Deterministic by default
+        (``seed`` recorded in attrs); ``seed=None`` for fresh randomness.
+
+    Returns
+    -------
+    xr.Dataset
+        over (other dims…, ``control``, ``prompt``): ``seed`` (label of the closest
+        reference prompt), ``seed_index``, ``seed_divergence`` and
+        ``seed_divergence_stderr`` (nats), ``seed_confidence`` (share of bootstrap redraws
+        that pick the same seed), ``support_retention`` and ``support_retention_stderr``;
+        ``divergence`` over (…, ``control``, ``prompt``, ``reference_<prompt>``): the full
+        JS matrix; ``support_size`` (k per reference prompt); per checkpoint:
+        ``consensus_seed``, ``consensus_index``, ``consensus_divergence`` (+ ``_stderr``),
+        ``consensus_share``, ``consensus_confidence``. Standard errors are ``*_stderr``
+        variables (:func:`phasekit.with_stderr` makes them a ``stderr`` coordinate).
+
+    References
+    ----------
+    J. Lin, "Divergence measures based on the Shannon entropy", IEEE Trans. Inf. Theory 37
+    (1991) 145. Samanta, Holtzman & West (2026), arXiv 2606.29933.
+    """
+    from ..schema import token_array
+
+    control = renamed_keyword("seed_attribution", "dim", "control", dim, control, "checkpoint")
+    tok = token_array(ds)
+    system = as_dims(system)
+    _check_arguments(tok, control, prompt, system, mass, top_k)
+    ref_pos = _reference_positions(tok, control, reference)
+    c = count_states(tok, system=system, n_states=n_states)
+    kept = list(c.dims)
+    others = [d for d in kept if d not in (control, prompt)]
+    order = [kept.index(d) for d in (*others, control, prompt)]
+    x = np.transpose(_observed_dense(c), (*order, len(kept)))
+    res = _attribute(x, ref_pos, mass, top_k)
+    rng, seed_note = rng_for(seed)
+    se, error_method = _bootstrap(x, res, ref_pos, mass, top_k, int(n_bootstrap), rng)
+    out = _attribution_dataset(tok, res, se, others, control, prompt, system, mass, top_k)
+    ref_labels = [str(v) for v in dim_labels(tok, control)[ref_pos]]
+    attrs = provenance(
+        estimator="seed attribution: argmin_j JS(p_ci, r_j) over reference prompt distributions",
+        reference=",".join(ref_labels), reference_dim=str(control), control=str(control),
+        prompt_dim=str(prompt), system=[str(s) for s in system],
+        support_rule=(f"smallest top set holding >= {mass} of the seed's mass" if top_k is None
+                      else f"top {int(top_k)} states of the seed"),
+        n_bootstrap=int(n_bootstrap), seed=seed_note, error_method=error_method, units="nats",
+        n_states=c.n_states, reference_paper="Samanta, Holtzman & West 2026, arXiv 2606.29933; JS: Lin 1991",
+    )
+    out.attrs = append_history(attrs, f"seed_attribution(reference={ref_labels}, control={control!r})")
+    return out
