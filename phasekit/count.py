@@ -32,10 +32,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ._meta import as_dims, require_system
+from ._meta import as_dims, require_system, resolve_n_states
 from .errors import SchemaError
 
-__all__ = ["Counts", "count_states", "DENSE_MAX_STATES"]
+__all__ = ["Counts", "count_states", "count_rows", "resolve_n_states", "DENSE_MAX_STATES"]
 
 #: Largest alphabet for which :meth:`Counts.to_dense` will build a dense state axis.
 DENSE_MAX_STATES = 65536
@@ -47,12 +47,12 @@ try:  # pragma: no cover - exercised when numba is installed
 
     HAVE_NUMBA = True
 except ImportError:  # pragma: no cover
-    _numba = None
+    _numba = None  # type: ignore[assignment]
     HAVE_NUMBA = False
 
 
 # --------------------------------------------------------------------------- kernels
-def _numpy_count_rows(rows: np.ndarray, block_rows: int = 4096) -> tuple[np.ndarray, ...]:
+def _numpy_count_rows(rows: np.ndarray, block_rows: int = 4096) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sparse per-row counts of the non-negative entries of a 2-D integer array.
 
     Returns ``(indptr, states, counts)`` with states sorted within each row.
@@ -224,7 +224,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                     out[i, x] += 1
         return out
 
-    def _numba_count_rows(rows: np.ndarray) -> tuple[np.ndarray, ...]:
+    def _numba_count_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         rows = np.ascontiguousarray(rows)
         max_tok = int(rows.max(initial=-1))
         n_scratch = max_tok + 1 if max_tok < _SCRATCH_MAX else 0
@@ -456,6 +456,46 @@ class Counts:
         a, b = self.indptr[start], self.indptr[stop]
         return self.indptr[start : stop + 1] - a, self.states[a:b], self.counts[a:b]
 
+    def isel(self, indexers: dict[Hashable, int]) -> Counts:
+        """The rows at one position of some kept dims (those dims are dropped), like ``Dataset.isel``."""
+        unknown = [d for d in indexers if d not in self.dims]
+        if unknown:
+            raise SchemaError(f"cannot select along {unknown}", where=f"kept dims are {list(self.dims)}",
+                              fix="name kept dims")
+        grid = np.arange(self.n_config, dtype=np.int64).reshape(self.shape)
+        index = tuple(int(indexers[d]) if d in indexers else slice(None) for d in self.dims)
+        rows = grid[index].reshape(-1)
+        nnz = np.diff(self.indptr)[rows]
+        indptr = np.zeros(rows.size + 1, dtype=np.int64)
+        np.cumsum(nnz, out=indptr[1:])
+        take = np.repeat(self.indptr[:-1][rows] - indptr[:-1], nnz) + np.arange(indptr[-1])
+        kept = tuple(d for d in self.dims if d not in indexers)
+        coords = {}
+        for k, v in self.coords.items():
+            vdims = _coord_dims(v)
+            if set(vdims) <= set(kept):
+                coords[k] = v
+            elif isinstance(v, xr.Variable) and set(vdims) - set(indexers) <= set(kept):
+                coords[k] = v.isel({d: int(i) for d, i in indexers.items() if d in vdims})
+        return Counts(kept, tuple(n for d, n in zip(self.dims, self.shape, strict=True) if d not in indexers),
+                      indptr, self.states[take], self.counts[take], self.n_states, self.system, coords,
+                      dict(self.attrs))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Counts):
+            return NotImplemented
+        if (self.dims, self.shape, self.n_states, tuple(self.system)) != (
+                other.dims, other.shape, other.n_states, tuple(other.system)):
+            return False
+        if not all(np.array_equal(a, b) for a, b in ((self.indptr, other.indptr), (self.states, other.states),
+                                                       (self.counts, other.counts))):
+            return False
+        if set(self.coords) != set(other.coords):
+            return False
+        return all(_variables_equal(self.coords[k], other.coords[k]) for k in self.coords)
+
+    __hash__ = None  # type: ignore[assignment]
+
     def __repr__(self) -> str:
         grid = ", ".join(f"{d}: {n}" for d, n in zip(self.dims, self.shape, strict=True))
         return (f"<phasekit.Counts ({grid}) over {list(self.system)}: {self.counts.sum()} tokens, "
@@ -466,11 +506,29 @@ def _coord_dims(v: Any) -> tuple:
     return tuple(getattr(v, "dims", ()))
 
 
+def _variables_equal(a: Any, b: Any) -> bool:
+    if hasattr(a, "equals") and hasattr(b, "equals"):
+        return bool(a.equals(b))
+    return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+
+
 def _merge_entries(seg: np.ndarray, states: np.ndarray, counts: np.ndarray, n_rows: int):
-    """Sum counts of equal (row, state) pairs and return CSR arrays."""
+    """Sum counts of equal (row, state) pairs and return CSR arrays.
+
+    A small key space (rows × states ≤ 2**24) is tallied with one ``np.bincount`` of
+    ``row·S + state``; otherwise the entries are sorted by (row, state).
+    """
     if states.size == 0:
         z = np.zeros(0, dtype=np.int64)
         return np.zeros(n_rows + 1, dtype=np.int64), z, z.copy()
+    width = int(states.max()) + 1
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    if n_rows * width <= (1 << 24):
+        tally = np.bincount(seg * width + states, weights=counts, minlength=n_rows * width)
+        keys = np.flatnonzero(tally)
+        rows, st = np.divmod(keys, width)
+        np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
+        return indptr, st.astype(np.int64), np.rint(tally[keys]).astype(np.int64)
     order = np.lexsort((states, seg))
     seg_s, st_s, ct_s = seg[order], states[order], counts[order]
     new = np.empty(st_s.size, dtype=bool)
@@ -478,7 +536,6 @@ def _merge_entries(seg: np.ndarray, states: np.ndarray, counts: np.ndarray, n_ro
     new[1:] = (st_s[1:] != st_s[:-1]) | (seg_s[1:] != seg_s[:-1])
     starts = np.flatnonzero(new)
     summed = np.add.reduceat(ct_s, starts)
-    indptr = np.zeros(n_rows + 1, dtype=np.int64)
     np.cumsum(np.bincount(seg_s[starts], minlength=n_rows), out=indptr[1:])
     return indptr, st_s[starts].astype(np.int64), summed.astype(np.int64)
 
@@ -488,16 +545,6 @@ def _token_dataarray(ds: xr.Dataset | xr.DataArray) -> xr.DataArray:
     from .schema import token_array
 
     return token_array(ds)
-
-
-def resolve_n_states(ds: xr.Dataset | xr.DataArray, n_states: int | None) -> int | None:
-    """q from the argument, else the data's ``n_states`` attr, else ``None``."""
-    if n_states is not None:
-        return int(n_states)
-    for obj in (ds, getattr(ds, "token", None) if isinstance(ds, xr.Dataset) else None):
-        if obj is not None and "n_states" in obj.attrs:
-            return int(obj.attrs["n_states"])
-    return None
 
 
 def count_states(
@@ -526,6 +573,9 @@ def count_states(
     Counts
     """
     tok = _token_dataarray(ds)
+    if tok.attrs.get("phasekit_ensemble_view"):
+        raise SchemaError("this token array is an Ensemble's token-less view: it holds no tokens",
+                          where="count_states", fix="pass the Ensemble itself (phasekit.configurations.as_counts)")
     system = require_system(tok, system, caller="count_states")
     q = resolve_n_states(ds, n_states)
     kept = tuple(d for d in tok.dims if d not in system)
@@ -534,10 +584,10 @@ def count_states(
     width = int(np.prod([tok.sizes[d] for d in system], dtype=np.int64))
     coords = {k: v.variable for k, v in tok.coords.items() if set(v.dims) <= set(kept)}
     data = tok.data
-    if _is_dask(data):
-        indptr, states, counts = _count_dask(data, len(kept), width)
+    if _is_dask(data) and kept and all(shape):
+        indptr, states, counts = _count_dask(tok, kept, system, width, engine)
     else:
-        arr = np.asarray(data)
+        arr = np.asarray(data)  # a single configuration (or an empty grid) is read whole
         _check_integer(arr)
         indptr, states, counts = count_rows(arr.reshape(-1, width) if arr.size else
                                             np.zeros((int(np.prod(shape, dtype=np.int64)), width), np.int64),
@@ -562,45 +612,88 @@ def _check_integer(arr: np.ndarray) -> None:
                           fix="map answers to integer states with open_samples(..., encoder=...)")
 
 
-def _count_dask(data: Any, n_kept: int, width: int):
-    """Count a dask array block by block along the kept dims (one task per block)."""
-    import dask
+class _BlockCounts:
+    """The CSR counts of one dask block, carried through an object array (one per block)."""
 
-    if not np.issubdtype(data.dtype, np.integer):
-        _check_integer(np.zeros(0, dtype=data.dtype))
-    # counted dims must be whole inside a block; kept dims keep their chunking
-    data = data.rechunk({i: -1 for i in range(n_kept, data.ndim)})
-    blocks = data.to_delayed().reshape(-1) if n_kept else np.array([data.to_delayed().ravel()[0]])
-    # C-order over the block grid of the kept dims == C-order over configurations only
-    # when the kept dims are chunked along the first dim alone; otherwise reorder rows.
-    parts = dask.compute(*[dask.delayed(_count_block)(b, width) for b in blocks])
-    return _assemble_blocks(parts, data.chunks[:n_kept])
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: tuple[np.ndarray, np.ndarray, np.ndarray]):
+        self.parts = parts
 
 
-def _count_block(block: np.ndarray, width: int):
+def _count_block_packed(block: np.ndarray, *, n_kept: int, width: int, engine: str) -> np.ndarray:
+    """Count one block (kept dims leading, system dims trailing): an object array shaped like
+    the block's configuration grid whose first cell holds the block's CSR counts."""
     block = np.asarray(block)
     _check_integer(block)
-    return count_rows(block.reshape(-1, width))
+    out = np.empty(block.shape[:n_kept], dtype=object)
+    if out.size:
+        out.reshape(-1)[0] = _BlockCounts(count_rows(block.reshape(-1, width), engine=engine))
+    return out
 
 
-def _assemble_blocks(parts, kept_chunks):
-    """Concatenate per-block CSR rows back into C order of the full kept grid."""
+def _count_dask(tok: xr.DataArray, kept: tuple[Hashable, ...], system: tuple[Hashable, ...], width: int,
+                engine: str = "auto"):
+    """Count dask-backed tokens block by block along the kept dims, each block read once.
+
+    ``xr.apply_ufunc(..., dask="parallelized")`` with the system dims as core dims (one
+    chunk each; the user's chunks along the kept dims are kept): one task per block,
+    never one per configuration; each task returns its block's CSR rows, which are then
+    scattered into C order of the full configuration grid.
+    """
+    if not np.issubdtype(tok.dtype, np.integer):
+        _check_integer(np.zeros(0, dtype=tok.dtype))
+    tok = tok.chunk({d: -1 for d in system})
+    packed = xr.apply_ufunc(_count_block_packed, tok, input_core_dims=[list(system)], dask="parallelized",
+                            output_dtypes=[object],
+                            kwargs={"n_kept": len(kept), "width": width, "engine": engine})
+    assert tok.chunks is not None
+    kept_chunks = tuple(tuple(int(n) for n in c) for c in tok.chunks[: len(kept)])
+    grid = np.asarray(packed.data.compute())
+    corners = _block_corners(kept_chunks)
+    parts = [grid[c].parts for c in corners]
+    del grid
+    return _assemble_blocks(parts, kept_chunks)
+
+
+def _block_corners(kept_chunks: tuple[tuple[int, ...], ...]) -> list[tuple[int, ...]]:
+    """Grid index of the first configuration of every block, blocks in C order."""
+    starts = [np.concatenate([[0], np.cumsum(c)[:-1]]).astype(int) for c in kept_chunks]
+    return [tuple(int(starts[i][j]) for i, j in enumerate(b)) for b in np.ndindex(*[len(c) for c in kept_chunks])]
+
+
+def _assemble_blocks(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                     kept_chunks: tuple[tuple[int, ...], ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scatter per-block CSR rows (blocks in C order of the block grid) into C order of the
+    full grid. Blocks are disjoint, so nothing is merged; a block whose rows are contiguous
+    in the full grid (chunked along the first kept dim only) is copied as one slice."""
     shape = tuple(sum(c) for c in kept_chunks)
     n_rows = int(np.prod(shape, dtype=np.int64))
-    # global row index of every row of every block
-    offsets = [np.concatenate([[0], np.cumsum(c)[:-1]]) for c in kept_chunks]
-    block_grid = [len(c) for c in kept_chunks]
-    seg_all, st_all, ct_all = [], [], []
-    for b, (indptr, states, counts) in enumerate(parts):
-        bidx = np.unravel_index(b, block_grid) if block_grid else ()
+    corners = _block_corners(kept_chunks)
+    block_rows = []
+    nnz = np.zeros(n_rows, dtype=np.int64)
+    for corner, (indptr, _s, _c) in zip(corners, parts, strict=True):
+        bidx = [int(np.searchsorted(np.cumsum(c), corner[i], side="right")) for i, c in enumerate(kept_chunks)]
         bshape = tuple(kept_chunks[i][bidx[i]] for i in range(len(kept_chunks)))
-        local = np.indices(bshape).reshape(len(bshape), -1) if bshape else np.zeros((0, 1), int)
-        glob = tuple(local[i] + offsets[i][bidx[i]] for i in range(len(bshape)))
-        rows = np.ravel_multi_index(glob, shape) if bshape else np.zeros(1, dtype=np.int64)
-        seg_all.append(rows[_segment_ids(indptr)])
-        st_all.append(states)
-        ct_all.append(counts)
-    seg = np.concatenate(seg_all) if seg_all else np.zeros(0, np.int64)
-    st = np.concatenate(st_all) if st_all else np.zeros(0, np.int64)
-    ct = np.concatenate(ct_all) if ct_all else np.zeros(0, np.int64)
-    return _merge_entries(seg, st, ct, n_rows)
+        local = np.indices(bshape).reshape(len(bshape), -1)
+        rows = np.ravel_multi_index(tuple(local[i] + corner[i] for i in range(len(bshape))), shape)
+        nnz[rows] = np.diff(indptr)
+        block_rows.append(rows)
+    indptr_all = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(nnz, out=indptr_all[1:])
+    st_dtype = np.result_type(*[p[1].dtype for p in parts]) if parts else np.int64
+    states = np.empty(int(indptr_all[-1]), dtype=st_dtype)
+    counts = np.empty(int(indptr_all[-1]), dtype=np.int64)
+    while parts:
+        indptr, st, ct = parts.pop(0)
+        rows = block_rows.pop(0)
+        if rows.size and rows[-1] - rows[0] + 1 == rows.size:
+            a = indptr_all[rows[0]]
+            states[a : a + st.size] = st
+            counts[a : a + ct.size] = ct
+        elif st.size:
+            lens = np.diff(indptr)
+            dest = np.repeat(indptr_all[rows] - indptr[:-1], lens) + np.arange(st.size)
+            states[dest] = st
+            counts[dest] = ct
+    return indptr_all, states, counts

@@ -97,8 +97,8 @@ class CountStore:
         if not self.path.exists():
             raise SchemaError("no count store at this path", where=str(self.path),
                               fix="create one with CountStore.create(path, ds, system=...)")
-        self._group = zarr.open_group(str(self.path), mode="r+")
-        meta = dict(self._group.attrs)
+        self._group: Any = zarr.open_group(str(self.path), mode="r+")
+        meta: dict[str, Any] = dict(self._group.attrs)
         if meta.get("format") != _FORMAT:
             raise SchemaError("not a phasekit count store", where=str(self.path),
                               fix="create one with CountStore.create(path, ds, system=...)")
