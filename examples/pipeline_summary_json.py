@@ -27,7 +27,7 @@ def main(out: str = "pipeline-out") -> dict:
     if done.returncode != 0:          # 2 = bad input (one line on stderr), 1 = a phasekit bug
         raise SystemExit(f"phasekit failed ({done.returncode}): {done.stderr.strip()}")
     summary = json.loads((out_dir / "report" / "summary.json").read_text())
-    assert summary["schema_version"] == 1
+    assert summary["schema_version"] == 2
     for b in summary["boundaries"]:
         lo, hi = b["interval"]
         print(f"boundary at step {b['step']:g} (interval {lo}..{hi}): {b['phase_before']} -> {b['phase_after']}")

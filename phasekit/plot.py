@@ -3,11 +3,19 @@
 They are what :class:`phasekit.report.Report` puts in its HTML page, and usable alone::
 
     ax = pk.plot.order_parameters(report.order, boundaries=report.boundaries)
+
+The control axis (:func:`control_axis`) fits training runs: with several training stages
+(base, sft, dpo, rl…) every checkpoint gets the same width and the ticks are labelled
+with its step, so a post-training stage of a few thousand steps after 100k of
+pretraining is as legible as pretraining; the stages are drawn as named bands along the
+top. Phases are shaded between the boundaries themselves (the first checkpoint of each
+new phase), and each boundary's interval is a grey band.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,19 +24,29 @@ import xarray as xr
 from ._meta import control_values
 
 __all__ = [
-    "order_parameters",
-    "prompt_divergence",
-    "susceptibility",
+    "ControlAxis",
     "binder_cumulant",
-    "order_histograms",
+    "control_axis",
     "correlation",
-    "seed_attribution",
+    "correlation_length",
     "divergence_scan",
+    "entropy",
+    "order_histograms",
+    "order_parameters",
+    "parse_rates",
+    "phase_diagram",
     "phases_and_boundaries",
+    "prompt_divergence",
+    "seed_attribution",
+    "seed_divergence",
+    "size_comparison",
+    "support_retention",
+    "susceptibility",
 ]
 
 PHASE_COLOURS = {"liquid": "#9ecae1", "nucleation": "#fdae6b", "settling": "#a1d99b"}
 _FALLBACK = ["#dadaeb", "#fdd0a2", "#c7e9c0", "#fcbba1", "#d9d9d9"]
+_STAGE_GREYS = ["#e8e8e8", "#cfcfcf"]
 
 
 def _axes(ax):
@@ -39,47 +57,204 @@ def _axes(ax):
     return ax
 
 
-def _use_log(ax, x: np.ndarray) -> None:
-    x = x[np.isfinite(x)]
-    if x.size > 2 and x.min() > 0 and x.max() / x.min() > 50:
-        ax.set_xscale("log")
+def _step_text(v: float) -> str:
+    from .report.numbers import format_step
+
+    return format_step(v)
 
 
-def _stderr(da: xr.DataArray) -> np.ndarray | None:
-    if "stderr" in da.coords:
-        return np.asarray(da.coords["stderr"].values, dtype=float)
-    return None
+@dataclass(frozen=True)
+class ControlAxis:
+    """Where each checkpoint sits on the x axis, and how the axis is labelled.
+
+    ``mode`` is ``"index"`` (one equal slot per checkpoint, ticks labelled with the step:
+    for runs with several training stages), ``"log"`` or ``"linear"`` (the step itself).
+    ``stages`` holds ``(name, first_index, last_index)`` runs of the ``stage`` coordinate.
+    """
+
+    values: tuple[float, ...]
+    mode: str
+    unit: str
+    stages: tuple[tuple[str, int, int], ...] = ()
+
+    @property
+    def positions(self) -> np.ndarray:
+        """x of every checkpoint."""
+        v = np.asarray(self.values, dtype=float)
+        return np.arange(v.size, dtype=float) if self.mode == "index" else v
+
+    def x_of(self, value: float) -> float:
+        """x of a control value (interpolated between checkpoints in index mode)."""
+        if self.mode != "index":
+            return float(value)
+        v = np.asarray(self.values, dtype=float)
+        return float(np.interp(value, v, np.arange(v.size, dtype=float)))
+
+    def limits(self) -> tuple[float, float]:
+        x = self.positions
+        if self.mode == "index":
+            return -0.5, x.size - 0.5
+        return float(x[0]), float(x[-1])
+
+    def label(self) -> str:
+        if self.mode == "index":
+            return f"checkpoint (equal spacing; ticks: training {self.unit})"
+        return f"training {self.unit}" + (" (log scale)" if self.mode == "log" else "")
 
 
-def phases_and_boundaries(result: Any, ax=None, *, x: np.ndarray | None = None, label: bool = True):
-    """Shade the phases of a boundary result and draw each boundary with its interval."""
+def control_axis(obj: xr.Dataset | xr.DataArray, dim: Hashable = "checkpoint", mode: str = "auto") -> ControlAxis:
+    """The control axis of ``obj`` along ``dim``: checkpoint index labelled with steps when
+    there are several training stages, else the step (log-scaled when it spans > 50x)."""
+    v = np.asarray(control_values(obj, dim), dtype=float)
+    stages: tuple[tuple[str, int, int], ...] = ()
+    if "stage" in obj.coords and obj["stage"].dims == (dim,):
+        names = np.asarray(obj["stage"].values).astype(str)
+        runs, start = [], 0
+        for i in range(1, names.size + 1):
+            if i == names.size or names[i] != names[start]:
+                runs.append((str(names[start]), start, i - 1))
+                start = i
+        stages = tuple(runs)
+    if mode == "auto":
+        fin = v[np.isfinite(v)]
+        if len(stages) > 1 or fin.size < v.size:
+            mode = "index"
+        elif fin.size > 2 and fin.min() > 0 and fin.max() / fin.min() > 50:
+            mode = "log"
+        else:
+            mode = "linear"
+    unit = "step" if "step" in obj.coords else str(dim)
+    return ControlAxis(tuple(float(a) for a in v), mode, unit, stages)
+
+
+def _index_ticks(axis: ControlAxis, max_ticks: int = 12) -> list[int]:
+    n = len(axis.values)
+    keep = {0, n - 1} | {a for _, a, _ in axis.stages}
+    step = max(1, int(np.ceil(n / max_ticks)))
+    for i in range(0, n, step):
+        if all(abs(i - k) >= max(1, (step + 1) // 2) for k in keep):
+            keep.add(i)
+    return sorted(keep)
+
+
+def style_control_axis(ax, axis: ControlAxis, *, stage_labels: bool = True) -> None:
+    """Scale, limits, ticks and label of the control axis, and the stage bands."""
+    from matplotlib.ticker import FuncFormatter
+
+    if axis.mode == "index":
+        ticks = _index_ticks(axis)
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([_step_text(axis.values[i]) for i in ticks], rotation=40, ha="right", fontsize=7)
+        ax.set_xlim(*axis.limits())
+    else:
+        if axis.mode == "log":
+            ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _step_text(v)))
+        ax.tick_params(axis="x", labelsize=7)
+    ax.set_xlabel(axis.label())
+    if stage_labels:
+        stage_bands(ax, axis)
+
+
+def stage_bands(ax, axis: ControlAxis) -> None:
+    """Named bands along the top of the axes, one per training stage."""
+    if not axis.stages:
+        return
+    trans = ax.get_xaxis_transform()
+    x = axis.positions
+    for k, (name, a, b) in enumerate(axis.stages):
+        if axis.mode == "index":
+            lo, hi = a - 0.5, b + 0.5
+        else:
+            lo = x[a] if a == 0 else _between(x[a - 1], x[a], axis.mode)
+            hi = x[b] if b == x.size - 1 else _between(x[b], x[b + 1], axis.mode)
+        ax.axvspan(lo, hi, ymin=0.93, ymax=1.0, color=_STAGE_GREYS[k % 2], lw=0, zorder=3)
+        ax.text((lo + hi) / 2 if axis.mode != "log" else np.sqrt(lo * hi), 0.965, name, transform=trans,
+                ha="center", va="center", fontsize=7, zorder=4, clip_on=True)
+        if k:
+            ax.axvline(lo, color="0.55", lw=0.6, zorder=3)
+
+
+def _between(a: float, b: float, mode: str) -> float:
+    return float(np.sqrt(a * b)) if mode == "log" and a > 0 else (a + b) / 2
+
+
+def phases_and_boundaries(result: Any, ax=None, *, x: np.ndarray | None = None, label: bool = True,
+                          axis: ControlAxis | None = None):
+    """Shade the phases of a boundary result and draw each boundary with its interval.
+
+    The shading changes exactly at each boundary (the first checkpoint of the new phase,
+    where the dashed line is); the grey band is the boundary's ``(lower, upper]`` interval.
+    """
     ax = _axes(ax)
     if result is None:
         return ax
     phases = np.asarray(result.phases.values).astype(str)
-    dim = result.phases.dims[0]
-    xs = control_values(result.phases, dim) if x is None else np.asarray(x, float)
+    if axis is None:
+        axis = control_axis(result.phases, result.phases.dims[0])
+        if x is not None:
+            axis = ControlAxis(tuple(float(a) for a in np.asarray(x, float)), "linear", axis.unit, axis.stages)
+    xs = axis.positions
     if xs.size == 0:
         return ax
-    # segment edges halfway (geometrically on log axes) between checkpoints
-    log = ax.get_xscale() == "log"
-    mid = np.sqrt(xs[1:] * xs[:-1]) if log else (xs[1:] + xs[:-1]) / 2
-    edges = np.concatenate([[xs[0]], mid, [xs[-1]]])
-    seen: dict[str, int] = {}
+    left, right = axis.limits()
+    seen: set[str] = set()
     start = 0
     for i in range(1, phases.size + 1):
         if i == phases.size or phases[i] != phases[start]:
             name = phases[start]
             colour = PHASE_COLOURS.get(name) or _FALLBACK[len(seen) % len(_FALLBACK)]
-            ax.axvspan(edges[start], edges[i], color=colour, alpha=0.35, lw=0,
-                       label=name if (label and name not in seen) else None)
-            seen.setdefault(name, 1)
+            lo = left if start == 0 else xs[start]
+            hi = right if i == phases.size else xs[i]
+            ax.axvspan(lo, hi, color=colour, alpha=0.35, lw=0, zorder=0,
+                       label=f"phase: {name}" if (label and name not in seen) else None)
+            seen.add(name)
             start = i
-    for loc, (lo, hi) in zip(result.locations, result.intervals, strict=True):
-        ax.axvline(loc, color="k", lw=1.2, ls="--")
+    for k, (loc, (lo, hi)) in enumerate(zip(result.locations, result.intervals, strict=True)):
+        ax.axvline(axis.x_of(loc), color="k", lw=1.2, ls="--", zorder=2,
+                   label="boundary (first checkpoint of new phase)" if (label and k == 0) else None)
         if np.isfinite(lo) and np.isfinite(hi):
-            ax.axvspan(lo, hi, color="k", alpha=0.12, lw=0)
+            ax.axvspan(axis.x_of(lo), axis.x_of(hi), color="k", alpha=0.12, lw=0, zorder=1,
+                       label="boundary interval (lower, upper]" if (label and k == 0) else None)
     return ax
+
+
+def _stderr(da: xr.DataArray) -> np.ndarray | None:
+    if "stderr" in da.coords and da.coords["stderr"].dims == da.dims:
+        return np.asarray(da.coords["stderr"].values, dtype=float)
+    return None
+
+
+def _line(ax, axis: ControlAxis, y: np.ndarray, se: np.ndarray | None, label: str, *, band: bool = True, **kw):
+    x = axis.positions
+    (ln,) = ax.plot(x, y, marker="o", ms=3, label=label, zorder=5, **kw)
+    if se is not None and np.isfinite(se).any():
+        if band:
+            ax.fill_between(x, y - se, y + se, color=ln.get_color(), alpha=0.25, lw=0, zorder=4)
+        else:
+            ax.errorbar(x, y, yerr=se, fmt="none", ecolor=ln.get_color(), capsize=2, zorder=4)
+    return ln
+
+
+def _finish(ax, axis: ControlAxis, boundaries: Any, ylabel: str, title: str, *, legend: bool = True,
+            phase_legend: bool = False) -> None:
+    phases_and_boundaries(boundaries, ax=ax, axis=axis, label=phase_legend)
+    style_control_axis(ax, axis)
+    if axis.stages:  # head room for the stage bands
+        lo, hi = ax.get_ylim()
+        ax.set_ylim(lo, hi + 0.1 * (hi - lo))
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    if legend:
+        legend_below(ax)
+
+
+def legend_below(ax, ncol: int = 3) -> None:
+    """The legend under the axes (never over the data)."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(handles, labels, fontsize=7, ncol=ncol, loc="upper center", bbox_to_anchor=(0.5, -0.3),
+                  frameon=False)
 
 
 def order_parameters(
@@ -89,75 +264,73 @@ def order_parameters(
     dim: Hashable = "checkpoint",
     boundaries: Any = None,
     ax=None,
+    axis: ControlAxis | None = None,
 ):
-    """Order parameters against the control value, with ±1 s.e. bands and phases shaded."""
+    """Order parameters (dimensionless, 0 = disordered, 1 = one answer) against the control
+    value, each with a ±1 standard-error band over replicas; phases shaded."""
     ax = _axes(ax)
-    x = control_values(order, dim)
-    _use_log(ax, x)
+    axis = axis or control_axis(order, dim)
+    names = {"order_entropy": "1 − H/ln q", "magnetization": "Potts magnetisation m",
+             "mode_fraction": "mode fraction"}
     for var in variables:
-        if var not in order:
-            continue
-        y = np.asarray(order[var].values, dtype=float)
-        ax.plot(x, y, marker="o", ms=3, label=var.replace("_", " "))
-        se = order.get(f"{var}_stderr")
-        if se is not None:
-            s = np.asarray(se.values, dtype=float)
-            ax.fill_between(x, y - s, y + s, alpha=0.25)
-    phases_and_boundaries(boundaries, ax=ax, x=x)
-    ax.set_xlabel("step" if "step" in order.coords else str(dim))
-    ax.set_ylabel("order parameter")
-    ax.set_ylim(-0.05, 1.05)
-    ax.legend(fontsize=7, ncol=2, loc="best")
-    ax.set_title("Order parameters")
+        if var in order:
+            se = order.get(f"{var}_stderr")
+            _line(ax, axis, np.asarray(order[var].values, float),
+                  None if se is None else np.asarray(se.values, float), names.get(var, var.replace("_", " ")))
+    ax.set_ylim(-0.05, 1.02)
+    _finish(ax, axis, boundaries, "order parameter (dimensionless)", "Order parameters", phase_legend=True)
     return ax
 
 
-def _series(da: xr.DataArray, dim: Hashable, ax, label: str, *, boundaries_result=None, log_y=False):
-    x = control_values(da, dim)
-    _use_log(ax, x)
-    y = np.asarray(da.values, dtype=float)
-    se = _stderr(da)
-    ax.errorbar(x, y, yerr=se, marker="o", ms=3, capsize=2, label=label)
-    phases_and_boundaries(boundaries_result, ax=ax, x=x, label=False)
-    ax.set_xlabel("step" if "step" in da.coords else str(dim))
-    if log_y and np.nanmin(y) > 0:
-        ax.set_yscale("log")
-    return ax
-
-
-def prompt_divergence(structure: xr.Dataset, *, dim: Hashable = "checkpoint", boundaries: Any = None, ax=None):
-    """Between-prompt Jensen–Shannon divergence (and its finite-sample null) per checkpoint."""
+def entropy(order: xr.Dataset, *, dim: Hashable = "checkpoint", boundaries: Any = None, ax=None,
+            axis: ControlAxis | None = None):
+    """Entropy H (nats) of the answers per configuration, replica mean ± 1 s.e."""
     ax = _axes(ax)
-    js = structure["js_divergence"]
-    if "js_divergence_stderr" in structure:
-        js = js.assign_coords(stderr=structure["js_divergence_stderr"])
-    _series(js, dim, ax, "mean pairwise JS between prompts", boundaries_result=boundaries)
+    axis = axis or control_axis(order, dim)
+    se = order.get("entropy_stderr")
+    est = order["entropy"].attrs.get("estimator")
+    _line(ax, axis, np.asarray(order["entropy"].values, float), None if se is None else np.asarray(se.values, float),
+          "H" + (f" ({est})" if est else ""))
+    _finish(ax, axis, boundaries, "entropy H (nats)", "Entropy of the answers")
+    return ax
+
+
+def prompt_divergence(structure: xr.Dataset, *, dim: Hashable = "checkpoint", boundaries: Any = None, ax=None,
+                      axis: ControlAxis | None = None):
+    """Between-prompt Jensen–Shannon divergence (nats) ± 1 s.e., and its finite-sample null."""
+    ax = _axes(ax)
+    axis = axis or control_axis(structure, dim)
+    se = structure.get("js_divergence_stderr")
+    _line(ax, axis, np.asarray(structure["js_divergence"].values, float),
+          None if se is None else np.asarray(se.values, float), "mean pairwise JS between prompts")
     if "js_divergence_null" in structure:
-        ax.plot(control_values(structure, dim), structure["js_divergence_null"].values, color="0.4", ls=":",
-                label="null (one shared distribution)")
-    ax.set_ylabel("JS divergence (nats)")
-    ax.set_title("Between-prompt divergence")
-    ax.legend(fontsize=7)
+        ax.plot(axis.positions, structure["js_divergence_null"].values, color="0.35", ls=":", zorder=5,
+                label="null: all prompts share one distribution")
+    _finish(ax, axis, boundaries, "JS divergence (nats)", "Between-prompt divergence")
     return ax
 
 
-def susceptibility(chi: xr.DataArray, *, dim: Hashable = "checkpoint", boundaries: Any = None, ax=None):
-    """Susceptibility χ = N(⟨m²⟩ − ⟨m⟩²) over replicas, per control value."""
+def susceptibility(chi: xr.DataArray, *, dim: Hashable = "checkpoint", boundaries: Any = None, ax=None,
+                   axis: ControlAxis | None = None):
+    """Susceptibility χ = N(⟨m²⟩ − ⟨m⟩²) over replicas (dimensionless), ±1 jackknife s.e."""
     ax = _axes(ax)
-    _series(chi, dim, ax, "χ", boundaries_result=boundaries)
-    ax.set_ylabel("susceptibility χ")
-    ax.set_title("Susceptibility")
+    axis = axis or control_axis(chi, dim)
+    _line(ax, axis, np.asarray(chi.values, float), _stderr(chi), "χ", band=False)
+    _finish(ax, axis, boundaries, "susceptibility χ (dimensionless)", "Susceptibility", legend=False)
     return ax
 
 
-def binder_cumulant(u: xr.DataArray, *, dim: Hashable = "checkpoint", boundaries: Any = None, ax=None):
-    """Binder cumulant U = 1 − ⟨m⁴⟩/(3⟨m²⟩²); a dip below 0 signals a first-order transition."""
+def binder_cumulant(u: xr.DataArray, *, dim: Hashable = "checkpoint", boundaries: Any = None, ax=None,
+                    axis: ControlAxis | None = None):
+    """Binder cumulant U = 1 − ⟨m⁴⟩/(3⟨m²⟩²) ±1 jackknife s.e., with its reference values:
+    2/3 (one sharp value of m: ordered) and 0 (Gaussian fluctuations); a dip below 0
+    signals a first-order transition."""
     ax = _axes(ax)
-    _series(u, dim, ax, "U", boundaries_result=boundaries)
-    ax.axhline(0, color="0.3", lw=0.8)
-    ax.axhline(2 / 3, color="0.6", lw=0.8, ls=":")
-    ax.set_ylabel("Binder cumulant U")
-    ax.set_title("Binder cumulant")
+    axis = axis or control_axis(u, dim)
+    _line(ax, axis, np.asarray(u.values, float), _stderr(u), "U", band=False)
+    ax.axhline(2 / 3, color="0.35", lw=0.9, ls=":", label="U = 2/3 (ordered limit)", zorder=5)
+    ax.axhline(0, color="0.35", lw=0.9, ls="-.", label="U = 0 (Gaussian limit)", zorder=5)
+    _finish(ax, axis, boundaries, "Binder cumulant U (dimensionless)", "Binder cumulant")
     return ax
 
 
@@ -168,9 +341,14 @@ def order_histograms(
     dim: Hashable = "checkpoint",
     bins: int = 15,
     ax=None,
+    replica: str = "replicas",
 ):
-    """Histogram of the order parameter across replicas on both sides of each boundary."""
+    """Histogram of the order parameter across replicas just before and just after each
+    boundary (counts of replicas: integer ticks)."""
+    from matplotlib.ticker import MaxNLocator
+
     ax = _axes(ax)
+    steps = control_values(m, dim)
     if boundaries is None or not len(boundaries.indices):
         values = np.asarray(m.values, dtype=float).ravel()
         ax.hist(values[np.isfinite(values)], bins=bins, range=(0, 1), alpha=0.7, label="all checkpoints")
@@ -181,66 +359,223 @@ def order_histograms(
                 v = np.asarray(m.isel({dim: j}).values, dtype=float).ravel()
                 v = v[np.isfinite(v)]
                 ax.hist(v, bins=bins, range=(0, 1), histtype=style, alpha=0.55 if style == "stepfilled" else 1,
-                        lw=1.5, color=f"C{k}",
-                        label=f"boundary {k + 1} {side} ({control_values(m, dim)[j]:g})")
-    ax.set_xlabel(str(m.name or "order parameter"))
-    ax.set_ylabel("replicas")
-    ax.set_title("Order-parameter histogram at each boundary")
+                        lw=1.5, color=f"C{k}", label=f"boundary {k + 1}, {side} (step {_step_text(steps[j])})")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    names = {"magnetization": "Potts magnetisation m", "mode_fraction": "mode fraction"}
+    ax.set_xlabel(f"{names.get(str(m.name), str(m.name or 'order parameter'))} (dimensionless)")
+    ax.set_ylabel(f"number of {replica}")
+    ax.set_title("Order-parameter histogram either side of each boundary", fontsize=10)
     ax.legend(fontsize=7)
     return ax
 
 
-def correlation(corr: xr.DataArray, *, lag: Hashable = "lag", ax=None, label_dim: Hashable | None = None):
-    """Connected correlation C(r)/C(0) against lag, with error bars; one line per other coord."""
+def correlation(corr: xr.DataArray, *, lag: Hashable = "lag", ax=None, label_dim: Hashable | None = None,
+                stderr: xr.DataArray | None = None, control: Hashable | None = None):
+    """Connected correlation C(r)/C(0) against lag r (positions), with C's own standard
+    error as error bars (``stderr``, or a ``stderr`` coord with C's dims); one line per
+    value of the other dim (at most 6, evenly spread)."""
     ax = _axes(ax)
+    se_all = stderr if stderr is not None else (corr.coords["stderr"] if "stderr" in corr.coords
+                                                and corr.coords["stderr"].dims == corr.dims else None)
+    corr = corr.drop_vars("stderr", errors="ignore")
     others = [d for d in corr.dims if d != lag]
     if others:
         d = label_dim or others[0]
-        stacked = corr.stack(_line=others) if len(others) > 1 else corr.rename({d: "_line"})
-        n = stacked.sizes["_line"]
+        pos = np.asarray(control_values(corr, d)) if d == control or "step" in corr.coords else None
+        n = corr.sizes[d]
         picks = np.unique(np.linspace(0, n - 1, min(n, 6)).round().astype(int))
         for i in picks:
-            line = stacked.isel(_line=i)
-            lab = line["_line"].values.item() if "_line" in line.coords else i
-            se = _stderr(line)
-            ax.errorbar(line[lag].values, line.values, yerr=se, marker=".", ms=3, lw=1, capsize=1,
-                        label=f"{d}={lab}")
-    else:
-        ax.errorbar(corr[lag].values, corr.values, yerr=_stderr(corr), marker=".", capsize=1)
-    ax.axhline(0, color="0.3", lw=0.8)
-    ax.set_xlabel("lag r")
-    ax.set_ylabel("C(r) / C(0)")
-    ax.set_title("Correlation decay")
-    if others:
+            line = corr.isel({d: i})
+            if line.ndim > 1:
+                line = line.mean([x for x in line.dims if x != lag])
+            se = None
+            if se_all is not None and se_all.ndim == corr.ndim:
+                se_line = se_all.isel({d: i})
+                se = np.asarray(se_line.values if se_line.ndim == 1 else np.full(line.shape, np.nan), float)
+            lab = f"step {_step_text(pos[i])}" if pos is not None else f"{d}={corr[d].values[i]}"
+            ax.errorbar(line[lag].values, line.values, yerr=se, marker=".", ms=3, lw=1, capsize=1, label=lab)
         ax.legend(fontsize=7)
+    else:
+        se = None if se_all is None else np.asarray(se_all.values, float)
+        ax.errorbar(corr[lag].values, corr.values, yerr=se, marker=".", capsize=1)
+    ax.axhline(0, color="0.3", lw=0.8)
+    ax.set_xlabel("lag r (positions)")
+    ax.set_ylabel("C(r) / C(0) (dimensionless)")
+    ax.set_title("Correlation decay", fontsize=10)
     return ax
 
 
-def seed_attribution(seed: xr.Dataset, *, dim: Hashable = "checkpoint", boundaries: Any = None, ax=None):
-    """Divergence to the seed distribution and support retention per checkpoint."""
+def correlation_length(xi: xr.DataArray, *, dim: Hashable = "checkpoint", boundaries: Any = None, ax=None,
+                       axis: ControlAxis | None = None):
+    """Correlation length ξ (positions) per checkpoint, ±1 s.e."""
     ax = _axes(ax)
-    x = control_values(seed, dim)
-    _use_log(ax, x)
-    other = [d for d in seed["seed_divergence"].dims if d != dim]
-    div = seed["seed_divergence"].mean(other) if other else seed["seed_divergence"]
-    ax.plot(x, div.values, marker="o", ms=3, label="JS to the closest base distribution")
-    if "support_retention" in seed:
-        ret = seed["support_retention"].mean(other) if other else seed["support_retention"]
-        ax.plot(x, ret.values, marker="s", ms=3, label="mass on the seed's support")
-    phases_and_boundaries(boundaries, ax=ax, x=x, label=False)
-    ax.set_xlabel("step" if "step" in seed.coords else str(dim))
-    ax.set_title("Seed attribution")
-    ax.legend(fontsize=7)
+    xi1 = xi
+    other = [d for d in xi.dims if d != dim]
+    if other:
+        xi1 = xi.mean(other)
+    axis = axis or control_axis(xi1, dim)
+    se = _stderr(xi) if not other else None
+    _line(ax, axis, np.asarray(xi1.values, float), se, "ξ", band=False)
+    _finish(ax, axis, boundaries, "correlation length ξ (positions)", "Correlation length", legend=False)
     return ax
 
 
-def divergence_scan(scan: xr.DataArray, *, dim: Hashable = "checkpoint", boundaries: Any = None, ax=None):
-    """The before/after divergence scan (Arnold et al. 2024) with its null level."""
+def _seed_mean(seed: xr.Dataset, var: str, dim: Hashable) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over prompts and its standard error over prompts (s/√n)."""
+    da = seed[var]
+    other = [d for d in da.dims if d != dim]
+    if not other:
+        se = seed.get(f"{var}_stderr")
+        return np.asarray(da.values, float), (np.asarray(se.values, float) if se is not None
+                                              else np.full(da.shape, np.nan))
+    n = da.notnull().sum(other)
+    mean = da.mean(other)
+    se = da.std(other, ddof=1) / np.sqrt(n.where(n > 1))
+    return np.asarray(mean.values, float), np.asarray(se.values, float)
+
+
+def seed_divergence(seed: xr.Dataset, *, dim: Hashable = "checkpoint", boundaries: Any = None, ax=None,
+                    axis: ControlAxis | None = None):
+    """JS divergence (nats) of each prompt to its closest base distribution, mean over
+    prompts ± 1 s.e. over prompts."""
     ax = _axes(ax)
-    _series(scan, dim, ax, "divergence before vs after", boundaries_result=boundaries)
+    axis = axis or control_axis(seed, dim)
+    y, se = _seed_mean(seed, "seed_divergence", dim)
+    _line(ax, axis, y, se, "JS to the closest base distribution", band=False)
+    _finish(ax, axis, boundaries, "JS divergence to seed (nats)", "Distance to the seed", legend=False)
+    return ax
+
+
+def support_retention(seed: xr.Dataset, *, dim: Hashable = "checkpoint", boundaries: Any = None, ax=None,
+                      axis: ControlAxis | None = None):
+    """Share of probability on the seed's support, mean over prompts ± 1 s.e. over prompts."""
+    ax = _axes(ax)
+    axis = axis or control_axis(seed, dim)
+    y, se = _seed_mean(seed, "support_retention", dim)
+    _line(ax, axis, y, se, "mass on the seed's support", band=False, color="C1")
+    ax.set_ylim(-0.02, 1.02)
+    _finish(ax, axis, boundaries, "mass on seed's support (fraction)", "Support retention", legend=False)
+    return ax
+
+
+def seed_attribution(seed: xr.Dataset, *, dim: Hashable = "checkpoint", boundaries: Any = None, ax=None,
+                     axis: ControlAxis | None = None):
+    """Seed attribution on two axes (one quantity each): distance to the seed, and the
+    share of probability on its support. ``ax``: a pair of Axes (new figure if None).
+    Returns the pair."""
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(1, 2, figsize=(11, 3.8))
+    a1, a2 = ax
+    seed_divergence(seed, dim=dim, boundaries=boundaries, ax=a1, axis=axis)
+    support_retention(seed, dim=dim, boundaries=boundaries, ax=a2, axis=axis)
+    return ax
+
+
+def divergence_scan(scan: xr.DataArray, *, dim: Hashable = "checkpoint", boundaries: Any = None, ax=None,
+                    axis: ControlAxis | None = None):
+    """The before/after divergence scan (Arnold et al. 2024), ±1 s.e., with its null level
+    and the null's upper quantile."""
+    ax = _axes(ax)
+    axis = axis or control_axis(scan, dim)
+    _line(ax, axis, np.asarray(scan.values, float), _stderr(scan), "divergence, window before vs after",
+          band=False)
     if "null" in scan.coords:
-        ax.plot(control_values(scan, dim), scan.coords["null"].values, color="0.4", ls=":", label="null level")
-    ax.set_ylabel(f"{scan.attrs.get('divergence', 'JS')} divergence")
-    ax.set_title("Divergence scan")
-    ax.legend(fontsize=7)
+        ax.plot(axis.positions, scan.coords["null"].values, color="0.35", ls=":", zorder=5,
+                label="null mean (no change)")
+    if "null_upper" in scan.coords:
+        ax.plot(axis.positions, scan.coords["null_upper"].values, color="0.35", ls="--", lw=0.8, zorder=5,
+                label="null upper quantile")
+    name = str(scan.attrs.get("divergence", "js")).upper()
+    _finish(ax, axis, boundaries, f"{name} divergence ({scan.attrs.get('units', 'nats')})", "Divergence scan")
+    return ax
+
+
+def parse_rates(rates: Sequence[dict[str, Any]], axis: ControlAxis, *, boundaries: Any = None, ax=None):
+    """Share of generations parsed into a state, per checkpoint (from the ingestion audit)."""
+    ax = _axes(ax)
+    y = np.array([np.nan if r["parse_rate"] is None else r["parse_rate"] for r in rates], dtype=float)
+    _line(ax, axis, y, None, "parsed / generations", color="C2")
+    ax.set_ylim(-0.02, 1.02)
+    _finish(ax, axis, boundaries, "parse rate (fraction)", "Answers parsed per checkpoint", legend=False)
+    return ax
+
+
+def phase_diagram(phase: xr.DataArray, *, control: Hashable, across: Hashable, boundary: xr.DataArray | None = None,
+                  lower: xr.DataArray | None = None, upper: xr.DataArray | None = None, ax=None):
+    """Phase per (across, control) cell as coloured tiles; boundaries (control units) as
+    black points with their intervals."""
+    from matplotlib.patches import Patch
+
+    ax = _axes(ax)
+    axis = control_axis(phase, control)
+    labels = np.asarray(phase.transpose(across, control).values).astype(str)
+    names = list(dict.fromkeys(labels.ravel().tolist()))
+    colours = {n: PHASE_COLOURS.get(n) or _FALLBACK[i % len(_FALLBACK)] for i, n in enumerate(names)}
+    x = axis.positions
+    xl, xr_ = axis.limits()
+    edges = np.concatenate([[xl], (x[1:] + x[:-1]) / 2, [xr_]]) if axis.mode != "log" else \
+        np.concatenate([[x[0]], np.sqrt(x[1:] * x[:-1]), [x[-1]]])
+    for r in range(labels.shape[0]):
+        for c in range(labels.shape[1]):
+            if labels[r, c] not in ("", "nan", "None"):
+                ax.fill_between([edges[c], edges[c + 1]], r - 0.45, r + 0.45, color=colours[labels[r, c]], lw=0)
+    if boundary is not None:
+        b = boundary.transpose(across, ...)
+        for r in range(b.sizes[across]):
+            vals = np.atleast_1d(np.asarray(b.isel({across: r}).values, float))
+            lo = np.atleast_1d(np.asarray(lower.transpose(across, ...).isel({across: r}).values, float)) \
+                if lower is not None else None
+            hi = np.atleast_1d(np.asarray(upper.transpose(across, ...).isel({across: r}).values, float)) \
+                if upper is not None else None
+            for k, v in enumerate(vals):
+                if not np.isfinite(v):
+                    continue
+                ax.plot(axis.x_of(v), r, "k|", ms=14, mew=2)
+                if lo is not None and hi is not None and np.isfinite(lo[k]) and np.isfinite(hi[k]):
+                    ax.plot([axis.x_of(lo[k]), axis.x_of(hi[k])], [r, r], color="k", lw=1)
+    ax.set_yticks(range(labels.shape[0]))
+    ax.set_yticklabels([str(v) for v in phase[across].values])
+    ax.set_ylabel(str(across))
+    style_control_axis(ax, axis, stage_labels=False)
+    ax.legend(handles=[Patch(color=colours[n], label=f"phase: {n}") for n in names], fontsize=7, loc="upper left",
+              bbox_to_anchor=(1.0, 1.0))
+    ax.set_title(f"Phase diagram: {control} × {across}", fontsize=10)
+    return ax
+
+
+def size_comparison(comparison: xr.Dataset, *, member: Hashable = "member", ax=None, unit: str = "step"):
+    """Boundary locations (control units) of every member, with their intervals: one row
+    per member, one marker per boundary index."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax = _axes(ax)
+    b = comparison["boundary"]
+    mdim = member if member in b.dims else b.dims[0]
+    kdim = [d for d in b.dims if d != mdim]
+    lo = comparison.get("boundary_lower")
+    hi = comparison.get("boundary_upper")
+    names = [str(v) for v in (comparison[mdim].values if mdim in comparison.coords else range(b.sizes[mdim]))]
+    for r in range(b.sizes[mdim]):
+        vals = np.atleast_1d(np.asarray(b.isel({mdim: r}).values, float))
+        for k, v in enumerate(vals):
+            if not np.isfinite(v):
+                continue
+            xerr = None
+            if lo is not None and hi is not None:
+                lv = float(np.atleast_1d(np.asarray(lo.isel({mdim: r}).values, float))[k])
+                hv = float(np.atleast_1d(np.asarray(hi.isel({mdim: r}).values, float))[k])
+                if np.isfinite(lv) and np.isfinite(hv):
+                    xerr = [[max(v - lv, 0)], [max(hv - v, 0)]]
+            ax.errorbar([v], [r], xerr=xerr, fmt="o", color=f"C{k}", capsize=3,
+                        label=f"boundary {k + 1}" if r == 0 else None)
+    ax.set_yticks(range(len(names)))
+    ax.set_yticklabels(names)
+    ax.set_ylabel(str(mdim))
+    ax.set_xlabel(f"boundary location (training {unit})")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _step_text(v)))
+    ax.set_title("Boundaries across members (bars: (lower, upper] intervals)", fontsize=10)
+    if kdim:
+        ax.legend(fontsize=7)
     return ax

@@ -76,7 +76,7 @@ def test_analyze_jsonl_of_text_answers(tmp_path):
         assert (out / name).stat().st_size > 0
     assert len(list((out / "figures").glob("*.png"))) >= 3
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["schema_version"] == 1
+    assert summary["schema_version"] == 2
     steps = ds["step"].values
     found = [b["step"] for b in summary["boundaries"]]
     for true_step in truth["boundaries"]:

@@ -8,11 +8,9 @@ re-exported here for code written against earlier versions.
 
 from __future__ import annotations
 
-import base64
-import html
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +23,7 @@ from .._version import __version__
 __all__ = ["ORDER_VARS", "Report", "SUMMARY_SCHEMA_VERSION"]
 
 #: Version of the ``summary.json`` layout (bumped on any incompatible change).
-SUMMARY_SCHEMA_VERSION = 1
+SUMMARY_SCHEMA_VERSION = 2
 
 
 ORDER_VARS = ("entropy", "order_entropy", "magnetization", "mode_fraction", "collision", "effective_states")
@@ -77,38 +75,26 @@ class Report:
     diagram: Any = None
     size_scaling: Any = None
     comparison: xr.Dataset | None = None
-    _figures: dict[str, bytes] = field(default_factory=dict, repr=False)
+    _figures: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
 
     # ------------------------------------------------------------------ summaries
     def phase_table(self) -> list[dict[str, Any]]:
-        """Contiguous phases: label, first/last control value, mean order-parameter levels."""
-        control = self.settings["control"]
-        labels = np.asarray(self.phases.values).astype(str)
-        x = control_values(self.order, control)
-        rows, start = [], 0
-        for i in range(1, labels.size + 1):
-            if i == labels.size or labels[i] != labels[start]:
-                seg = self.order.isel({control: slice(start, i)})
-                levels = {v: _finite(seg[v].mean().item()) for v in (*ORDER_VARS, "js_divergence", "overlap",
-                                                                      "susceptibility", "binder") if v in seg}
-                rows.append({"label": labels[start], "first_step": float(x[start]), "last_step": float(x[i - 1]),
-                             "n_checkpoints": i - start, "levels": levels})
-                start = i
-        return rows
+        """Contiguous phases: label, first/last control value, checkpoints, stages, and the
+        segment mean of each order parameter with its standard error
+        (:func:`phasekit.report.summary.phase_rows`)."""
+        from .summary import phase_rows
+
+        return phase_rows(self)
 
     def boundary_table(self) -> list[dict[str, Any]]:
-        """One entry per boundary: step, interval, channels that moved, p-value, phases."""
-        per = self.boundaries.evidence.get("boundaries", [])
-        out = []
-        for i, (loc, (lo, hi)) in enumerate(zip(self.boundaries.locations, self.boundaries.intervals, strict=True)):
-            e = per[i] if i < len(per) else {}
-            out.append({"step": float(loc), "interval": [_finite(lo), _finite(hi)],
-                        "channels": [str(c) for c in e.get("channels", [])],
-                        "p_value": _finite(e.get("p_value", np.nan)),
-                        "phase_before": e.get("phase_before"), "phase_after": e.get("phase_after")})
-        return out
+        """One entry per boundary: step, interval and its width, test and p-value (a bound
+        at the resampling floor), channels that moved, phases and stages either side."""
+        from .summary import boundary_rows
+
+        return boundary_rows(self)
 
     def seed_summary(self) -> dict[str, Any] | None:
+        """Seed attribution per checkpoint (consensus seed, divergence, support retention)."""
         if self.seed is None:
             return None
         control = self.settings["control"]
@@ -129,8 +115,25 @@ class Report:
             ],
         }
 
+    def summary(self) -> dict[str, Any]:
+        """The summary of findings (``summary.json``'s ``summary`` block; the HTML page's
+        first section and the CLI's lines are rendered from it)."""
+        from .summary import summary_block
+
+        return summary_block(self)
+
+    def methods(self) -> str:
+        """The Methods section as Markdown (what ``methods.md`` holds)."""
+        from .methods import methods_markdown
+
+        return methods_markdown(self)
+
     def to_dict(self) -> dict[str, Any]:
-        """The ``summary.json`` content (stable keys, see ``docs/report.md``)."""
+        """The ``summary.json`` content (schema: ``phasekit/schemas/summary.schema.json``,
+        documented in ``docs/report.md``)."""
+        from .methods import methods_entries
+        from .summary import parse_rates
+
         transition: dict[str, Any]
         if self.transition is not None:
             transition = self.transition.to_dict()
@@ -143,40 +146,30 @@ class Report:
                     "correlation_length": [_finite(v) for v in np.asarray(xi.values).ravel()],
                     "stderr": [_finite(v) for v in np.asarray(xi.coords["stderr"].values).ravel()]
                     if "stderr" in xi.coords else None}
+        summary = self.summary()
         return {
             "schema_version": SUMMARY_SCHEMA_VERSION,
-            "boundaries": self.boundary_table(),
-            "no_change_p_value": _finite(self.boundaries.evidence.get("p_value", np.nan)),
-            "phases": self.phase_table(),
+            "summary": summary,
+            "boundaries": summary["boundaries"],
+            "no_change_p_value": summary["no_change_test"]["p_value"],
+            "phases": summary["phases"],
             "transition": transition,
             "seed": self.seed_summary(),
             "correlation": corr,
+            "parse_rates": parse_rates(self),
+            "methods": methods_entries(self),
+            "members": {k: m.summary() for k, m in self.members.items()},
+            "across": self.across,
+            "comparison": _comparison_dict(self.comparison),
             "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.settings.items()},
             "provenance": self.provenance,
         }
 
     def text_summary(self, truth: dict[str, Any] | None = None) -> str:
-        """A few lines for the terminal."""
-        lines = [f"phasekit {__version__}: {self.provenance.get('input', '')}"]
-        b = self.boundary_table()
-        if b:
-            for i, e in enumerate(b, 1):
-                lo, hi = e["interval"]
-                lines.append(f"  boundary {i}: step {e['step']:g}  (interval {lo:g}..{hi:g}; "
-                             f"{e.get('phase_before')} -> {e.get('phase_after')})")
-        else:
-            p = self.boundaries.evidence.get("p_value", np.nan)
-            lines.append(f"  no phase boundary (no-change test p = {p:.3g})")
-        lines.append("  phases: " + " | ".join(f"{r['label']} {r['first_step']:g}-{r['last_step']:g}"
-                                               for r in self.phase_table()))
-        s = self.seed_summary()
-        if s and s["final_seed"]:
-            last = s["per_checkpoint"][-1]
-            lines.append(f"  seed: final behaviour is closest to base prompt {s['final_seed']} "
-                         f"(support retention {last['support_retention']:.2f})")
-        if self.transition is not None:
-            lines.append(f"  transition: {self.transition.kind} "
-                         f"({'conclusive' if self.transition.conclusive else 'not conclusive'})")
+        """A few lines for the terminal, from the same summary block as the HTML page."""
+        from .summary import summary_lines
+
+        lines = [f"phasekit {__version__}: {self.provenance.get('input', '')}", *summary_lines(self.summary())]
         if truth and "boundaries" in truth:
             lines.append(f"  truth (generator): boundaries at steps {[float(v) for v in truth['boundaries']]}, "
                          f"seed prompt {truth.get('seed_prompt')}")
@@ -223,39 +216,11 @@ class Report:
     def plot(self, directory: str | Path | None = None) -> dict[str, Any]:
         """Draw the report's figures; save them as PNG in ``directory`` when given.
 
-        Returns ``{name: Figure}``.
+        Returns ``{name: Figure}``; the captions are :func:`phasekit.report.figures.captions`.
         """
-        import matplotlib.pyplot as plt
+        from .figures import draw_figures
 
-        from .. import plot as pkplot
-
-        control = self.settings["control"]
-        figs: dict[str, Any] = {}
-
-        def new(name, ncols=1, width=7.5):
-            fig, axes = plt.subplots(1, ncols, figsize=(width, 3.8))
-            fig.subplots_adjust(left=0.09 if ncols == 1 else 0.06, right=0.98, bottom=0.14, top=0.9, wspace=0.25)
-            figs[name] = fig
-            return axes
-
-        pkplot.order_parameters(self.order, dim=control, boundaries=self.boundaries, ax=new("order_parameters"))
-        if "js_divergence" in self.order:
-            pkplot.prompt_divergence(self.order, dim=control, boundaries=self.boundaries,
-                                     ax=new("prompt_divergence"))
-        if "susceptibility" in self.order:
-            a1, a2 = new("fluctuations", ncols=2, width=11)
-            pkplot.susceptibility(_with_se(self.order, "susceptibility"), dim=control,
-                                  boundaries=self.boundaries, ax=a1)
-            pkplot.binder_cumulant(_with_se(self.order, "binder"), dim=control, boundaries=self.boundaries, ax=a2)
-        hist_of = self.magnetization if self.magnetization is not None else _with_se(self.per_config, "mode_fraction")
-        pkplot.order_histograms(hist_of, self.boundaries, dim=control, ax=new("boundary_histograms"))
-        if self.correlation is not None and "correlation_function" in self.correlation:
-            pkplot.correlation(self.correlation["correlation_function"], ax=new("correlation"))
-        if self.seed is not None:
-            pkplot.seed_attribution(self.seed, dim=control, boundaries=self.boundaries, ax=new("seed_attribution"))
-        if self.divergence is not None:
-            pkplot.divergence_scan(self.divergence, dim=control, boundaries=self.boundaries,
-                                   ax=new("divergence_scan"))
+        figs = draw_figures(self)
         if directory is not None:
             directory = Path(directory)
             directory.mkdir(parents=True, exist_ok=True)
@@ -266,30 +231,54 @@ class Report:
                 (directory / f"{name}.png").write_bytes(self._figures[name])
         return figs
 
-    def to_html(self, path: str | Path, figures_dir: str | Path | None = None) -> None:
-        """Write a self-contained HTML page (figures embedded as PNG data URIs)."""
+    def _ensure_figures(self, figures_dir: str | Path | None) -> None:
         import matplotlib.pyplot as plt
 
         if not self._figures:
-            figs = self.plot(figures_dir or Path(path).parent / "figures")
+            figs = self.plot(figures_dir)
+            if figures_dir is None:  # keep the PNG bytes for the page without writing files
+                for name, fig in figs.items():
+                    buf = io.BytesIO()
+                    fig.savefig(buf, format="png", dpi=110)
+                    self._figures[name] = buf.getvalue()
             for f in figs.values():
                 plt.close(f)
-        Path(path).write_text(_render_html(self), encoding="utf-8")
+
+    def to_html(self, path: str | Path, figures_dir: str | Path | None = None) -> None:
+        """Write a self-contained HTML page (figures embedded as PNG data URIs)."""
+        from .html import render_html
+
+        self._ensure_figures(figures_dir or Path(path).parent / "figures")
+        Path(path).write_text(render_html(self), encoding="utf-8")
 
     def write(self, outdir: str | Path) -> dict[str, Path]:
-        """Write ``report.html``, ``results.nc``, ``summary.json`` and ``figures/*.png``."""
-        import matplotlib.pyplot as plt
+        """Write ``report.html``, ``results.nc``, ``summary.json``, ``methods.md``,
+        ``references.bib`` and ``figures/*.png`` into ``outdir``."""
+        from .methods import bibtex_for
 
         outdir = Path(outdir)
         outdir.mkdir(parents=True, exist_ok=True)
-        figs = self.plot(outdir / "figures")
-        for f in figs.values():
-            plt.close(f)
-        paths = {"html": outdir / "report.html", "netcdf": outdir / "results.nc", "summary": outdir / "summary.json"}
+        self._figures.clear()
+        self._ensure_figures(outdir / "figures")
+        paths = {"html": outdir / "report.html", "netcdf": outdir / "results.nc", "summary": outdir / "summary.json",
+                 "methods": outdir / "methods.md", "references": outdir / "references.bib"}
         self.to_html(paths["html"])
         self.to_netcdf(paths["netcdf"])
-        paths["summary"].write_text(json.dumps(self.to_dict(), indent=2, default=str))
+        paths["summary"].write_text(json.dumps(self.to_dict(), indent=2, default=str), encoding="utf-8")
+        paths["methods"].write_text(self.methods(), encoding="utf-8")
+        paths["references"].write_text(bibtex_for(self), encoding="utf-8")
         return paths
+
+    # ------------------------------------------------------------------ equality
+    def __eq__(self, other: object) -> bool:
+        """Field-by-field equality (xarray objects compared with ``identical``, arrays with
+        NaN == NaN); the figure cache is not compared."""
+        if not isinstance(other, Report):
+            return NotImplemented
+        return all(_same(getattr(self, f.name), getattr(other, f.name))
+                   for f in fields(self) if f.compare)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 # ---------------------------------------------------------------------- helpers
@@ -327,85 +316,60 @@ def _netcdf_safe(ds: xr.Dataset) -> xr.Dataset:
     return ds
 
 
-# ---------------------------------------------------------------------- HTML
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;color:#222;padding:0 1em}
-h1{font-size:1.6em} h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:.9em;margin:.5em 0} td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}
-th{background:#f3f3f3} img{max-width:100%;border:1px solid #eee;margin:.4em 0} .note{color:#555;font-size:.9em}
-code{background:#f5f5f5;padding:0 3px}
-"""
+def _comparison_dict(comp: xr.Dataset | None) -> dict[str, Any] | None:
+    """The aligned-boundaries Dataset of issue 16 as JSON: variables as nested lists."""
+    if comp is None:
+        return None
+    out: dict[str, Any] = {"dims": {str(k): int(v) for k, v in comp.sizes.items()}, "coords": {}, "variables": {}}
+    for name, c in comp.coords.items():
+        out["coords"][str(name)] = [_plain_value(v) for v in np.asarray(c.values).ravel().tolist()]
+    for name, v in comp.data_vars.items():
+        out["variables"][str(name)] = {"dims": [str(d) for d in v.dims],
+                                       "values": _plain_value(np.asarray(v.values).tolist())}
+    return out
 
 
-def _table(rows: list[dict[str, Any]], cols: list[str]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(c)))}</td>" for c in cols) + "</tr>" for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "–"
+def _plain_value(v: Any) -> Any:
+    if isinstance(v, list):
+        return [_plain_value(u) for u in v]
     if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, list | tuple):
-        return ", ".join(_fmt(x) for x in v)
-    if isinstance(v, dict):
-        return "; ".join(f"{k}={_fmt(x)}" for k, x in v.items())
-    return str(v)
+        return v if np.isfinite(v) else None
+    if isinstance(v, np.generic):
+        return _plain_value(v.item())
+    return v if isinstance(v, int | str | bool) or v is None else str(v)
 
 
-def _img(rep: Report, name: str, alt: str) -> str:
-    data = rep._figures.get(name)
-    if not data:
-        return ""
-    b64 = base64.b64encode(data).decode()
-    return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}"></figure>'
-
-
-def _render_html(rep: Report) -> str:
-    d = rep.to_dict()
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>phasekit report</title>"
-             f"<style>{_CSS}</style></head><body>",
-             f"<h1>phasekit report</h1><p class='note'>{html.escape(str(d['provenance']['input']))} · "
-             f"phasekit {__version__} · {d['provenance']['created']}</p>"]
-    if d["settings"].get("left_out"):
-        items = "".join(f"<li>{html.escape(x)}</li>" for x in d["settings"]["left_out"])
-        parts.append("<p class='note'><b>q (the size of the answer space) is not known</b>, so these were "
-                     f"left out (pass <code>--n-states</code> / <code>n_states=</code>):</p><ul>{items}</ul>")
-    parts.append("<h2>Phase boundaries</h2>")
-    if d["boundaries"]:
-        rows = [{**b, "interval": f"{_fmt(b['interval'][0])} – {_fmt(b['interval'][1])}"} for b in d["boundaries"]]
-        parts.append(_table(rows, ["step", "interval", "phase_before", "phase_after", "p_value", "channels"]))
-    else:
-        parts.append(f"<p>No boundary: the no-change test gives p = {_fmt(d['no_change_p_value'])}.</p>")
-    parts.append("<h2>Phases</h2>")
-    parts.append(_table([{**p, "levels": p["levels"]} for p in d["phases"]],
-                        ["label", "first_step", "last_step", "n_checkpoints", "levels"]))
-    parts.append("<p class='note'>Phase rule: liquid = high entropy and distinct prompt distributions; "
-                 "nucleation = collapse of entropy and of between-prompt divergence; settling = low entropy with "
-                 "mass redistributed inside a fixed support. Levels are segment means.</p>")
-    parts.append("<h2>Order parameters</h2>" + _img(rep, "order_parameters", "order parameters against step"))
-    parts.append(_img(rep, "prompt_divergence", "between-prompt divergence"))
-    parts.append("<h2>Fluctuations</h2>" + _img(rep, "fluctuations", "susceptibility and Binder cumulant"))
-    parts.append(_img(rep, "boundary_histograms", "order-parameter histogram at each boundary"))
-    parts.append("<h2>Seed attribution and divergence scan</h2>" + _img(rep, "seed_attribution", "seed attribution"))
-    s = d.get("seed")
-    if s and s.get("final_seed"):
-        parts.append(f"<p>Final checkpoint's behaviour is closest to the base distribution of prompt "
-                     f"<b>{html.escape(str(s['final_seed']))}</b>.</p>")
-    parts.append(_img(rep, "divergence_scan", "divergence scan"))
-    parts.append("<h2>Correlations</h2>")
-    if "correlation" in rep._figures:
-        parts.append(_img(rep, "correlation", "correlation decay"))
-    else:
-        parts.append("<p class='note'>No position dim: sequence correlations do not apply to single-answer "
-                     "tasks.</p>")
-    parts.append("<h2>Transition order</h2>")
-    t = d["transition"]
-    parts.append(f"<p><b>{html.escape(str(t.get('kind')))}</b> — {html.escape(str(t.get('reason', '')))}</p>")
-    parts.append("<h2>Provenance</h2><pre>" + html.escape(json.dumps({"settings": d["settings"],
-                                                                      "provenance": d["provenance"]},
-                                                                     indent=2, default=str)) + "</pre>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+def _same(a: Any, b: Any, _depth: int = 0) -> bool:
+    """Structural equality of plain data: xarray objects by ``identical``, arrays with
+    NaN == NaN, dicts/sequences/dataclasses/objects field by field."""
+    if _depth > 40:
+        return a is b
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, xr.DataArray | xr.Dataset):
+        return bool(a.identical(b))
+    if isinstance(a, np.ndarray):
+        if a.shape != b.shape or a.dtype != b.dtype:
+            return False
+        try:
+            return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+        except TypeError:
+            return bool(np.array_equal(a, b))
+    if isinstance(a, float | np.floating):
+        return bool(a == b or (np.isnan(a) and np.isnan(b)))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k], _depth + 1) for k in a)
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(_same(x, y, _depth + 1) for x, y in zip(a, b, strict=True))
+    if isinstance(a, Report):
+        return a == b
+    if is_dataclass(a):
+        return all(_same(getattr(a, f.name), getattr(b, f.name), _depth + 1) for f in fields(a) if f.compare)
+    if hasattr(a, "__dict__") and not isinstance(a, type):
+        return _same(vars(a), vars(b), _depth + 1)
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
