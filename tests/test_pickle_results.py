@@ -132,7 +132,6 @@ def _pending(owner: str, what: str):
     return pytest.mark.xfail(strict=True, reason=f"{owner}: {what} (issue 15 item 3) not landed yet")
 
 
-@_pending("H2", "BoundaryResult without the search function and cost objects, with __eq__ and .to_dataset()")
 def test_boundary_result_is_plain_data():
     res = pk.detect_boundaries(_run(), n_bootstrap=20)
     assert type(res).__name__ == "BoundaryResult"

@@ -1,4 +1,5 @@
-"""Unit tests of phasekit.transitions: costs, series and samples paths, phase labels."""
+"""Unit tests of phasekit.changepoints (old path phasekit.transitions): costs, series and
+samples paths, phase labels, the result as plain data, the control vocabulary."""
 
 import json
 
@@ -8,8 +9,7 @@ import ruptures as rpt
 import xarray as xr
 from scipy.stats import chi2_contingency
 
-from phasekit.errors import SchemaError
-from phasekit.transitions import (
+from phasekit.changepoints import (
     BoundaryResult,
     CostMeanShift,
     CostMultinomial,
@@ -18,6 +18,7 @@ from phasekit.transitions import (
     penalty_path,
     phase_levels,
 )
+from phasekit.errors import SchemaError
 
 
 def _log_steps(n, rng):
@@ -299,6 +300,7 @@ def test_results_pickle_round_trip():
     for data in (_three_phase_samples(seed=7)[0], _step_series(seed=9)[0]):
         res = detect_boundaries(data, n_bootstrap=50)
         back = pickle.loads(pickle.dumps(res))
+        assert back == res
         assert _fingerprint(back) == _fingerprint(res)
         assert back.path.equals(res.path)
         assert back.search_fn(res.penalty) == res.search_fn(res.penalty)
@@ -338,8 +340,64 @@ def test_a_sharp_change_in_a_short_run_is_found_and_the_null_assumption_recorded
     coords = {"checkpoint": np.arange(T), "step": ("checkpoint", np.arange(T) * 100)}
     ds = xr.Dataset({"token": (("checkpoint", "prompt", "sample", "position"), tok)}, coords=coords,
                     attrs={"n_states": q})
-    r = detect_boundaries(ds, dim="checkpoint")
+    r = detect_boundaries(ds, control="checkpoint")
     assert list(r.locations) == [400]
     assert "not measurable" in r.evidence["over_dispersion"]
     flat = ds.copy(data={"token": rng.integers(0, q, size=tok.shape)})
-    assert len(detect_boundaries(flat, dim="checkpoint").locations) == 0
+    assert len(detect_boundaries(flat, control="checkpoint").locations) == 0
+
+
+# ---------------------------------------------------------------- issue 15: vocabulary, plain data, old paths
+def test_control_vocabulary_and_the_dim_alias():
+    """control= names the dim; dim= is an alias that warns; control= naming a non-dim
+    coordinate (the old meaning) takes the control values from it."""
+    da, steps = _step_series(seed=3)
+    new = detect_boundaries(da, control="checkpoint")
+    with pytest.warns(DeprecationWarning, match="control="):
+        old = detect_boundaries(da, dim="checkpoint")
+    assert new == old
+    by_coord = detect_boundaries(da, control="step")
+    assert by_coord.locations == new.locations == [steps[i] for i in new.indices]
+    other = da.assign_coords(half=("checkpoint", steps / 2))
+    assert detect_boundaries(other, control="half").locations == [steps[i] / 2 for i in new.indices]
+    renamed = da.rename(checkpoint="temperature")
+    assert detect_boundaries(renamed, control="temperature").indices == new.indices
+    with pytest.raises(TypeError):
+        detect_boundaries(da, "checkpoint")  # keyword-only after the data
+    with pytest.raises(SchemaError):
+        detect_boundaries(da, control="temperature")
+    lv = phase_levels(_three_phase_samples(seed=1)[0], control="checkpoint")
+    with pytest.warns(DeprecationWarning):
+        lab = label_phases(lv, [10, 20], dim="checkpoint", n_states=6)
+    assert lab.identical(label_phases(lv, [10, 20], control="checkpoint", n_states=6))
+
+
+def test_boundary_result_is_plain_data_with_a_dataset_form():
+    import pickle
+
+    ds, steps = _three_phase_samples(seed=0)
+    res = detect_boundaries(ds, n_bootstrap=99)
+    assert res == pickle.loads(pickle.dumps(res))
+    assert not any(callable(v) and not hasattr(v, "__dataclass_fields__") for v in vars(res).values())
+    out = res.to_dataset()
+    np.testing.assert_array_equal(out["location"].values, [steps[10], steps[20]])
+    lo, hi = out["location_lower"].values, out["location_upper"].values
+    assert np.all(lo < out["location"].values) and np.all(out["location"].values <= hi)
+    assert out["location_lower"].attrs["confidence"] == pytest.approx(0.95)
+    assert list(out["p_value_text"].values) == ["< 0.01", "< 0.01"]
+    assert out.attrs["no_change_p_value_text"] == "< 0.01"
+    assert out["phase"].dims == ("checkpoint",)
+    assert out.identical(pickle.loads(pickle.dumps(res)).to_dataset())
+    assert detect_boundaries(ds, n_bootstrap=99, seed=1) != res  # other draws: other statistics
+
+
+def test_old_import_paths_keep_working():
+    import phasekit as pk
+    import phasekit.cpmetrics as cpm
+    import phasekit.transitions as tr
+    from phasekit.changepoints import margin_f1, segmentation_covering
+
+    assert tr.detect_boundaries is pk.detect_boundaries is detect_boundaries
+    assert tr.BoundaryResult is pk.BoundaryResult is BoundaryResult
+    assert cpm.margin_f1 is margin_f1 and cpm.segmentation_covering is segmentation_covering
+    assert pk.scan_peaks is __import__("phasekit.anatomy").anatomy.scan_peaks

@@ -1,0 +1,350 @@
+r"""The no-change test of the samples path: a scan of likelihood-ratio statistics.
+
+Between the pooled counts of the ``window`` checkpoints before and after each position
+``t``: :math:`D_t = \sum_p G_p(t)` (prompts changing each their own way) and
+:math:`G^{pool}_t` (counts pooled over prompts: a change all prompts share), each
+standardised by its own multinomial null draws, over-dispersion (drift) measured away
+from the significant peaks (:func:`over_dispersion`); boundaries are tested with
+windows clipped at their neighbours (:class:`LocalTest`), removed weakest first
+(:func:`eliminate`) and grown inside segments (:func:`grow`); a transition cut twice is
+merged (:func:`merge_ramps`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .costs import deviance
+from .phases import level_arrays
+from .search import segments
+
+__all__ = ["SHORT_SCAN", "LocalTest", "ScanNull", "eliminate", "g_stat", "grow", "merge_ramps",
+           "null_draws", "over_dispersion", "scan_stats", "significant_peaks", "window_sums"]
+
+
+def window_sums(cum: np.ndarray, t: int, lo: int, hi: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    a = max(lo, t - w)
+    b = min(hi, t + w)
+    return cum[t] - cum[a], cum[b] - cum[t]
+
+
+def g_stat(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Likelihood-ratio statistic per channel between two count arrays (..., P, K)."""
+    return deviance(left + right) - deviance(left) - deviance(right)
+
+
+def scan_stats(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    r"""The two scan statistics between windows (..., P, K) -> (..., 2).
+
+    ``[..., 0]``: :math:`\sum_p G_p`, prompts changing each their own way;
+    ``[..., 1]``: :math:`G` of the counts pooled over prompts, a change that all
+    prompts share (e.g. settling inside one seed distribution) -- with
+    :math:`k-1` instead of :math:`\sum_p (k_p-1)` degrees of freedom.
+    """
+    per_prompt = g_stat(left, right).sum(axis=-1)
+    pooled = g_stat(left.sum(axis=-2), right.sum(axis=-2))
+    return np.stack([per_prompt, pooled], axis=-1)
+
+
+def null_draws(left: np.ndarray, right: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """Multinomial draws of both scan statistics under 'same distribution in both windows'.
+
+    left/right: (n_pos, P, K) -> (n_boot, n_pos, 2): every prompt keeps its own pooled
+    distribution in both windows, with the observed numbers of samples.
+    """
+    pooled = left + right
+    tot = pooled.sum(axis=-1, keepdims=True)
+    k = pooled.shape[-1]
+    p = np.where(tot > 0, pooled / np.where(tot > 0, tot, 1), 1.0 / k)
+    nl = left.sum(axis=-1).astype(np.int64)
+    nr = right.sum(axis=-1).astype(np.int64)
+    out = np.empty((n_boot, left.shape[0], 2))
+    chunk = max(1, 2_000_000 // max(1, left.size))
+    for s in range(0, n_boot, chunk):
+        m = min(chunk, n_boot - s)
+        lb = rng.multinomial(nl[None], p[None], size=(m, *nl.shape))
+        rb = rng.multinomial(nr[None], p[None], size=(m, *nr.shape))
+        out[s:s + m] = scan_stats(lb.astype(float), rb.astype(float))
+    return out
+
+
+@dataclass
+class ScanNull:
+    r"""Standardisation and null of the scan: :math:`Z = \max_j (D_j/\phi_j - \mu_j)/\sigma_j`.
+
+    ``mu``/``sd`` (n_pos, 2): null mean and sd of each statistic per position; ``phi``
+    (2,): over-dispersion of each; ``m_null`` (B,): the null of :math:`\max_t Z_t`.
+    """
+
+    mu: np.ndarray
+    sd: np.ndarray
+    phi: np.ndarray
+    psi: np.ndarray
+    m_null: np.ndarray
+    note: str = "measured away from the significant scan peaks"
+
+    def z(self, d: np.ndarray, mu: np.ndarray | None = None, sd: np.ndarray | None = None) -> np.ndarray:
+        mu = self.mu if mu is None else mu
+        sd = self.sd if sd is None else sd
+        return np.max((d / self.phi - mu) / (sd * self.psi), axis=-1)
+
+    def p(self, z: float) -> float:
+        return float((1 + np.sum(self.m_null >= z)) / (self.m_null.size + 1))
+
+
+def scan_null(d_obs: np.ndarray, d_null: np.ndarray, clean: np.ndarray) -> ScanNull:
+    r"""Over-dispersion from the positions without a candidate, and the max-Z null.
+
+    Gradual drift (real change that is not a transition) inflates the statistics
+    between windows inside a segment. Two robust factors are measured there, per
+    statistic: the level :math:`\phi = \operatorname{median}_t D_t / E[D^*_t]` (>= 1) and
+    the spread :math:`\psi` (>= 1) of the standardised :math:`(D_t/\phi - \mu_t)/\sigma_t`
+    (1.4826 MAD; 1 for pure multinomial noise): drift varies from window to window, so
+    it widens the distribution as well as shifting it.
+    """
+    mu = d_null.mean(axis=0)
+    sd = np.maximum(d_null.std(axis=0, ddof=1), 1e-9 * np.maximum(mu, 1.0))
+    ratio = np.where(mu > 0, d_obs / np.where(mu > 0, mu, 1), np.nan)
+    use = clean if clean.sum() >= max(5, clean.size // 3) else np.ones_like(clean)
+    phi, psi = np.ones(2), np.ones(2)
+    for j in range(2):
+        r = ratio[use, j]
+        if np.isfinite(r).any():
+            phi[j] = max(1.0, float(np.median(r[np.isfinite(r)])))
+        zc = (d_obs[use, j] / phi[j] - mu[use, j]) / sd[use, j]
+        zc = zc[np.isfinite(zc)]
+        if zc.size >= 5:
+            psi[j] = max(1.0, float(1.4826 * np.median(np.abs(zc - np.median(zc)))))
+    m_null = np.max((d_null - mu) / sd, axis=(1, 2))  # the draws are the no-change model
+    return ScanNull(mu, sd, phi, psi, m_null)
+
+
+#: Scans over fewer positions (checkpoints - 1) than this start their drift estimate away
+#: from the strongest peak (see :func:`over_dispersion`).
+SHORT_SCAN = 12
+
+
+def over_dispersion(d_obs: np.ndarray, d_null: np.ndarray, positions: np.ndarray, window: int,
+                     alpha: float, rounds: int = 3) -> ScanNull:
+    """:func:`scan_null` with the clean positions found iteratively.
+
+    Start from every position (the median is robust to a few changes), then leave out
+    the windows around the significant scan maxima and measure again, until stable.
+    Positions are not left out around mere search candidates: drift makes candidates,
+    and leaving their windows out would measure the drift where it is weakest.
+    """
+    clean = np.ones(len(positions), dtype=bool)
+    null = scan_null(d_obs, d_null, clean)
+    if len(positions) < SHORT_SCAN:
+        # few checkpoints: one change touches most windows, so the median over all
+        # positions measures the change itself as "drift" and masks it. Leave out the
+        # windows around the strongest multinomial peak first; if too few positions are
+        # left to measure drift, assume none (pure multinomial) and say so.
+        raw = ScanNull(null.mu, null.sd, np.ones(2), np.ones(2), null.m_null)
+        top = positions[int(np.argmax(raw.z(d_obs)))]
+        clean = np.array([not (top - window < t < top + window) for t in positions])
+        if clean.sum() < 5:
+            return ScanNull(null.mu, null.sd, np.ones(2), np.ones(2), null.m_null,
+                             note=f"not measurable from {len(positions) + 1} checkpoints: a multinomial "
+                             "null without drift is assumed (drift between checkpoints would "
+                             "then read as change)")
+        null = scan_null(d_obs, d_null, clean)
+    for _ in range(rounds):
+        peaks = significant_peaks(null.z(d_obs), positions, window, null, alpha, [])
+        new = np.array([all(not (t - window < c < t + window) for c in peaks) for t in positions])
+        if np.array_equal(new, clean):
+            break
+        clean = new
+        null = scan_null(d_obs, d_null, clean)
+    return null
+
+
+class LocalTest:
+    """No-change test of a boundary between its neighbours (windows clipped there).
+
+    The statistic is the scan's Z for the clipped windows, standardised by its own
+    null draws (cached per window), and compared with the max-Z null of the whole scan.
+    """
+
+    def __init__(self, cum: np.ndarray, t_len: int, window: int, null: ScanNull, n_boot: int,
+                 rng: np.random.Generator, scan: tuple[np.ndarray, np.ndarray] | None = None):
+        self.cum, self.t_len, self.window, self.null = cum, t_len, window, null
+        self.n_boot, self.rng = n_boot, rng
+        self.scan = scan  # (d_obs, d_null) of the unclipped scan at positions 1..T-1
+        self._cache: dict[tuple[int, int, int], float] = {}
+
+    def null_in(self, lo: int, hi: int, skip: Sequence[int] = ()) -> ScanNull:
+        """The null with the over-dispersion of the stretch ``[lo, hi)`` if larger.
+
+        Drift differs between phases (the liquid drifts, a collapsed phase does not):
+        a boundary is tested against the drift measured around it (positions of the
+        stretch away from ``skip``, at least 5 of them), or the global one if larger.
+        """
+        if self.scan is None:
+            return self.null
+        d_obs, d_null = self.scan
+        pos = np.arange(1, self.t_len)
+        use = (pos > lo) & (pos < hi)
+        for c in skip:
+            use &= ~((pos > c - self.window) & (pos < c + self.window))
+        if use.sum() < 5:
+            return self.null
+        loc = scan_null(d_obs[use], d_null[:, use], np.ones(int(use.sum()), dtype=bool))
+        return ScanNull(self.null.mu, self.null.sd, np.maximum(self.null.phi, loc.phi),
+                         np.maximum(self.null.psi, loc.psi), self.null.m_null)
+
+    def neighbours(self, c: int, cps: Sequence[int]) -> tuple[int, int]:
+        srt = sorted(cps)
+        i = srt.index(c)
+        return (srt[i - 1] if i > 0 else 0), (srt[i + 1] if i + 1 < len(srt) else self.t_len)
+
+    def z(self, c: int, cps: Sequence[int]) -> float:
+        lo, hi = self.neighbours(c, cps)
+        a, b = max(lo, c - self.window), min(hi, c + self.window)
+        key = (a, c, b)
+        if key not in self._cache:
+            left, right = self.cum[c] - self.cum[a], self.cum[b] - self.cum[c]
+            draws = null_draws(left[None], right[None], self.n_boot, self.rng)[:, 0]
+            mu = draws.mean(axis=0)
+            sd = np.maximum(draws.std(axis=0, ddof=1), 1e-9 * np.maximum(mu, 1.0))
+            null = self.null_in(lo, hi, [c])
+            self._cache[key] = float(null.z(scan_stats(left, right), mu, sd))
+        return self._cache[key]
+
+    def p(self, c: int, cps: Sequence[int]) -> float:
+        return self.null.p(self.z(c, cps))
+
+    def best_in(self, lo: int, hi: int, min_size: int) -> tuple[int, float]:
+        """Strongest position of the scan inside ``[lo, hi)``, windows clipped there.
+
+        Returns the position and its Z (-inf when the stretch is too short).
+        """
+        ts = np.arange(lo + min_size, hi - min_size + 1)
+        if ts.size == 0:
+            return lo, -np.inf
+        a = np.maximum(lo, ts - self.window)
+        b = np.minimum(hi, ts + self.window)
+        left, right = self.cum[ts] - self.cum[a], self.cum[b] - self.cum[ts]
+        draws = null_draws(left, right, self.n_boot, self.rng)
+        mu = draws.mean(axis=0)
+        sd = np.maximum(draws.std(axis=0, ddof=1), 1e-9 * np.maximum(mu, 1.0))
+        z = self.null_in(lo, hi).z(scan_stats(left, right), mu, sd)
+        j = int(np.argmax(z))
+        return int(ts[j]), float(z[j])
+
+
+def grow(cps: list[int], local: LocalTest, alpha: float, min_size: int, max_rounds: int = 50) -> list[int]:
+    """Add the significant scan maxima inside the segments, then re-test (until stable).
+
+    A strong change dominates the unclipped scan over its whole window, hiding a weaker
+    change a few checkpoints away (e.g. settling after nucleation); inside the segments
+    cut by the boundaries found so far, with windows clipped at them, it shows. Each
+    round adds the strongest significant maximum of every segment (same max-Z null as
+    every other test) and runs the backward elimination again -- binary segmentation
+    with the scan test (Vostrikova 1981) on top of the exact search.
+    """
+    current = sorted(cps)
+    for _ in range(max_rounds):
+        added = []
+        for a, b in segments(current, local.t_len):
+            t, zt = local.best_in(a, b, min_size)
+            if np.isfinite(zt) and local.null.p(zt) <= alpha:
+                added.append(t)
+        if not added:
+            break
+        new = eliminate(sorted({*current, *added}), local, alpha)
+        if new == current:
+            break
+        current = new
+    return current
+
+
+def eliminate(cands: list[int], local: LocalTest, alpha: float) -> list[int]:
+    """Backward elimination: drop the weakest boundary until every one has p <= alpha."""
+    current = sorted(cands)
+    while current:
+        pvals = {c: local.p(c, current) for c in current}
+        worst = max(current, key=lambda c: (pvals[c], -c))
+        if pvals[worst] <= alpha:
+            break
+        current.remove(worst)
+    return current
+
+
+def significant_peaks(z: np.ndarray, positions: np.ndarray, window: int, null: ScanNull, alpha: float,
+                near: Sequence[int], gap: int = 3) -> list[int]:
+    """Significant local maxima of the scan (within +-window) away from the candidates."""
+    out: list[int] = []
+    for i, t in enumerate(positions):
+        lo, hi = max(0, i - window), min(len(z), i + window + 1)
+        if z[i] < z[lo:hi].max() or null.p(float(z[i])) > alpha:
+            continue
+        if all(abs(int(t) - c) >= gap for c in [*near, *out]):
+            out.append(int(t))
+    return out
+
+
+def mixture_fits_better(counts: np.ndarray, a: int, b1: int, b2: int, b: int) -> bool:
+    r"""Is ``[b1, b2)`` a transit between ``[a, b1)`` and ``[b2, b)`` rather than a phase?
+
+    A ramp moves every prompt from its left to its right distribution: each middle
+    checkpoint ``i`` is a mixture :math:`w_i \hat p^L_p + (1-w_i)\hat p^R_p` (one weight
+    for all prompts). A phase of its own holds one distribution per prompt over the
+    stretch. The stretch is a transit when the mixture has the better BIC (Schwarz
+    1978: one weight per checkpoint against :math:`\sum_p (k_p - 1)` probabilities;
+    ``w_i`` on a grid of 51 values; left/right proportions with a 1/2 pseudo-count).
+    """
+    mid = counts[b1:b2]
+    pl = counts[a:b1].sum(axis=0) + 0.5
+    pr = counts[b2:b].sum(axis=0) + 0.5
+    pl /= pl.sum(axis=-1, keepdims=True)
+    pr /= pr.sum(axis=-1, keepdims=True)
+    w = np.linspace(0.0, 1.0, 51)[:, None, None]
+    logmix = np.log(w * pl[None] + (1 - w) * pr[None])  # (51, P, K)
+    ll_mix = sum(float(np.max((mid[i][None] * logmix).sum(axis=(1, 2)))) for i in range(mid.shape[0]))
+    plateau = mid.sum(axis=0)
+    tot = plateau.sum(axis=-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logp = np.where(plateau > 0, np.log(plateau / np.where(tot > 0, tot, 1)), 0.0)
+    ll_plateau = float((mid * logp[None]).sum())
+    log_n = math.log(max(float(mid.sum()), 2.0))
+    df_plateau = float(np.maximum((plateau > 0).sum(axis=-1) - 1, 0).sum())
+    return ll_mix - 0.5 * log_n * mid.shape[0] >= ll_plateau - 0.5 * log_n * df_plateau
+
+
+def merge_ramps(cps: list[int], counts: np.ndarray, window: int, merge_within: int) -> list[int]:
+    """Merge two cuts closer than ``merge_within`` whose middle segment is a transit.
+
+    A transition spread over a few checkpoints (a ramp) can be cut twice; the short
+    segment between is a transit when its disorder (normalised entropy + between-prompt
+    JS) lies between its neighbours'. The first cut (where the change begins) is kept.
+    """
+    if not merge_within or len(cps) < 2:
+        return list(cps)
+    t_len = counts.shape[0]
+    lv = level_arrays(counts)
+    disorder = np.nan_to_num(lv["entropy"]) + np.nan_to_num(lv["js"])
+    merged = list(cps)
+    changed = True
+    while changed and len(merged) > 1:
+        changed = False
+        for i in range(len(merged) - 1):
+            b1, b2 = merged[i], merged[i + 1]
+            if b2 - b1 >= merge_within:
+                continue
+            lo = merged[i - 1] if i > 0 else 0
+            hi = merged[i + 2] if i + 2 < len(merged) else t_len
+            d_l = disorder[max(lo, b1 - window):b1].mean()
+            d_m = disorder[b1:b2].mean()
+            d_r = disorder[b2:min(hi, b2 + window)].mean()
+            if min(d_l, d_r) <= d_m <= max(d_l, d_r) and mixture_fits_better(
+                    counts, max(lo, b1 - window), b1, b2, min(hi, b2 + window)):
+                del merged[i + 1]
+                changed = True
+                break
+    return merged
+

@@ -1,0 +1,130 @@
+"""Unit tests of phasekit.changepoints.scan (moved from tests/test_anatomy.py): exact values
+of the divergence scan on hand-built counts, calibration of its null and error bars against
+independent redraws, the control vocabulary, and bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from phasekit.changepoints import divergence_scan, scan_peaks
+from phasekit.errors import SchemaError
+
+
+def _samples(counts: np.ndarray, pad: int = 0) -> np.ndarray:
+    """Tokens (…, sample) realising exactly the given counts (…, q), padded with -1."""
+    counts = np.asarray(counts)
+    n = int(counts.sum(axis=-1).max()) + pad
+    out = np.full((*counts.shape[:-1], n), -1, dtype=np.int64)
+    for idx in np.ndindex(counts.shape[:-1]):
+        row = np.repeat(np.arange(counts.shape[-1]), counts[idx])
+        out[idx][: row.size] = row
+    return out
+
+
+def _dataset(counts: np.ndarray, pad: int = 0, steps=None) -> xr.Dataset:
+    """Samples Dataset (checkpoint, prompt, sample) with the exact counts (checkpoint, prompt, q)."""
+    tok = _samples(counts, pad)
+    n_c, n_p = counts.shape[:2]
+    return xr.Dataset(
+        {"token": (("checkpoint", "prompt", "sample"), tok)},
+        coords={
+            "checkpoint": [f"c{i}" for i in range(n_c)],
+            "step": ("checkpoint", np.arange(n_c) * 100 if steps is None else steps),
+            "prompt": [f"p{j}" for j in range(n_p)],
+        },
+        attrs={"n_states": counts.shape[-1]},
+    )
+
+
+def _js_exact(p, r) -> float:
+    p, r = np.asarray(p, float), np.asarray(r, float)
+    m = (p + r) / 2
+    kl = lambda a, b: sum(x * math.log(x / y) for x, y in zip(a, b, strict=True) if x > 0)  # noqa: E731
+    return 0.5 * kl(p, m) + 0.5 * kl(r, m)
+
+
+# --------------------------------------------------------------------------- divergence scan
+def test_divergence_scan_exact_step():
+    p = np.array([[6, 2, 2, 0]])
+    r = np.array([[0, 2, 2, 6]])
+    ds = _dataset(np.stack([p, p, r, r]))
+    js = divergence_scan(ds, window=1, n_null=20, seed=0)
+    assert math.isnan(js.values[0])
+    np.testing.assert_allclose(js.values[1:], [0.0, _js_exact(p[0] / 10, r[0] / 10), 0.0], atol=1e-12)
+    tv = divergence_scan(ds, window=2, divergence="tv", n_null=0)
+    np.testing.assert_allclose(tv.values[1:], [0.3, 0.6, 0.3], atol=1e-12)   # windows pool 2 points
+    assert "stderr" in js.coords and {"null", "null_upper", "p_value"} <= set(js.coords)
+    assert js.attrs["units"] == "nats" and js.attrs["window"] == 1
+    pk = scan_peaks(js)
+    assert list(pk.checkpoint.values) == ["c2"] and list(pk.step.values) == [200]
+
+
+def test_divergence_scan_null_is_calibrated_and_finds_the_change():
+    rng = np.random.default_rng(3)
+    q, n_c, n_p, n_s = 6, 24, 4, 30
+    flat_p = rng.dirichlet(np.ones(q), size=n_p)
+    flat = np.stack([[rng.multinomial(n_s, flat_p[j]) for j in range(n_p)] for _ in range(n_c)])
+    scan = divergence_scan(_dataset(flat), window=3, n_null=200, seed=1)
+    frac_above = float((scan.values[1:] > scan.null_upper.values[1:]).mean())
+    assert frac_above <= 0.1                                   # no change: rarely above the 99 % null
+    assert len(scan_peaks(scan)) == 0
+    new_p = rng.dirichlet(np.ones(q), size=n_p)
+    jump = flat.copy()
+    jump[14:] = np.stack([[rng.multinomial(n_s, new_p[j]) for j in range(n_p)] for _ in range(n_c - 14)])
+    scan = divergence_scan(_dataset(jump), window=3, n_null=200, seed=1)
+    pk = scan_peaks(scan)
+    assert len(pk) == 1 and abs(int(pk.step.item()) // 100 - 14) <= 1
+    assert pk.p_value.item() < 0.01
+
+
+def test_divergence_scan_stderr_matches_independent_redraws():
+    rng = np.random.default_rng(11)
+    q = 5
+    a, b = rng.dirichlet(np.ones(q)), rng.dirichlet(np.ones(q))
+    vals, errs = [], []
+    for _ in range(30):
+        counts = np.stack([rng.multinomial(60, a if i < 3 else b)[None] for i in range(6)])
+        s = divergence_scan(_dataset(counts), window=3, n_null=100, seed=rng)
+        vals.append(s.values[3])
+        errs.append(s.stderr.values[3])
+    spread = np.std(vals, ddof=1)
+    assert 0.6 * spread < np.mean(errs) < 1.6 * spread
+
+
+def test_divergence_scan_pool_average_and_bad_input():
+    rng = np.random.default_rng(0)
+    counts = rng.multinomial(20, np.ones(4) / 4, size=(8, 3))
+    ds = _dataset(counts)
+    pooled = divergence_scan(ds, pool="prompt", n_null=10, seed=0)
+    assert pooled.dims == ("checkpoint",) and pooled.attrs["pooled"] == "prompt"
+    per_prompt = divergence_scan(ds, average=(), n_null=10, seed=0)
+    assert per_prompt.dims == ("prompt", "checkpoint")
+    with pytest.raises(SchemaError):
+        divergence_scan(ds, divergence="kl")
+    with pytest.raises(SchemaError):
+        divergence_scan(ds, window=0)
+    with pytest.raises(SchemaError):
+        divergence_scan(ds.isel(checkpoint=[0]))
+    with pytest.raises(SchemaError):
+        divergence_scan(ds, control="temperature")
+    with pytest.raises(SchemaError):
+        scan_peaks(per_prompt)
+
+
+def test_old_import_path_and_dim_alias():
+    """``phasekit.anatomy.divergence_scan`` is the moved function; ``dim=`` still works and warns."""
+    from phasekit.anatomy import divergence_scan as old_scan
+    from phasekit.anatomy import scan_peaks as old_peaks
+
+    assert old_scan is divergence_scan and old_peaks is scan_peaks
+    rng = np.random.default_rng(5)
+    ds = _dataset(rng.multinomial(20, np.ones(4) / 4, size=(6, 2)))
+    new = divergence_scan(ds, control="checkpoint", n_null=10)
+    with pytest.warns(DeprecationWarning, match="control="):
+        old = divergence_scan(ds, dim="checkpoint", n_null=10)
+    xr.testing.assert_identical(new.reset_coords(drop=True), old.reset_coords(drop=True))
+    assert new.attrs["control"] == "checkpoint" and new.attrs["seed"] == 20260601
