@@ -237,6 +237,7 @@ def _run_analyze(ds, outdir: Path, args: argparse.Namespace, *, input_desc: str,
             estimator=getattr(args, "estimator", None),
             progress=not getattr(args, "quiet", False),
             input_description=input_desc,
+            across=getattr(args, "across", None),
         )
         rep.write(outdir)
     finally:
@@ -303,6 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--system", default=None, help="dims of one configuration, comma-separated")
         p.add_argument("--replica", default=None, help="replica dims, comma-separated")
         p.add_argument("--control", default=None, help="control dim (default checkpoint)")
+        p.add_argument("--across", default=None,
+                       help="a second control dim (e.g. temperature): analyse every value, compare the "
+                       "boundaries and draw the phase diagram")
         p.add_argument("--seed", type=int, default=0, help="seed for bootstraps and tests")
         p.add_argument("--estimator", default=None,
                        help="entropy estimator (default: bma with q known, chao_wang_jost without)")
