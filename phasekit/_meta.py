@@ -210,7 +210,8 @@ def resolve_n_states(obj: Any, n_states: int | None = None) -> int | None:
     """q: the ``n_states=`` argument, else ``attrs["n_states"]`` of the data (the Dataset,
     its ``token`` variable, a Counts/Ensemble's ``n_states``), else ``None``. Never guessed.
 
-    A q that is not an integer ≥ 2 raises a SchemaError.
+    A q that is not a positive integer raises a SchemaError (functions that divide by
+    q − 1, such as the magnetisation, also refuse q = 1).
     """
     q = n_states
     if q is None:
@@ -233,8 +234,8 @@ def resolve_n_states(obj: Any, n_states: int | None = None) -> int | None:
     except (TypeError, ValueError) as err:
         raise SchemaError(f"n_states={q!r} is not an integer", where="n_states= or attrs['n_states']",
                           fix="pass n_states=q, the size of the answer space") from err
-    if q_int != q or q_int < 2:
-        raise SchemaError(f"n_states must be an integer >= 2, got {q!r}", where="n_states= or attrs['n_states']",
+    if q_int != q or q_int < 1:
+        raise SchemaError(f"n_states must be a positive integer, got {q!r}", where="n_states= or attrs['n_states']",
                           fix="pass n_states=q, the size of the answer space")
     return q_int
 

@@ -1,6 +1,6 @@
 """Correlation functions, correlation lengths and autocorrelation times.
 
-Along a sequence dim (``position`` by default) the connected same-state correlation
+Along the sequence axis (``sequence=``, ``position`` by default) the connected same-state correlation
 
 .. math:: C(r) = P(s_t = s_{t+r}) - \\sum_k p_k(t)\\, p_k(t+r)
 
@@ -10,7 +10,12 @@ is the categorical analogue of the spin-spin correlation of a Potts model (for P
 the integrated autocorrelation time with Sokal's automatic window gives the number of
 effectively independent checkpoints.
 
-Conventions (see ``docs/correlations.md``):
+Conventions (see ``docs/correlations.md`` and the glossary, ``docs/glossary.md``):
+
+* Vocabulary: ``sequence=`` names the sequence axis, ``replica=`` the dims averaged over,
+  ``control=`` the control axis of :func:`autocorrelation_time`. ``dim=``, their old
+  name, is still accepted with a DeprecationWarning. Arguments after the data are
+  keyword-only.
 
 * ``replica`` dims are averaged over (default: ``sample`` only; every dim not named is
   kept, so ``correlation_length(ds)`` gives one ξ per checkpoint and prompt); each cell of
@@ -21,7 +26,7 @@ Conventions (see ``docs/correlations.md``):
 * Errors: delete-a-group jackknife over groups of sequences (``n_jackknife`` groups,
   contiguous blocks of the flattened replica dims); for a single long sequence, a block
   jackknife over contiguous segments of it.
-* Lags are in index steps along ``dim``, whatever its coordinate values.
+* Lags are in index steps along the sequence axis, whatever its coordinate values.
 
 References
 ----------
@@ -44,7 +49,7 @@ import scipy.fft as sfft
 import xarray as xr
 from scipy import optimize, sparse
 
-from ._meta import as_dims, estimate, require_dims, stderr_of
+from ._meta import as_dims, estimate, renamed_keyword, require_dims, resolve_n_states, stderr_of
 from .errors import SchemaError
 
 __all__ = [
@@ -79,28 +84,28 @@ def _token_da(ds: xr.Dataset | xr.DataArray) -> xr.DataArray:
 
 def _layout(
     tok: xr.DataArray,
-    dim: Hashable,
+    sequence: Hashable,
     replica: Hashable | Iterable[Hashable] | None,
     keep: Hashable | Iterable[Hashable] | None,
 ) -> tuple[tuple[Hashable, ...], tuple[Hashable, ...]]:
-    """(kept dims, replica dims) for a token array and the sequence dim."""
-    if dim not in tok.dims:
+    """(kept dims, replica dims) for a token array and the sequence axis."""
+    if sequence not in tok.dims:
         raise SchemaError(
-            f"the sequence dim {dim!r} is not in the data",
+            f"the sequence axis {sequence!r} is not in the data",
             where=f"token dims are {list(tok.dims)}",
-            fix=f"pass dim= one of {list(tok.dims)}",
+            fix=f"pass sequence= one of {list(tok.dims)}",
         )
     rep = as_dims(replica)
     kp = as_dims(keep)
     for name, dims in (("replica", rep), ("keep", kp)):
         require_dims(tok, dims, argument=name)
-        if dim in dims:
+        if sequence in dims:
             raise SchemaError(
-                f"the sequence dim {dim!r} cannot also be in {name}=",
+                f"the sequence axis {sequence!r} cannot also be in {name}=",
                 where=f"{name}={list(dims)}",
-                fix=f"remove {dim!r} from {name}=",
+                fix=f"remove {sequence!r} from {name}=",
             )
-    others = [d for d in tok.dims if d != dim]
+    others = [d for d in tok.dims if d != sequence]
     if rep and kp:
         if set(rep) & set(kp) or set(rep) | set(kp) != set(others):
             raise SchemaError(
@@ -551,7 +556,7 @@ def _position_cell(x: np.ndarray, max_lag: int, n_groups: int) -> dict[str, np.n
 
 def _correlation(
     ds: xr.Dataset | xr.DataArray,
-    dim: Hashable,
+    sequence: Hashable,
     max_lag: int | None,
     replica: Any,
     keep: Any,
@@ -560,20 +565,20 @@ def _correlation(
 ) -> tuple[xr.DataArray, np.ndarray]:
     """The correlation function DataArray and its jackknife replicates (…, G, [L,] R+1)."""
     tok = _token_da(ds)
-    kept, rep = _layout(tok, dim, replica, keep)
-    cells, kshape = _cells(tok, dim, kept, rep)
+    kept, rep = _layout(tok, sequence, replica, keep)
+    cells, kshape = _cells(tok, sequence, kept, rep)
     length = cells.shape[2]
     if length < 2:
         raise SchemaError(
-            f"dim {dim!r} has length {length}; a correlation needs at least 2 positions",
-            where=f"dim {dim!r}",
-            fix="pass the dim along which tokens form sequences",
+            f"the sequence axis {sequence!r} has length {length}; a correlation needs at least 2 positions",
+            where=f"dim {sequence!r}",
+            fix="pass sequence= naming the dim along which tokens form sequences",
         )
     r_max = length // 2 if max_lag is None else int(max_lag)
     if not 0 <= r_max < length:
         raise SchemaError(
             f"max_lag={max_lag} is outside [0, {length - 1}]",
-            where=f"dim {dim!r} of length {length}",
+            where=f"sequence axis {sequence!r} of length {length}",
             fix=f"pass max_lag <= {length - 1}",
         )
     if int(n_jackknife) < 2:
@@ -586,10 +591,10 @@ def _correlation(
     n_pairs = np.stack([res["pairs"] for res in results]).reshape(*kshape, *tail)
     reps = np.stack([res["reps"] for res in results])
     reps = reps.reshape(*kshape, reps.shape[1], *tail)
-    out_dims = (*kept, "lag") if stationary else (*kept, dim, "lag")
+    out_dims = (*kept, "lag") if stationary else (*kept, sequence, "lag")
     coords: dict[Hashable, Any] = {d: tok.coords[d] for d in kept if d in tok.coords}
-    if not stationary and dim in tok.coords:
-        coords[dim] = tok.coords[dim]
+    if not stationary and sequence in tok.coords:
+        coords[sequence] = tok.coords[sequence]
     coords["lag"] = np.arange(r_max + 1)
     value = xr.DataArray(c, dims=out_dims, coords=coords)
     n_tokens = int((cells >= 0).sum())
@@ -607,15 +612,15 @@ def _correlation(
         estimator="connected same-state correlation C(r)/C(0)"
         + (" (stationary)" if stationary else " (position-resolved)"),
         units="1",
-        dim=str(dim),
+        sequence=str(sequence),
         replica=[str(d) for d in rep],
         kept=[str(d) for d in kept],
         stationary=bool(stationary),
         max_lag=r_max,
         N=n_tokens,
-        n_states=tok.attrs.get("n_states"),
+        n_states=resolve_n_states(tok),
         error_method=error_method,
-        lag_units=f"index steps along {dim}",
+        lag_units=f"index steps along {sequence}",
     )
     out = out.assign_coords(n_pairs=(out_dims, n_pairs))
     if stationary:
@@ -626,15 +631,16 @@ def _correlation(
 
 def correlation_function(
     ds: xr.Dataset | xr.DataArray,
-    dim: Hashable = "position",
-    max_lag: int | None = None,
     *,
+    sequence: Hashable = "position",
+    max_lag: int | None = None,
     replica: Hashable | Iterable[Hashable] | None = None,
     keep: Hashable | Iterable[Hashable] | None = None,
     stationary: bool = True,
     n_jackknife: int = 50,
+    dim: Hashable | None = None,
 ) -> xr.DataArray:
-    r"""Connected same-state correlation along ``dim``, normalised by C(0).
+    r"""Connected same-state correlation along the sequence axis ``sequence``, normalised by C(0).
 
     Stationary form (default), pooled over positions ``t`` and over the replica dims:
 
@@ -652,27 +658,31 @@ def correlation_function(
     .. math:: C(t, r) = \frac{P(s_t = s_{t+r}) - \sum_k p_k(t) p_k(t+r)}
                               {\sqrt{C(t, 0)\, C(t+r, 0)}},\qquad C(t,0) = 1 - \sum_k p_k(t)^2,
 
-    returned with dims ``(..., dim, lag)`` (``dim`` labels the first position t; NaN
-    where ``t + r`` is beyond the end). Its cost is O(M L R) — use it on short sequences.
+    returned with dims ``(..., sequence, lag)`` (the ``sequence`` coordinate labels the
+    first position t; NaN where ``t + r`` is beyond the end). Its cost is O(M L R) — use
+    it on short sequences.
 
     Parameters
     ----------
     ds : samples Dataset with ``token`` or a token DataArray.
-    dim : the sequence dim.
+    sequence : the sequence axis (glossary, docs/glossary.md). ``dim=`` is its deprecated
+        old name (still accepted, with a DeprecationWarning).
     max_lag : largest lag R (default ``L // 2``).
     replica : dims averaged over (pooled). Default: ``sample`` when present and nothing is
         named, else the complement of ``keep``. Pool everything with
-        ``replica=[d for d in tok.dims if d != dim]``.
+        ``replica=[d for d in tok.dims if d != sequence]``.
     keep : dims that get their own curve (the complement of ``replica``; default: every
-        dim except ``dim`` and ``sample``).
+        dim except ``sequence`` and ``sample`` — every dim not named is kept, so the
+        default gives one curve per checkpoint and prompt).
     stationary : stationary (pooled over t) or position-resolved form.
     n_jackknife : number of groups of sequences for the delete-a-group jackknife (with a
         single sequence per cell: number of segments of it for a block jackknife).
 
     Returns
     -------
-    DataArray ``correlation`` with dims ``(*keep, "lag")`` (or ``(*keep, dim, "lag")``),
-    coords ``stderr``, ``n_pairs`` (pairs entering each lag) and ``c0``.
+    DataArray ``correlation`` with dims ``(*keep, "lag")`` (or ``(*keep, sequence, "lag")``),
+    coords ``stderr``, ``n_pairs`` (pairs entering each lag) and ``c0``; attrs
+    ``sequence``, ``replica``, ``kept``.
 
     Notes
     -----
@@ -683,15 +693,16 @@ def correlation_function(
     """
     from .lazy import is_lazy, map_configurations
 
+    sequence = renamed_keyword("correlation_function", "dim", "sequence", dim, sequence, "position")
     if is_lazy(ds) and stationary:  # dask-backed: one curve per block of the kept dims (lazy)
         tok = _token_da(ds)
-        kept, _ = _layout(tok, dim, replica, keep)
+        kept, _ = _layout(tok, sequence, replica, keep)
         if kept:
             return map_configurations(
                 correlation_function, ds, tuple(d for d in tok.dims if d not in kept), system_kwarg=None,
-                kwargs={"dim": dim, "max_lag": max_lag, "keep": kept, "stationary": True,
+                kwargs={"sequence": sequence, "max_lag": max_lag, "keep": kept, "stationary": True,
                         "n_jackknife": n_jackknife})
-    out, _ = _correlation(ds, dim, max_lag, replica, keep, stationary, n_jackknife)
+    out, _ = _correlation(ds, sequence, max_lag, replica, keep, stationary, n_jackknife)
     return out
 
 
@@ -756,16 +767,37 @@ def _loo_counts(codes: np.ndarray, grp: np.ndarray, n_groups: int) -> list[np.nd
     return out
 
 
+def _mi_at_lag(x: np.ndarray, r: int, gid_rows: np.ndarray, g: int, estimator: str,
+               q: int | None) -> tuple[float, float]:
+    """I(r) of one cell (M sequences × L) and its delete-a-group jackknife error."""
+    length = x.shape[1]
+    width = int(x.max()) + 2 if x.size else 2
+    a, b = x[:, : length - r], x[:, r:]
+    ok = (a >= 0) & (b >= 0)
+    grp = np.broadcast_to(gid_rows[:, None], a.shape)[ok]
+    av, bv = a[ok], b[ok]
+    if av.size == 0:
+        return np.nan, np.nan
+    n_sub = g if g >= 2 else 0
+    ent_x = _entropy_batch(_loo_counts(av, grp, n_sub), estimator, q)
+    ent_y = _entropy_batch(_loo_counts(bv, grp, n_sub), estimator, q)
+    joint = av.astype(np.int64) * width + bv
+    ent_xy = _entropy_batch(_loo_counts(joint, grp, n_sub), estimator, None if q is None else q * q)
+    mi = ent_x + ent_y - ent_xy
+    return float(mi[0]), float(_jackknife_se(mi[1:, None])[0]) if g >= 2 else np.nan
+
+
 def mutual_information(
     ds: xr.Dataset | xr.DataArray,
-    dim: Hashable = "position",
-    max_lag: int | None = None,
     *,
+    sequence: Hashable = "position",
+    max_lag: int | None = None,
     estimator: str = "miller_madow",
     n_states: int | None = None,
     replica: Hashable | Iterable[Hashable] | None = None,
     keep: Hashable | Iterable[Hashable] | None = None,
     n_jackknife: int = 20,
+    dim: Hashable | None = None,
 ) -> xr.DataArray:
     r"""Mutual information between tokens ``r`` apart, :math:`I(r)`, in nats.
 
@@ -778,7 +810,8 @@ def mutual_information(
 
     Parameters
     ----------
-    ds, dim, replica, keep : as in :func:`correlation_function`.
+    ds, sequence, replica, keep : as in :func:`correlation_function` (``dim=`` is the
+        deprecated old name of ``sequence=``).
     max_lag : largest lag (default ``min(L - 1, 32)``; each lag costs one count of all pairs).
     estimator : entropy estimator name passed to ``entropy_from_counts``.
     n_states : q (default: the data's ``n_states`` attr); needed by estimators that use it.
@@ -788,57 +821,37 @@ def mutual_information(
     -------
     DataArray ``mutual_information`` with dims ``(*keep, "lag")`` (lags 1..R), ``stderr``.
     """
+    sequence = renamed_keyword("mutual_information", "dim", "sequence", dim, sequence, "position")
     tok = _token_da(ds)
-    kept, rep = _layout(tok, dim, replica, keep)
-    cells, kshape = _cells(tok, dim, kept, rep)
+    kept, rep = _layout(tok, sequence, replica, keep)
+    cells, kshape = _cells(tok, sequence, kept, rep)
     length = cells.shape[2]
     r_max = min(length - 1, 32) if max_lag is None else int(max_lag)
     if not 1 <= r_max < length:
         raise SchemaError(
             f"max_lag={max_lag} is outside [1, {length - 1}]",
-            where=f"dim {dim!r} of length {length}",
+            where=f"sequence axis {sequence!r} of length {length}",
             fix=f"pass 1 <= max_lag <= {length - 1}",
         )
-    q = n_states if n_states is not None else tok.attrs.get("n_states")
-    q = None if q is None else int(q)
+    q = resolve_n_states(tok, n_states)
     n_cells, m, _ = cells.shape
     g = max(1, min(m, int(n_jackknife)))
-    starts = _group_starts(m, g)
-    gid_rows = _group_ids(m, starts)
+    gid_rows = _group_ids(m, _group_starts(m, g))
     values = np.full((n_cells, r_max), np.nan)
     errors = np.full((n_cells, r_max), np.nan)
     for i in range(n_cells):
-        x = cells[i]
-        width = int(x.max()) + 2 if x.size else 2
         for r in range(1, r_max + 1):
-            a, b = x[:, : length - r], x[:, r:]
-            ok = (a >= 0) & (b >= 0)
-            grp = np.broadcast_to(gid_rows[:, None], a.shape)[ok]
-            av, bv = a[ok], b[ok]
-            if av.size == 0:
-                continue
-            n_sub = g if g >= 2 else 0
-            ent_x = _entropy_batch(_loo_counts(av, grp, n_sub), estimator, q)
-            ent_y = _entropy_batch(_loo_counts(bv, grp, n_sub), estimator, q)
-            joint = av.astype(np.int64) * width + bv
-            ent_xy = _entropy_batch(
-                _loo_counts(joint, grp, n_sub), estimator, None if q is None else q * q
-            )
-            mi = ent_x + ent_y - ent_xy
-            values[i, r - 1] = mi[0]
-            if g >= 2:
-                errors[i, r - 1] = _jackknife_se(mi[1:, None])[0]
-    dims = (*kept, "lag")
+            values[i, r - 1], errors[i, r - 1] = _mi_at_lag(cells[i], r, gid_rows, g, estimator, q)
     coords: dict[Hashable, Any] = {d: tok.coords[d] for d in kept if d in tok.coords}
     coords["lag"] = np.arange(1, r_max + 1)
-    value = xr.DataArray(values.reshape(*kshape, r_max), dims=dims, coords=coords)
+    value = xr.DataArray(values.reshape(*kshape, r_max), dims=(*kept, "lag"), coords=coords)
     return estimate(
         value,
         errors.reshape(*kshape, r_max),
         name="mutual_information",
         estimator=f"I(r) = H(x) + H(y) - H(x, y), entropies by {estimator}",
         units="nats",
-        dim=str(dim),
+        sequence=str(sequence),
         replica=[str(d) for d in rep],
         kept=[str(d) for d in kept],
         n_states=q,
@@ -1153,9 +1166,9 @@ def _as_corr_input(ds_or_corr: Any) -> bool:
 
 def correlation_length(
     ds_or_corr: xr.Dataset | xr.DataArray,
-    dim: Hashable = "position",
-    method: str = "exponential",
     *,
+    sequence: Hashable = "position",
+    method: str = "exponential",
     max_lag: int | None = None,
     replica: Hashable | Iterable[Hashable] | None = None,
     keep: Hashable | Iterable[Hashable] | None = None,
@@ -1165,8 +1178,13 @@ def correlation_length(
     c_window: float = 5.0,
     eta_start: int = 4,
     n_jackknife: int = 50,
+    dim: Hashable | None = None,
 ) -> xr.DataArray:
-    r"""Correlation length ξ along ``dim``, with the kind of decay it comes from.
+    r"""Correlation length ξ along the sequence axis, with the kind of decay it comes from.
+
+    Every dim not named is kept: on samples with ``checkpoint``, ``prompt``, ``sample`` and
+    ``position`` dims, ``correlation_length(ds)`` gives one ξ per checkpoint and prompt
+    (the samples are the replicas); name pooled dims in ``replica=``.
 
     Takes samples (then :func:`correlation_function` is computed, and the error of ξ is a
     delete-a-group jackknife of the whole fit, which accounts for the correlation between
@@ -1210,7 +1228,8 @@ def correlation_length(
     ----------
     ds_or_corr : samples (Dataset with ``token`` or token DataArray) or the output of
         :func:`correlation_function` (stationary, dim ``lag``).
-    dim, max_lag, replica, keep, n_jackknife : as in :func:`correlation_function` (samples only).
+    sequence, max_lag, replica, keep, n_jackknife : as in :func:`correlation_function`
+        (samples only; ``dim=`` is the deprecated old name of ``sequence=``).
     method : ``"exponential"`` (default), ``"second_moment"`` or ``"integrated"``.
     threshold : |C(1)| / stderr needed to call a curve (anti)correlated.
     noise : C / stderr below which a lag is noise (window end).
@@ -1220,97 +1239,30 @@ def correlation_length(
 
     Returns
     -------
-    DataArray ``correlation_length`` over the kept dims (in index steps of ``dim``), coords
+    DataArray ``correlation_length`` over the kept dims (in index steps of the sequence
+    axis), coords
     ``stderr``, ``decay``, ``eta``, ``eta_stderr``, ``delta_aic``, ``c1`` (C(1)),
     ``window`` (last lag used); attrs ``method``, ``decay`` (single cell), ``error_method``.
     """
+    sequence = renamed_keyword("correlation_length", "dim", "sequence", dim, sequence, "position")
     if method not in _METHODS:
-        raise SchemaError(
-            f"unknown method {method!r}",
-            where="method",
-            fix=f"use one of {list(_METHODS)}",
-        )
-    if _as_corr_input(ds_or_corr):
-        corr = ds_or_corr
-        if dim in corr.dims and dim != "lag":
-            raise SchemaError(
-                "a position-resolved correlation function cannot give one ξ per cell",
-                where=f"dims {list(corr.dims)}",
-                fix="compute correlation_function(..., stationary=True)",
-            )
-        corr = corr.transpose(..., "lag")
-        se_da = stderr_of(corr)
-        reps = None
-        error_method = "propagated from the correlation stderr, lags treated as independent"
-    else:
-        corr, reps = _correlation(ds_or_corr, dim, max_lag, replica, keep, True, n_jackknife)
-        se_da = stderr_of(corr)
-        error_method = corr.attrs["error_method"] + " (of the whole fit)"
-    lags = np.asarray(corr["lag"].values)
-    if lags.size < 2 or lags[0] != 0 or np.any(np.diff(lags) != 1):
-        raise SchemaError(
-            "the correlation function must have lags 0, 1, 2, ... with C(0) = 1",
-            where=f"lag coordinate {lags[:5]}...",
-            fix="pass the output of phasekit.correlation_function",
-        )
+        raise SchemaError(f"unknown method {method!r}", where="method", fix=f"use one of {list(_METHODS)}")
+    corr, reps, error_method = _curves_for_length(ds_or_corr, sequence, max_lag, replica, keep, n_jackknife)
     kdims = tuple(d for d in corr.dims if d != "lag")
     kshape = tuple(corr.sizes[d] for d in kdims)
-    cmat = np.asarray(corr.values, dtype=np.float64).reshape(-1, lags.size)
-    smat = np.asarray(se_da.values, dtype=np.float64).reshape(-1, lags.size)
-    n = cmat.shape[0]
-    rep_mat = None if reps is None else reps.reshape(n, reps.shape[-2], lags.size)
-    xi = np.full(n, np.nan)
-    xi_se = np.full(n, np.nan)
-    eta = np.full(n, np.nan)
-    eta_se = np.full(n, np.nan)
-    daic = np.full(n, np.nan)
-    window = np.zeros(n, dtype=np.int64)
-    decays = np.empty(n, dtype=object)
-    status: list[dict[str, Any]] = []
-    for i in range(n):
-        c, s = cmat[i], smat[i]
-        kind, end = _classify(c, s, threshold, noise)
-        res = _length_of(c, s, method, kind, end, c_window, eta_start)
-        label = kind
-        if kind == "decaying":
-            label = "power_law" if res["delta_aic"] > aic_margin else "exponential"
-        decays[i] = label
-        xi[i], xi_se[i], window[i], daic[i] = res["xi"], res["xi_se"], res["window"], res["delta_aic"]
-        if not np.isfinite(xi[i]):
-            xi_se[i] = np.nan
-        if label == "power_law":
-            eta[i], eta_se[i] = res["eta"], res["eta_se"]
-        if rep_mat is not None and rep_mat.shape[1] >= 2 and kind not in ("uncorrelated", "oscillating"):
-            g = rep_mat.shape[1]
-            fixed = {
-                "window": res["window"],
-                "exp_p0": res.get("exp_p0", (1.0, 1.0)),
-                "exp_p0c": res.get("exp_p0c", (1.0, 1.0)),
-                "pow_p0": res.get("pow_p0", (1.0, 0.5)),
-            }
-            rx = np.full(g, np.nan)
-            re_ = np.full(g, np.nan)
-            rt = np.full(g, np.nan)
-            for k in range(g):
-                rres = _length_of(rep_mat[i, k], s, method, kind, end, c_window, eta_start, fixed)
-                rx[k], re_[k], rt[k] = rres["xi"], rres["eta"], rres.get("truncation", np.nan)
-            if "truncation" in res:
-                res["truncation_se"] = float(_jackknife_se(rt[:, None])[0])
-            if np.isfinite(xi[i]):
-                xi_se[i] = float(_jackknife_se(rx[:, None])[0])
-            if label == "power_law":
-                eta_se[i] = float(_jackknife_se(re_[:, None])[0])
-        st = _resolution(c, s, method, label, res, end, xi[i], xi_se[i])
-        xi[i], xi_se[i] = st["value"], st["se"]
-        status.append(st)
-    c1 = cmat[:, 1]
-    coords: dict[Hashable, Any] = {d: corr.coords[d] for d in kdims if d in corr.coords}
-    value = xr.DataArray(xi.reshape(kshape), dims=kdims, coords=coords)
-    labels = [str(v) for v in decays]
+    n_lags = corr.sizes["lag"]
+    cmat = np.asarray(corr.values, dtype=np.float64).reshape(-1, n_lags)
+    smat = np.asarray(stderr_of(corr).values, dtype=np.float64).reshape(-1, n_lags)
+    rep_mat = None if reps is None else reps.reshape(cmat.shape[0], reps.shape[-2], n_lags)
+    opts = {"method": method, "threshold": threshold, "noise": noise, "aic_margin": aic_margin,
+            "c_window": c_window, "eta_start": eta_start}
+    cells = [_cell_length(cmat[i], smat[i], None if rep_mat is None else rep_mat[i], opts)
+             for i in range(cmat.shape[0])]
     attrs: dict[str, Any] = {
         "method": method,
         "estimator": f"correlation length ({method})",
-        "units": f"index steps along {corr.attrs.get('dim', dim)}",
+        "units": f"index steps along {corr.attrs.get('sequence', corr.attrs.get('dim', sequence))}",
+        "sequence": str(corr.attrs.get("sequence", sequence)),
         "error_method": error_method,
         "threshold": threshold,
         "noise": noise,
@@ -1321,29 +1273,114 @@ def correlation_length(
         "interval": "lower/upper: estimate ± z stderr (integrated: upper adds the truncation "
                     "bias); for xi_bound='lower' a one-sided 97.5 % bound and upper = inf",
     }
-    unresolved = [st["reason"] for st in status if not st["resolved"] and st["bound"] != "estimate"]
+    unresolved = [c["reason"] for c in cells if not c["resolved"] and c["bound"] != "estimate"]
     if unresolved:
-        warnings.warn(f"correlation_length: {len(unresolved)} of {n} cells not resolved by the window "
+        warnings.warn(f"correlation_length: {len(unresolved)} of {len(cells)} cells not resolved by the window "
                       f"(reported as lower bounds or NaN, see coords 'xi_bound' and 'reason'); first: "
                       f"{unresolved[0]}", UserWarning, stacklevel=2)
-    if len(set(labels)) == 1:
-        attrs["decay"] = labels[0]
-    out = estimate(value, xi_se.reshape(kshape), name="correlation_length", **attrs)
-    return out.assign_coords(
-        decay=(kdims, np.array(labels, dtype=str).reshape(kshape)),
-        eta=(kdims, eta.reshape(kshape)),
-        eta_stderr=(kdims, eta_se.reshape(kshape)),
-        delta_aic=(kdims, daic.reshape(kshape)),
-        c1=(kdims, c1.reshape(kshape)),
-        window=(kdims, window.reshape(kshape)),
-        resolved=(kdims, np.array([st["resolved"] for st in status], dtype=bool).reshape(kshape)),
-        xi_bound=(kdims, np.array([st["bound"] for st in status], dtype=str).reshape(kshape)),
-        lower=(kdims, np.array([st["lower"] for st in status], dtype=float).reshape(kshape)),
-        upper=(kdims, np.array([st["upper"] for st in status], dtype=float).reshape(kshape)),
-        truncation_bias=(kdims, np.array([st.get("truncation", np.nan) for st in status],
-                                         dtype=float).reshape(kshape)),
-        reason=(kdims, np.array([st["reason"] for st in status], dtype=str).reshape(kshape)),
-    )
+    if len({c["decay"] for c in cells}) == 1:
+        attrs["decay"] = cells[0]["decay"]
+    coords: dict[Hashable, Any] = {d: corr.coords[d] for d in kdims if d in corr.coords}
+    value = xr.DataArray(np.array([c["value"] for c in cells], dtype=float).reshape(kshape),
+                         dims=kdims, coords=coords)
+    se = np.array([c["se"] for c in cells], dtype=float).reshape(kshape)
+    out = estimate(value, se, name="correlation_length", **attrs)
+    return out.assign_coords(_length_coords(cells, kdims, kshape))
+
+
+def _curves_for_length(
+    ds_or_corr: xr.Dataset | xr.DataArray, sequence: Hashable, max_lag: int | None, replica: Any,
+    keep: Any, n_jackknife: int,
+) -> tuple[xr.DataArray, np.ndarray | None, str]:
+    """The stationary C(r) curves (…, lag), their jackknife replicates (None when a curve
+    was passed in) and the error method of ξ; checks that lags are 0, 1, 2, …"""
+    if _as_corr_input(ds_or_corr):
+        corr = ds_or_corr
+        if sequence in corr.dims and sequence != "lag":
+            raise SchemaError(
+                "a position-resolved correlation function cannot give one ξ per cell",
+                where=f"dims {list(corr.dims)}",
+                fix="compute correlation_function(..., stationary=True)",
+            )
+        corr = corr.transpose(..., "lag")
+        reps = None
+        error_method = "propagated from the correlation stderr, lags treated as independent"
+    else:
+        corr, reps = _correlation(ds_or_corr, sequence, max_lag, replica, keep, True, n_jackknife)
+        error_method = corr.attrs["error_method"] + " (of the whole fit)"
+    lags = np.asarray(corr["lag"].values)
+    if lags.size < 2 or lags[0] != 0 or np.any(np.diff(lags) != 1):
+        raise SchemaError(
+            "the correlation function must have lags 0, 1, 2, ... with C(0) = 1",
+            where=f"lag coordinate {lags[:5]}...",
+            fix="pass the output of phasekit.correlation_function",
+        )
+    return corr, reps, error_method
+
+
+def _cell_length(c: np.ndarray, s: np.ndarray, reps: np.ndarray | None, opts: dict[str, Any]) -> dict[str, Any]:
+    """ξ of one curve: classify the decay, fit, jackknife over the replicates, and decide
+    whether the window resolves it (:func:`_resolution`)."""
+    method = opts["method"]
+    kind, end = _classify(c, s, opts["threshold"], opts["noise"])
+    res = _length_of(c, s, method, kind, end, opts["c_window"], opts["eta_start"])
+    label = kind
+    if kind == "decaying":
+        label = "power_law" if res["delta_aic"] > opts["aic_margin"] else "exponential"
+    xi, xi_se = res["xi"], res["xi_se"] if np.isfinite(res["xi"]) else np.nan
+    eta, eta_se = (res["eta"], res["eta_se"]) if label == "power_law" else (np.nan, np.nan)
+    if reps is not None and reps.shape[0] >= 2 and kind not in ("uncorrelated", "oscillating"):
+        jk = _jackknife_length(reps, s, res, kind, end, opts)
+        if "truncation" in res:
+            res["truncation_se"] = jk["truncation"]
+        if np.isfinite(xi):
+            xi_se = jk["xi"]
+        if label == "power_law":
+            eta_se = jk["eta"]
+    st = _resolution(c, s, method, label, res, end, xi, xi_se)
+    return {**st, "decay": label, "eta": eta, "eta_se": eta_se, "delta_aic": res["delta_aic"],
+            "window": res["window"], "c1": c[1]}
+
+
+def _jackknife_length(reps: np.ndarray, s: np.ndarray, res: dict[str, Any], kind: str, end: int,
+                      opts: dict[str, Any]) -> dict[str, float]:
+    """Delete-a-group jackknife errors of ξ, η and the truncation bias: the whole fit redone
+    on every replicate curve with the full curve's window and starting values."""
+    fixed = {
+        "window": res["window"],
+        "exp_p0": res.get("exp_p0", (1.0, 1.0)),
+        "exp_p0c": res.get("exp_p0c", (1.0, 1.0)),
+        "pow_p0": res.get("pow_p0", (1.0, 0.5)),
+    }
+    vals = np.full((reps.shape[0], 3), np.nan)
+    for k in range(reps.shape[0]):
+        rres = _length_of(reps[k], s, opts["method"], kind, end, opts["c_window"], opts["eta_start"], fixed)
+        vals[k] = rres["xi"], rres["eta"], rres.get("truncation", np.nan)
+    se = _jackknife_se(vals)
+    return {"xi": float(se[0]), "eta": float(se[1]), "truncation": float(se[2])}
+
+
+def _length_coords(cells: list[dict[str, Any]], kdims: tuple[Hashable, ...],
+                   kshape: tuple[int, ...]) -> dict[Hashable, Any]:
+    """The per-cell coordinates of :func:`correlation_length` (decay class, η, ΔAIC, window,
+    resolution status, interval, truncation bias, reason)."""
+    def col(key: str, dtype: Any, default: Any = None) -> tuple[tuple[Hashable, ...], np.ndarray]:
+        return kdims, np.array([c.get(key, default) for c in cells], dtype=dtype).reshape(kshape)
+
+    return {
+        "decay": col("decay", str),
+        "eta": col("eta", float),
+        "eta_stderr": col("eta_se", float),
+        "delta_aic": col("delta_aic", float),
+        "c1": col("c1", float),
+        "window": col("window", np.int64),
+        "resolved": col("resolved", bool),
+        "xi_bound": col("bound", str),
+        "lower": col("lower", float),
+        "upper": col("upper", float),
+        "truncation_bias": col("truncation", float, np.nan),
+        "reason": col("reason", str),
+    }
 
 
 # --------------------------------------------------------------------------- autocorrelation time
@@ -1358,38 +1395,8 @@ def _acf(x: np.ndarray) -> np.ndarray:
         return ac / ac[..., :1]
 
 
-def autocorrelation_time(
-    series: xr.DataArray,
-    dim: Hashable = "checkpoint",
-    *,
-    c_window: float = 5.0,
-) -> xr.DataArray:
-    r"""Integrated autocorrelation time along ``dim`` with Sokal's automatic window.
-
-    .. math:: \tau_{int} = \tfrac12 + \sum_{t=1}^{W} \rho(t),\qquad
-              W = \min\{W : W \ge c\,\tau_{int}(W)\},\ c = 5,
-
-    with :math:`\rho(t)` the normalised autocorrelation (mean removed, FFT). Its standard
-    error is the Madras–Sokal formula :math:`\sigma^2(\tau) \approx 2(2W+1)\tau^2/n`, and
-    :math:`n_{eff} = n / (2\tau_{int})` is the number of effectively independent points
-    (the variance of the mean of n points is :math:`2\tau_{int}\sigma^2/n`). For an AR(1)
-    series :math:`x_t = \phi x_{t-1} + \epsilon_t`, :math:`\tau_{int} = (1+\phi)/(2(1-\phi))`.
-
-    Parameters
-    ----------
-    series : numeric DataArray; every other dim indexes an independent series.
-    dim : the dim along which the series is ordered.
-    c_window : Sokal's window constant c.
-
-    Returns
-    -------
-    DataArray ``autocorrelation_time`` (in index steps of ``dim``) over the other dims,
-    coords ``stderr``, ``n_effective`` and ``window``.
-
-    References
-    ----------
-    Madras & Sokal, J. Stat. Phys. 50, 109 (1988); Sokal, Cargèse lectures (1996).
-    """
+def _as_series(series: Any, control: Hashable) -> np.ndarray:
+    """The finite values of a one-variable series, control axis last (checked)."""
     if isinstance(series, xr.Dataset):
         if len(series.data_vars) != 1:
             raise SchemaError(
@@ -1404,27 +1411,68 @@ def autocorrelation_time(
             where="series",
             fix="wrap the values: xr.DataArray(values, dims=['checkpoint'])",
         )
-    if dim not in series.dims:
+    if control not in series.dims:
         raise SchemaError(
-            f"dim {dim!r} is not in the series",
+            f"the control dim {control!r} is not in the series",
             where=f"series dims are {list(series.dims)}",
-            fix=f"pass dim= one of {list(series.dims)}",
+            fix=f"pass control= one of {list(series.dims)}",
         )
-    arr = series.transpose(..., dim)
-    vals = np.asarray(arr.values, dtype=np.float64)
+    vals = np.asarray(series.transpose(..., control).values, dtype=np.float64)
     if not np.all(np.isfinite(vals)):
         raise SchemaError(
             "the series contains NaN or infinite values",
-            where=f"series {series.name!r} along {dim!r}",
+            where=f"series {series.name!r} along {control!r}",
             fix="drop or interpolate the missing points first (series.dropna(dim))",
         )
-    n = vals.shape[-1]
-    if n < 4:
+    if vals.shape[-1] < 4:
         raise SchemaError(
-            f"a series of {n} points is too short for an autocorrelation time",
-            where=f"dim {dim!r}",
+            f"a series of {vals.shape[-1]} points is too short for an autocorrelation time",
+            where=f"dim {control!r}",
             fix="use at least a few tens of points",
         )
+    return vals
+
+
+def autocorrelation_time(
+    series: xr.DataArray,
+    *,
+    control: Hashable = "checkpoint",
+    c_window: float = 5.0,
+    dim: Hashable | None = None,
+) -> xr.DataArray:
+    r"""Integrated autocorrelation time along the control axis with Sokal's automatic window.
+
+    .. math:: \tau_{int} = \tfrac12 + \sum_{t=1}^{W} \rho(t),\qquad
+              W = \min\{W : W \ge c\,\tau_{int}(W)\},\ c = 5,
+
+    with :math:`\rho(t)` the normalised autocorrelation (mean removed, FFT). Its standard
+    error is the Madras–Sokal formula :math:`\sigma^2(\tau) \approx 2(2W+1)\tau^2/n`, and
+    :math:`n_{eff} = n / (2\tau_{int})` is the number of effectively independent points
+    (the variance of the mean of n points is :math:`2\tau_{int}\sigma^2/n`). For an AR(1)
+    series :math:`x_t = \phi x_{t-1} + \epsilon_t`, :math:`\tau_{int} = (1+\phi)/(2(1-\phi))`.
+
+    Parameters
+    ----------
+    series : numeric DataArray; every other dim indexes an independent series (every dim
+        not named is kept).
+    control : the control dim along which the series is ordered (default
+        ``"checkpoint"``); ``dim=`` is its deprecated old name.
+    c_window : Sokal's window constant c.
+
+    Returns
+    -------
+    DataArray ``autocorrelation_time`` (in index steps of ``control``) over the other dims,
+    coords ``stderr``, ``n_effective`` and ``window``.
+
+    References
+    ----------
+    Madras & Sokal, J. Stat. Phys. 50, 109 (1988); Sokal, Cargèse lectures (1996).
+    """
+    control = renamed_keyword("autocorrelation_time", "dim", "control", dim, control, "checkpoint")
+    vals = _as_series(series, control)
+    arr = (next(iter(series.data_vars.values())) if isinstance(series, xr.Dataset) else series)
+    arr = arr.transpose(..., control)
+    n = vals.shape[-1]
     flat = vals.reshape(-1, n)
     rho = _acf(flat)
     tau = np.full(flat.shape[0], np.nan)
@@ -1432,27 +1480,23 @@ def autocorrelation_time(
     for i in range(flat.shape[0]):
         if not np.isfinite(rho[i, 0]):
             continue  # constant series: no fluctuations, tau undefined
-        w = _sokal_window(rho[i], c_window)
-        win[i] = w
-        tau[i] = 0.5 + float(np.sum(rho[i, 1 : w + 1]))
+        win[i] = _sokal_window(rho[i], c_window)
+        tau[i] = 0.5 + float(np.sum(rho[i, 1 : win[i] + 1]))
     se = np.sqrt(2.0 * (2.0 * win + 1.0) / n) * tau
     kdims = arr.dims[:-1]
     kshape = vals.shape[:-1]
-    coords = {d: arr.coords[d] for d in kdims if d in arr.coords}
-    value = xr.DataArray(tau.reshape(kshape), dims=kdims, coords=coords)
+    value = xr.DataArray(tau.reshape(kshape), dims=kdims, coords={d: arr.coords[d] for d in kdims if d in arr.coords})
     out = estimate(
         value,
         se.reshape(kshape),
         name="autocorrelation_time",
         estimator="integrated autocorrelation time, Sokal automatic window",
-        units=f"index steps along {dim}",
+        units=f"index steps along {control}",
         c_window=c_window,
         n=n,
         error_method="Madras-Sokal: var(tau) = 2 (2W + 1) tau^2 / n",
-        dim=str(dim),
+        control=str(control),
     )
     with np.errstate(invalid="ignore", divide="ignore"):
         n_eff = n / (2.0 * tau)
-    return out.assign_coords(
-        n_effective=(kdims, n_eff.reshape(kshape)), window=(kdims, win.reshape(kshape))
-    )
+    return out.assign_coords(n_effective=(kdims, n_eff.reshape(kshape)), window=(kdims, win.reshape(kshape)))

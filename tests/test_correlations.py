@@ -133,7 +133,7 @@ def test_keep_and_replica_dims():
     with pytest.raises(SchemaError):
         correlation_function(ds, max_lag=5, replica="sample", keep="sample")
     with pytest.raises(SchemaError):
-        correlation_function(ds, dim="tokens")
+        correlation_function(ds, sequence="tokens")
 
 
 def test_position_resolved_matches_brute_force():
@@ -369,3 +369,54 @@ def test_huge_sparse_token_ids():
         mutual_information(_tokens(big), max_lag=2, estimator="plugin").values,
         mutual_information(_tokens(small), max_lag=2, estimator="plugin").values,
     )
+
+
+# --------------------------------------------------------------------------- vocabulary (issue 15 item 4)
+def test_correlation_length_keeps_every_dim_not_named():
+    """Two checkpoints with different stay probabilities: the default gives one ξ per
+    checkpoint, each near its exact −1/ln λ; pooling the checkpoints is asked for by name."""
+    lams = (0.8, 0.4)
+    runs = [markov_chain(4, lam, 60, 120, seed=10 + i)[0] for i, lam in enumerate(lams)]
+    ds = xr.concat(runs, dim="checkpoint").assign_coords(checkpoint=[100, 200])
+    xi = correlation_length(ds)
+    assert xi.dims == ("checkpoint",)
+    for lam, value, se in zip(lams, xi.values, xi.stderr.values, strict=True):
+        exact = -1.0 / math.log(lam)
+        assert abs(value - exact) < 4 * se + 0.05 * exact
+    assert xi.values[0] > 2 * xi.values[1]
+    pooled = correlation_length(ds, replica=["checkpoint", "sample"])
+    assert pooled.dims == ()
+
+
+def test_sequence_keyword_and_the_old_dim_alias():
+    """sequence= names the sequence axis (any name); dim= still works as written in
+    DESIGN.md, warns, and gives the same numbers; arguments after the data are keyword-only."""
+    ds, _ = markov_chain(3, 0.7, 40, 50, seed=2)
+    renamed = ds.rename(position="t")
+    new = correlation_function(renamed, sequence="t", max_lag=6)
+    with pytest.warns(DeprecationWarning, match="sequence="):
+        old = correlation_function(ds, dim="position", max_lag=6)
+    np.testing.assert_array_equal(new.values, old.values)
+    assert new.attrs["sequence"] == "t"
+    with pytest.warns(DeprecationWarning):
+        xi_old = correlation_length(ds, dim="position")
+    np.testing.assert_array_equal(xi_old.values, correlation_length(renamed, sequence="t").values)
+    with pytest.warns(DeprecationWarning):
+        mi_old = mutual_information(ds, dim="position", max_lag=2)
+    np.testing.assert_array_equal(mi_old.values, mutual_information(renamed, sequence="t", max_lag=2).values)
+    with pytest.raises(SchemaError, match="both"):
+        correlation_function(renamed, sequence="t", dim="position")
+    with pytest.raises(TypeError):
+        correlation_function(ds, "position")  # keyword-only after the data
+
+
+def test_autocorrelation_time_control_keyword_and_dim_alias():
+    x = lfilter([1.0], [1.0, -0.5], np.random.default_rng(3).standard_normal((2, 2000)), axis=1)
+    series = xr.DataArray(x, dims=("run", "temperature"))
+    tau = autocorrelation_time(series, control="temperature")
+    assert tau.dims == ("run",) and tau.attrs["control"] == "temperature"
+    with pytest.warns(DeprecationWarning, match="control="):
+        old = autocorrelation_time(series, dim="temperature")
+    np.testing.assert_array_equal(old.values, tau.values)
+    with pytest.raises(SchemaError):
+        autocorrelation_time(series)  # no checkpoint dim: named by control=

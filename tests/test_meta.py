@@ -79,7 +79,7 @@ def test_q_is_never_guessed():
     with pytest.raises(SchemaError, match="needs the number of states"):
         require_n_states(xr.Dataset({"token": ("sample", [0])}), what="magnetization")
     with pytest.raises(SchemaError):
-        resolve_n_states(ds, 1)
+        resolve_n_states(ds, 0)
     with pytest.raises(SchemaError):
         resolve_n_states(ds, 2.5)  # type: ignore[arg-type]
 
