@@ -12,16 +12,13 @@ import xarray as xr
 from phasekit.errors import SchemaError
 from phasekit.scaling import (
     Collapse,
-    _Curve,
-    _quality,
-    _quality_rows,
-    _quality_rows_py,
-    _stack,
     critical_point,
     finite_size_collapse,
     fit_power_law,
     scaling_curves,
 )
+from phasekit.scaling.curves import Curve as _Curve
+from phasekit.scaling.quality import _quality, _quality_rows, _quality_rows_py, _stack
 
 matplotlib.use("Agg")
 
@@ -85,6 +82,7 @@ def _chi_replicas(sizes=(8, 12, 16, 24, 32), n=300, seed=0, x0=1.0):
 
 
 def test_scaling_curves_exact_moments_and_jackknife():
+    """Bias-corrected chi and U against formulas written out here (brute-force jackknife)."""
     rng = np.random.default_rng(3)
     m = rng.uniform(0, 1, size=(4, 50))
     da = xr.DataArray(m, dims=("temperature", "sample"),
@@ -93,16 +91,48 @@ def test_scaling_curves_exact_moments_and_jackknife():
     chi = scaling_curves(data, "chi")[4]
     U = scaling_curves(data, "binder")[4]
     mean = scaling_curves(data, "m")[4]
-    np.testing.assert_allclose(chi.values, 16 * m.var(axis=1), rtol=1e-12)
-    np.testing.assert_allclose(U.values, 1 - (m**4).mean(1) / (3 * (m**2).mean(1) ** 2), rtol=1e-12)
-    np.testing.assert_allclose(mean.values, m.mean(1), rtol=1e-12)
-    # closed-form jackknife == brute-force jackknife
     n = m.shape[1]
+    # the jackknife bias correction of N*var is exact: N times the ddof=1 variance
+    np.testing.assert_allclose(chi.values, 16 * m.var(axis=1, ddof=1), rtol=1e-12)
+
+    def u(x):
+        return 1 - (x**4).mean() / (3 * (x**2).mean() ** 2)
+
+    loo_u = np.array([[u(np.delete(row, i)) for i in range(n)] for row in m])
+    u_full = np.array([u(row) for row in m])
+    np.testing.assert_allclose(U.values, n * u_full - (n - 1) * loo_u.mean(1), rtol=1e-10)
+    np.testing.assert_allclose(mean.values, m.mean(1), rtol=1e-12)
     loo = np.array([[16 * np.delete(row, i).var() for i in range(n)] for row in m])
     se = np.sqrt((n - 1) / n * ((loo - loo.mean(1, keepdims=True)) ** 2).sum(1))
     np.testing.assert_allclose(chi["stderr"].values, se, rtol=1e-9)
-    # the standard error of the mean by jackknife is std/sqrt(n) exactly
     np.testing.assert_allclose(mean["stderr"].values, m.std(1, ddof=1) / np.sqrt(n), rtol=1e-9)
+
+
+def test_scaled_classified_and_plotted_chi_and_binder_are_the_same_numbers():
+    """Issue 15 item 2: scaling_curves, classify_transition and pk.susceptibility /
+    pk.binder_cumulant give the same chi and U (values and errors)."""
+    import phasekit as pk
+
+    data = _binder_replicas(sizes=(8, 16), n=40, n_t=7)
+    for L, da in data.items():
+        da = da.copy()
+        da[0, 3] = np.nan  # a missing replica is skipped the same way everywhere
+        chi = scaling_curves({L: da, 2 * L: da}, "chi")[L]
+        U = scaling_curves({L: da, 2 * L: da}, "binder")[L]
+        ref_chi = pk.susceptibility(da, replica="sample")
+        ref_u = pk.binder_cumulant(da, replica="sample")
+        np.testing.assert_allclose(chi.values, ref_chi.values, rtol=1e-10)
+        np.testing.assert_allclose(chi["stderr"].values, ref_chi["stderr"].values, rtol=1e-8)
+        np.testing.assert_allclose(U.values, ref_u.values, rtol=1e-10)
+        np.testing.assert_allclose(U["stderr"].values, ref_u["stderr"].values, rtol=1e-8)
+    res = pk.classify_transition(data, replica="sample", control="temperature", n_calibration=0)
+    for L, da in data.items():
+        ev = res.evidence.sel(size=float(L))
+        chi = pk.susceptibility(da, replica="sample")
+        U = pk.binder_cumulant(da, replica="sample")
+        assert ev.chi_max.item() == pytest.approx(float(chi.max()), rel=1e-10)
+        assert ev.chi_max_stderr.item() == pytest.approx(float(chi.stderr[int(chi.argmax())]), rel=1e-8)
+        assert ev.binder_min.item() == pytest.approx(float(U.min()), rel=1e-10)
 
 
 def test_inputs_validated():
@@ -118,7 +148,7 @@ def test_inputs_validated():
     no_n = {L: da.copy().assign_attrs(N=None) for L, da in good.items()}
     for da in no_n.values():
         del da.attrs["N"]
-    with pytest.raises(SchemaError, match="number of sites"):
+    with pytest.raises(SchemaError, match="configuration size N"):
         critical_point(no_n, method="susceptibility")
     with pytest.raises(SchemaError, match="observable"):
         finite_size_collapse(good)  # replicas but no observable
@@ -411,3 +441,31 @@ def test_collapse_error_includes_finite_size_systematic_and_propagated_tc():
     assert c.success == all(c.checks.values())
     fixed = finite_size_collapse(curves, critical_point=(TC, 0.01))
     assert fixed.critical_point_stderr == 0.01 and fixed.propagated["exponent"] > 0
+
+
+def test_every_result_is_plain_data_pickles_equal_and_has_a_dataset():
+    import pickle
+
+    from phasekit.scaling import classify_transition
+
+    data = _binder_replicas(sizes=(8, 16, 32), n=60, n_t=9)
+    with pytest.warns(RuntimeWarning):
+        cp = critical_point(data, n_bootstrap=6)
+    col = finite_size_collapse(data, observable="binder", n_bootstrap=3)
+    tc = classify_transition(data, control="temperature", n_calibration=0)
+    x = np.linspace(0.5, 1.9, 12)
+    pl = fit_power_law(x, 2.0 * (2.0 - x) ** 0.3, critical_point=2.0, n_bootstrap=20)
+    for res in (cp, col, tc, pl):
+        back = pickle.loads(pickle.dumps(res))
+        assert back == res and back is not res
+        ds = res.to_dataset()
+        assert isinstance(ds, xr.Dataset)
+    assert cp.to_dataset()["critical_point"].item() == cp.value
+    assert cp.to_dataset()["critical_point_stderr"].item() == cp.stderr
+    assert col.to_dataset()["nu_stderr"].item() == col.nu_stderr
+    assert col.to_dataset()["observable"].sizes["size"] == 3
+    assert tc.to_dataset().attrs["kind"] == tc.kind
+    assert pl.to_dataset()["exponent_lower"].item() == pl.exponent_ci[0]
+    # no callables anywhere in the results (closures do not pickle across processes)
+    for res in (cp, col, tc, pl):
+        assert not any(callable(v) for v in vars(res).values())
