@@ -23,6 +23,10 @@ def counts_of(
     """The sparse counts of ``ds`` over ``system``: counted now for a Dataset/DataArray,
     taken as they are from a :class:`Counts` (or an object with a ``counts(system)``
     method / ``counts`` attribute holding one, such as an Ensemble), with q filled in."""
+    from ..configurations import as_counts, is_ensemble
+
+    if is_ensemble(ds):  # its counts pooled over system (no token read)
+        return as_counts(ds, system=system, n_states=n_states)
     if not isinstance(ds, Counts | xr.Dataset | xr.DataArray):
         getter = getattr(ds, "counts", None)
         got = getter(system) if callable(getter) else getter
@@ -44,6 +48,8 @@ def checked_q(c: Counts, n_states: int | None, what: str) -> int:
             where="neither n_states= nor attrs['n_states'] is given",
             fix="pass n_states=q or set ds.attrs['n_states'] = q (never guessed from the data)",
         )
+    if q < 2:
+        raise SchemaError(f"n_states must be >= 2, got {q}", where=what, fix="pass the true q")
     if c.states.size and int(c.states.max()) >= q:
         raise SchemaError(
             f"a state {int(c.states.max())} is >= n_states={q}",
@@ -78,6 +84,8 @@ def system_attr(c: Counts) -> list[str]:
 
 def state_labels(ds: Any) -> np.ndarray | None:
     """The 1-D ``state`` coordinate of the data, if it has one."""
+    if getattr(ds, "state_labels", None) is not None:  # an Ensemble
+        return np.asarray(ds.state_labels)
     if isinstance(ds, xr.Dataset | xr.DataArray) and "state" in ds.coords:
         lab = np.asarray(ds.coords["state"].values)
         if lab.ndim == 1:

@@ -25,11 +25,11 @@ from .._meta import (
     require_dims,
     require_distinct,
 )
-from ..count import Counts, count_states
+from ..count import Counts
 from ..distributions import js_divergence, multinomial_redraw, normalise
 from ..errors import SchemaError
 from ..resampling import DEFAULT_SEED, rng_for
-from ._common import dim_labels
+from ._common import counts_of, dim_labels
 
 __all__ = ["seed_attribution"]
 
@@ -326,14 +326,14 @@ def seed_attribution(
     J. Lin, "Divergence measures based on the Shannon entropy", IEEE Trans. Inf. Theory 37
     (1991) 145. Samanta, Holtzman & West (2026), arXiv 2606.29933.
     """
-    from ..schema import token_array
+    from ..configurations import token_view
 
     control = renamed_keyword("seed_attribution", "dim", "control", dim, control, "checkpoint")
-    tok = token_array(ds)
+    tok = token_view(ds)  # the token array, or an Ensemble's token-less view (labels, sizes)
     system = as_dims(system)
     _check_arguments(tok, control, prompt, system, mass, top_k)
     ref_pos = _reference_positions(tok, control, reference)
-    c = count_states(tok, system=system, n_states=n_states)
+    c = counts_of(ds, system, n_states)  # an Ensemble's counts pooled over system, else counted now
     kept = list(c.dims)
     others = [d for d in kept if d not in (control, prompt)]
     order = [kept.index(d) for d in (*others, control, prompt)]

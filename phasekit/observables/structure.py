@@ -14,11 +14,11 @@ import numpy as np
 import xarray as xr
 
 from .._meta import as_dims, provenance, require_distinct, resolve_n_states
-from ..count import Counts, count_states
+from ..count import Counts
 from ..distributions import multinomial_redraw, pairwise_js
 from ..errors import SchemaError
 from ..resampling import DEFAULT_SEED, rng_for
-from ._common import checked_q
+from ._common import checked_q, counts_of
 
 __all__ = ["prompt_structure"]
 
@@ -159,7 +159,7 @@ def prompt_structure(
     """
     system = as_dims(system)
     require_distinct(caller="prompt_structure", prompt=prompt, system=system)
-    c = count_states(ds, system=system, n_states=n_states)
+    c = counts_of(ds, system, n_states)  # a Dataset is counted now; an Ensemble's counts are pooled
     if prompt not in c.dims:
         raise SchemaError(
             f"dimension {prompt!r} is not in the data", where=f"kept dims {list(c.dims)}",
