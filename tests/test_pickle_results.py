@@ -138,28 +138,24 @@ def test_boundary_result_is_plain_data():
     _round_trip(res)
 
 
-@_pending("H3", "CriticalPoint.to_dataset()")
 def test_critical_point_is_plain_data():
     res = pk.critical_point(_binder_replicas(), replica="sample", control="temperature", n_bootstrap=5)
     assert type(res).__name__ == "CriticalPoint"
     _round_trip(res)
 
 
-@_pending("H3", "Collapse.to_dataset()")
 def test_collapse_is_plain_data():
     res = pk.finite_size_collapse(_scaling_curves(), control="temperature", n_bootstrap=5)
     assert type(res).__name__ == "Collapse"
     _round_trip(res)
 
 
-@_pending("H3", "PowerLawFit as plain data with .to_dataset()")
 def test_power_law_fit_is_plain_data():
     t = np.linspace(1.0, 1.9, 12)
     y = 0.7 * (TC - t) ** 0.125 * (1 + 0.001 * np.random.default_rng(0).normal(size=t.size))
     _round_trip(pk.fit_power_law(t, y, yerr=0.001 * y, critical_point=TC, n_bootstrap=20))
 
 
-@_pending("H3", "TransitionClass.to_dataset() and __eq__")
 def test_transition_class_is_plain_data():
     res = pk.classify_transition(_first_order_replicas(), replica="sample", control="control")
     assert type(res).__name__ == "TransitionClass"
