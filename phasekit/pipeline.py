@@ -9,8 +9,9 @@ Defaults chosen from the dataset's dims (each can be overridden):
 * **sequence tasks** (a ``position`` dim): one configuration is one generated sequence
   (``system="position"``); the sampled sequences and prompts are the replicas.
 * the control dim is ``checkpoint`` (its ``step`` coord gives the control values).
-* with a ``model`` dim carrying a ``size`` coordinate, the order of the transition is
-  classified across sizes; the other stages run on the largest model.
+* a ``task``, ``model`` or ``run`` dim, or ``across=``: every member is analysed on its own
+  and the members are compared (:func:`_analyze_members`); with a ``size`` coordinate along
+  ``model``, the critical point, exponents and order of the transition across sizes.
 
 Stages: order parameters (entropy with phasekit's default estimator, Potts
 magnetisation, mode fraction…) per configuration and their replica means with standard
@@ -22,10 +23,13 @@ along positions (sequence tasks) → the transition's order (when sizes allow).
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as _dt
 import platform
 import sys
-from collections.abc import Hashable, Iterable
+import time
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -33,6 +37,7 @@ import xarray as xr
 
 from ._meta import as_dims
 from ._version import __version__
+from .configurations import Ensemble, default_roles
 from .errors import SchemaError
 from .report import ORDER_VARS, Report
 from .schema import token_array
@@ -48,16 +53,9 @@ def _progress(total: int, enabled: bool):
 
 
 def default_dims(ds: xr.Dataset | xr.DataArray) -> dict[str, Any]:
-    """The system/replica/control dims :func:`analyze` uses when none are given."""
-    tok = token_array(ds)
-    control = "checkpoint" if "checkpoint" in tok.dims else tok.dims[0]
-    if "position" in tok.dims:
-        system: tuple[Hashable, ...] = ("position",)
-        replica = tuple(d for d in ("prompt", "sample") if d in tok.dims)
-    else:
-        system = ("sample",)
-        replica = ("prompt",) if "prompt" in tok.dims else ()
-    return {"system": system, "replica": replica, "control": control}
+    """The system/replica/control dims :func:`analyze` uses when none are given
+    (:func:`phasekit.configurations.default_roles`)."""
+    return default_roles(ds)
 
 
 def _mean_over(da: xr.DataArray, dims: tuple[Hashable, ...]) -> tuple[xr.DataArray, xr.DataArray]:
@@ -82,14 +80,15 @@ def _versions() -> dict[str, str]:
             "statsmodels": statsmodels.__version__, "ruptures": ruptures.__version__}
 
 
-def _seed_reference(ds: xr.Dataset, control: Hashable) -> Any:
+def _seed_reference(ens: Ensemble) -> Any:
     """The reference for seed attribution: every checkpoint of the ``base`` stage, pooled,
     when a ``stage`` coordinate says which they are; else the first checkpoint."""
-    if "stage" in ds.coords and ds["stage"].dims == (control,):
-        stages = np.asarray(ds["stage"].values).astype(str)
+    if ens.stage is not None:
+        stages = np.asarray(ens.stage).astype(str)
         base = [i for i, s in enumerate(stages) if s.lower() in ("base", "pretrained", "pretrain")]
         if base and len(base) < stages.size:
-            return [ds[control].values[i] for i in base] if control in ds.coords else base
+            labels = ens.coords.get(ens.control)
+            return [np.asarray(labels.values)[i] for i in base] if labels is not None else base
     return 0
 
 
@@ -113,6 +112,211 @@ def left_out_without_q(q: int | None) -> list[str]:
             "transition order across sizes (from m): needs q"]
 
 
+# ----------------------------------------------------------------- several members (issue 16)
+#: dims whose members are analysed one by one and compared (tasks outermost: each has its own q)
+MEMBER_DIMS = ("task", "model", "run")
+
+
+def _member_dim(ds: xr.Dataset, across: str | None) -> str | None:
+    """The dim :func:`_analyze_members` splits on: ``task`` (a dim, or a coordinate along
+    ``prompt`` with several values), then ``across``, then ``model``, then ``run``."""
+    dims = token_array(ds).dims
+    if "task" in dims or ("task" in ds.coords and ds["task"].dims == ("prompt",)
+                          and np.unique(ds["task"].values).size > 1):
+        return "task"
+    if across is not None:
+        if across not in dims:
+            raise SchemaError(f"across dim {across!r} is not in the data", where=f"dims are {list(dims)}",
+                              fix=f"pass across= with one of {list(dims)}")
+        return across
+    return next((d for d in ("model", "run") if d in dims), None)
+
+
+def _trim_padding(sub: xr.Dataset) -> xr.Dataset:
+    """Drop trailing positions that hold no token in this member (a smaller model or lattice
+    padded with -1 to the longest), so its configuration size N is its own."""
+    tok = token_array(sub)
+    if "position" not in tok.dims:
+        return sub
+    valid = np.flatnonzero((tok >= 0).any([d for d in tok.dims if d != "position"]).values)
+    return sub.isel(position=slice(0, int(valid[-1]) + 1 if valid.size else 1))
+
+
+def _member_q(ds: xr.Dataset, dim: str, label: Any, i: int | None, n_states: Any) -> int | None:
+    """q of one member: ``n_states=`` (an int, or a mapping by member label), else an
+    ``n_states`` coordinate along ``dim``, else an ``n_states`` mapping in attrs (a dict or a
+    JSON object), else attrs ``n_states``; None when unknown (never guessed: the member's
+    q-dependent quantities are then left out, as ``settings["left_out"]`` says)."""
+    import json
+    import warnings
+
+    mapping = n_states if isinstance(n_states, Mapping) else None
+    if n_states is not None and mapping is None:
+        return int(n_states)
+    if mapping is None and i is not None and "n_states" in ds.coords and ds["n_states"].dims == (dim,):
+        v = float(ds["n_states"].values[i])
+        return int(v) if np.isfinite(v) else None
+    attr = ds.attrs.get("n_states")
+    if mapping is None and isinstance(attr, str) and attr.strip().startswith("{"):
+        mapping = json.loads(attr)
+    elif mapping is None and isinstance(attr, Mapping):
+        mapping = attr
+    if mapping is None:
+        return int(attr) if attr is not None else None
+    table = {str(k): v for k, v in mapping.items()}
+    if str(label) not in table:
+        warnings.warn(f"n_states has no entry for {dim} {label!r}: its q-dependent quantities are left out "
+                      f"(fix: add {label!r} to the n_states mapping)", RuntimeWarning, stacklevel=3)
+        return None
+    return int(table[str(label)])
+
+
+def _members(ds: xr.Dataset, dim: str, n_states: Any) -> list[tuple[str, xr.Dataset, int | None]]:
+    """(key ``"dim=label"``, the member's data, its q) for every member along ``dim``."""
+    out = []
+    if dim == "task" and "task" not in token_array(ds).dims:  # a coordinate along prompt
+        labels = np.asarray(ds["task"].values).astype(str)
+        for t in dict.fromkeys(labels):
+            sub = ds.isel(prompt=np.flatnonzero(labels == t))
+            q = _member_q(ds, "task", t, None, n_states)
+            sub = sub.drop_vars("task").assign_attrs(task=t)
+            sub.attrs = {k: v for k, v in sub.attrs.items() if k != "n_states"}
+            out.append((f"task={t}", sub.assign_attrs(n_states=q) if q is not None else sub, q))
+        return out
+    labels = ds[dim].values if dim in ds.coords else np.arange(ds.sizes[dim])
+    for i, label in enumerate(labels):
+        sub = _trim_padding(ds.isel({dim: i}))
+        for name in ("encoder", "encoder_rule"):
+            if name in ds.coords and ds[name].dims == (dim,):
+                sub = sub.assign_attrs({name: str(ds[name].values[i])}).drop_vars(name)
+        q = _member_q(ds, dim, label, i, n_states)
+        sub = sub.drop_vars("n_states", errors="ignore")
+        sub.attrs = {k: v for k, v in sub.attrs.items() if k != "n_states"}
+        if q is not None:
+            sub = sub.assign_attrs(n_states=q)
+        out.append((f"{dim}={label}", sub, q))
+    return out
+
+
+def _model_sizes(ds: xr.Dataset, sizes: Mapping[Any, float] | None) -> xr.Dataset:
+    """``sizes=`` ({model label: size}) as the ``size`` coordinate along ``model``."""
+    if sizes is None:
+        return ds
+    labels = [str(m) for m in ds["model"].values] if "model" in ds.coords else []
+    table = {str(k): float(v) for k, v in sizes.items()}
+    missing = [m for m in labels if m not in table]
+    if missing or not labels:
+        raise SchemaError(f"sizes= has no size for model(s) {missing or '(unlabelled models)'}",
+                          where=f"models are {labels}", fix="give every model label a size: sizes={'7B': 7e9, ...}")
+    return ds.assign_coords(size=("model", [table[m] for m in labels]))
+
+
+def _scaling_across_models(ds: xr.Dataset, reports: Mapping[str, Report], seed: int,
+                           n_bootstrap: int) -> tuple[Any, str]:
+    """:func:`phasekit.compare.scale_across_sizes` on the members' magnetizations, or why not."""
+    import warnings
+
+    from .compare import scale_across_sizes
+
+    if "size" not in ds.coords or ds["size"].dims != ("model",):
+        return None, ("no finite-size scaling: the 'model' dim has no numeric 'size' coordinate (fix: "
+                      "analyze(ds, sizes={'7B': 7e9, ...}) or --sizes name=size,...; or assign_coords(size=...))")
+    if len(reports) < 2:
+        return None, "one model only: scaling across sizes needs at least two"
+    m, n_cfg, sizes = {}, {}, {}
+    for (key, rep), size in zip(reports.items(), np.asarray(ds["size"].values, dtype=float), strict=True):
+        if rep.magnetization is None:
+            return None, ("no finite-size scaling: it is measured on the Potts magnetization, which needs q "
+                          "(n_states=; CLI --n-states)")
+        mi, rep_dim = _stack_replicas(rep.magnetization.drop_vars("stderr", errors="ignore"),
+                                      tuple(rep.settings["replica"]))
+        n = mi.attrs.get("N")
+        n_cfg[key] = float(n) if n is not None and np.size(n) == 1 else float(
+            rep.per_config["n_tokens"].where(rep.per_config["n_tokens"] > 0).mean())
+        m[key], sizes[key] = mi, float(size)
+    block = "chain" if "chain" in mi.coords and mi["chain"].dims == (rep_dim,) else None
+    dimension = ds["size"].attrs.get("dimension")
+    units = str(ds["size"].attrs.get("units", ds.attrs.get("size_units", "unknown")))
+    try:
+        res = scale_across_sizes(m, sizes, n_cfg, replica=rep_dim, control=rep.settings["control"],
+                                 dimension=float(dimension) if dimension else None, size_units=units,
+                                 block=block, n_bootstrap=n_bootstrap, seed=seed)
+    except SchemaError as err:
+        warnings.warn(f"scaling across model sizes not done: {err}", RuntimeWarning, stacklevel=3)
+        return None, f"no finite-size scaling: {err}"
+    return res, ""
+
+
+def _span(reports: Mapping[str, Report]) -> tuple[np.ndarray, float]:
+    """Control values of every member (member × control; NaN-padded) and the span they cover."""
+    from ._meta import control_values
+
+    rows = [control_values(r.order, r.settings["control"]) for r in reports.values()]
+    grid = np.full((len(rows), max(len(x) for x in rows)), np.nan)
+    for i, x in enumerate(rows):
+        grid[i, :len(x)] = x
+    return grid, float(np.nanmax(grid) - np.nanmin(grid))
+
+
+def _analyze_members(ds: xr.Dataset, *, across: str | None, sizes: Mapping[Any, float] | None,
+                     n_states: Any, **kw: Any) -> Report | None:
+    """Analyse every member of a ``task``/``model``/``run``/``across`` dim and compare them.
+
+    Each member goes through :func:`analyze` on its own (with its own q; nested member dims
+    are split in turn). Then: ``comparison`` (boundaries aligned across members,
+    :func:`phasekit.compare.boundary_comparison`; across runs with the spread of each
+    boundary, :func:`phasekit.compare.run_spread`; whether the members share phases in
+    attrs); across model sizes ``size_scaling`` (:func:`phasekit.compare.scale_across_sizes`);
+    with ``across`` the ``diagram`` (:func:`phasekit.diagram.diagram_from_results`). The
+    top-level fields are those of the largest model (models) or of the first member, named
+    in ``settings["representative"]``. Returns None when there is no member dim.
+    """
+    from .compare import boundary_comparison, phase_agreement, run_spread
+    from .diagram import diagram_from_results
+
+    if isinstance(ds, xr.DataArray):
+        ds = ds.to_dataset(name="token")
+    dim = _member_dim(ds, across)
+    if dim is None:
+        return None
+    if dim == "model":
+        ds = _model_sizes(ds, sizes)
+    inner_across = None if dim == across else across
+    reports = {key: analyze(sub, n_states=q, across=inner_across, **kw) for key, sub, q in _members(ds, dim, n_states)}
+    first = next(iter(reports.values()))
+    control = first.settings["control"]
+    grid, span = _span(reports)
+    comparison = boundary_comparison({k: r.boundaries for k, r in reports.items()}, dim, control=control,
+                                     control_span=span)
+    if dim == "run":
+        comparison = run_spread(comparison, dim)
+    agree = phase_agreement({k: np.asarray(r.phases.values) for k, r in reports.items()})
+    comparison.attrs.update(shares_phases=int(agree["shared"]), phase_agreement=agree["agreement"],
+                            phase_sequences="; ".join(f"{k}: {' > '.join(v)}" for k, v in agree["sequences"].items()))
+    scaling, note = (_scaling_across_models(ds, reports, kw["seed"], kw["n_bootstrap"]) if dim == "model"
+                     else (None, first.transition_note))
+    key = next(iter(reports))
+    if dim == "model" and "size" in ds.coords and ds["size"].dims == ("model",):
+        key = list(reports)[int(np.argmax(np.asarray(ds["size"].values, dtype=float)))]
+    diagram = None
+    if dim == across:
+        labels = ds[dim].values if dim in ds.coords else np.arange(ds.sizes[dim])
+        diagram = diagram_from_results([r.boundaries for r in reports.values()],
+                                       [np.asarray(r.phases.values) for r in reports.values()],
+                                       [r.order for r in reports.values()], across=dim, across_values=labels,
+                                       control=control, control_labels=np.asarray(first.order[control].values),
+                                       control_grid=grid, attrs={"seed": kw["seed"], "n_bootstrap": kw["n_bootstrap"],
+                                                                 "method": "the members' analyses"})
+    top = reports[key]
+    transition = scaling.transition if scaling is not None else top.transition
+    settings = {**top.settings, "members_dim": dim, "representative": key, "across": across}
+    provenance = {**top.provenance, "input": kw.get("input_description") or ds.attrs.get("source", "in-memory dataset"),
+                  "dims": {str(k): int(v) for k, v in token_array(ds).sizes.items()}}
+    return dataclasses.replace(top, members=reports, across=dim, comparison=comparison, size_scaling=scaling,
+                               diagram=diagram, transition=transition, transition_note="" if scaling else note,
+                               settings=settings, provenance=provenance)
+
+
 def analyze(
     ds: xr.Dataset,
     *,
@@ -125,6 +329,8 @@ def analyze(
     n_bootstrap: int = 200,
     progress: bool = True,
     input_description: str | None = None,
+    across: str | None = None,
+    sizes: Mapping[Any, float] | None = None,
 ) -> Report:
     """Run the whole pipeline on a samples dataset.
 
@@ -141,18 +347,57 @@ def analyze(
     seed : seeds every bootstrap and permutation test (same seed → identical report)
     n_bootstrap : resamples for bootstrap intervals
     progress : show a progress bar on a terminal
+    across : a second control dim (sampling temperature, learning rate…): every value is
+        analysed (``members``), boundaries compared (``comparison``) and the phase diagram
+        drawn (``diagram``, :func:`phasekit.phase_diagram`)
+    sizes : ``{model label: size}``, the finite-size variable of a ``model`` dim when the data
+        have no ``size`` coordinate
+
+    Several members (issue 16): a ``task`` dim (or a ``task`` coordinate along ``prompt``),
+    a ``model`` dim, a ``run`` dim or ``across=`` are split first (see
+    :func:`_analyze_members`): each member is analysed on its own (``n_states`` may be a
+    mapping by member label, or an ``n_states`` coordinate along the dim), boundaries are
+    aligned across members, runs give the spread of their boundaries, models with a
+    ``size`` coordinate the critical point, exponents and transition order
+    (``size_scaling``). The scaling size is separate from the configuration size N.
 
     Returns
     -------
     Report
     """
-    from .anatomy import classify_transition, divergence_scan, seed_attribution
-    from .correlations import correlation_function, correlation_length
-    from .fluctuations import binder_cumulant, susceptibility
-    from .lazy import is_lazy, map_configurations, materialize
-    from .observables import magnetization, order_parameters, prompt_structure, with_stderr
-    from .transitions import detect_boundaries
+    members = _analyze_members(ds, across=across, sizes=sizes, n_states=n_states, system=system, replica=replica,
+                               control=control, estimator=estimator, seed=seed, n_bootstrap=n_bootstrap,
+                               progress=progress, input_description=input_description)
+    if members is not None:
+        return members
+    return _analyze_single(ds, system=system, replica=replica, control=control, n_states=n_states,
+                           estimator=estimator, seed=seed, n_bootstrap=n_bootstrap, progress=progress,
+                           input_description=input_description)
 
+
+# ----------------------------------------------------------------- one system: the stages
+class _Stages:
+    """Progress bar and wall time of each stage (``provenance["stage_seconds"]``)."""
+
+    def __init__(self, total: int, progress: bool):
+        self.bar = _progress(total, progress)
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        self.bar.set_postfix_str(name)
+        start = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - start, 4)
+        self.bar.update()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _prepare(ds: xr.Dataset | xr.DataArray, system: Any, replica: Any, control: str | None,
+             n_states: int | None) -> tuple[xr.Dataset, tuple[Hashable, ...], tuple[Hashable, ...], str, int | None]:
+    """The Dataset with q recorded, and the roles checked (a SchemaError names what is wrong)."""
     tok = token_array(ds)
     defaults = default_dims(ds)
     control = control or defaults["control"]
@@ -171,128 +416,128 @@ def analyze(
         ds = ds.to_dataset(name="token")
     if q is not None:
         ds = ds.assign_attrs(n_states=q)
-
-    # sizes: classify across models, analyse the largest
-    transition, transition_note = None, ""
-    work = ds
-    if "model" in tok.dims:
-        if "size" in ds.coords and ds["size"].dims == ("model",):
-            largest = int(np.argmax(ds["size"].values))
-            work = ds.isel(model=largest)
-        else:
-            raise SchemaError("a 'model' dim needs a numeric 'size' coordinate", where="coords",
-                              fix="ds.assign_coords(size=('model', [n_params...]))")
-    other_extra = [d for d in token_array(work).dims if d not in (*system, *replica, control, "prompt", "sample")]
+    # model/run/task dims and across= were split by _analyze_members before this point
+    other_extra = [d for d in tok.dims if d not in (*system, *replica, control, "prompt", "sample")]
     if other_extra:
         raise SchemaError(f"analyze does not know what to do with dim(s) {other_extra}",
                           where=f"dims are {list(tok.dims)}",
-                          fix="select one value (ds.sel(...)) or name the dims in system=/replica=")
+                          fix=f"a second control: analyze(ds, across={str(other_extra[0])!r}) (CLI --across); "
+                          "else select one value (ds.sel(...)) or name the dims in system=/replica=")
+    return ds, system, replica, str(control), q
 
-    bar = _progress(8, progress)
+
+def _token_dims(ens: Ensemble) -> list[Hashable]:
+    """The token dims in the data's order."""
+    return list(ens.provenance.get("dims", [*ens.dims, *ens.system]))
+
+
+def _order_stage(ens: Ensemble, estimator: str | None) -> tuple[xr.Dataset, xr.DataArray | None, xr.Dataset]:
+    """Order parameters per configuration (from the Ensemble's counts) and their replica means."""
+    from .observables import order_parameters, with_stderr
+
     est_kw = {} if estimator is None else {"estimator": estimator}
-
-    bar.set_postfix_str("order parameters")
-    # dask-backed tokens: order_parameters is lazy (one task per block); compute it once
-    # here and reuse its magnetization instead of counting every token a second time
-    per_config = materialize(order_parameters(work, system=system, n_states=q, **est_kw))
+    per_config = order_parameters(ens, system=ens.system, n_states=ens.n_states, **est_kw)
     m = with_stderr(per_config, "magnetization") if "magnetization" in per_config else None
     order_vars: dict[str, Any] = {}
     for v in ORDER_VARS:
         if v in per_config:
-            mean, se = _mean_over(per_config[v], replica)
+            mean, se = _mean_over(per_config[v], ens.replica)
             order_vars[v] = mean
             order_vars[f"{v}_stderr"] = se
-    order = xr.Dataset(order_vars)
-    bar.update()
+    return per_config, m, xr.Dataset(order_vars)
 
-    bar.set_postfix_str("fluctuations")
-    if replica and m is not None:
-        m_rep, rep_dim = _stack_replicas(m, replica)
-        if m_rep.sizes[rep_dim] >= 2:
-            # N per configuration; when configurations differ in size (unparsed answers,
-            # missing samples) chi uses the mean size, and the attrs say so
-            n_sys = float(m.attrs["N"]) if "N" in m.attrs else float(
-                per_config["n_tokens"].where(per_config["n_tokens"] > 0).mean())
-            chi = susceptibility(m_rep, replica=rep_dim, n=n_sys)
-            u = binder_cumulant(m_rep, replica=rep_dim)
-            if "N" not in m.attrs:
-                chi.attrs["N_note"] = "configurations differ in size; n = their mean size"
-            order["susceptibility"] = chi.reset_coords(drop=True)
-            order["susceptibility_stderr"] = chi.coords["stderr"].reset_coords(drop=True)
-            order["binder"] = u.reset_coords(drop=True)
-            order["binder_stderr"] = u.coords["stderr"].reset_coords(drop=True)
-    bar.update()
 
-    bar.set_postfix_str("between-prompt structure")
-    if "prompt" in token_array(work).dims and token_array(work).sizes["prompt"] >= 2:
-        struct_system = tuple(d for d in token_array(work).dims if d not in (control, "prompt"))
-        ps = prompt_structure(work, prompt="prompt", system=struct_system, n_states=q,
+def _fluctuation_stage(order: xr.Dataset, per_config: xr.Dataset, m: xr.DataArray | None,
+                       replica: tuple[Hashable, ...]) -> xr.Dataset:
+    """Susceptibility and Binder cumulant of m over the replicas (jackknife errors)."""
+    from .fluctuations import binder_cumulant, susceptibility
+
+    if not replica or m is None:
+        return order
+    m_rep, rep_dim = _stack_replicas(m, replica)
+    if m_rep.sizes[rep_dim] < 2:
+        return order
+    # N per configuration; when configurations differ in size (unparsed answers, missing
+    # samples) chi uses the mean size, and the attrs say so
+    n_sys = float(m.attrs["N"]) if "N" in m.attrs else float(
+        per_config["n_tokens"].where(per_config["n_tokens"] > 0).mean())
+    chi = susceptibility(m_rep, replica=rep_dim, n=n_sys)
+    u = binder_cumulant(m_rep, replica=rep_dim)
+    if "N" not in m.attrs:
+        chi.attrs["N_note"] = "configurations differ in size; n = their mean size"
+    order["susceptibility"] = chi.reset_coords(drop=True)
+    order["susceptibility_stderr"] = chi.coords["stderr"].reset_coords(drop=True)
+    order["binder"] = u.reset_coords(drop=True)
+    order["binder_stderr"] = u.coords["stderr"].reset_coords(drop=True)
+    return order
+
+
+def _prompt_structure_stage(order: xr.Dataset, ens: Ensemble, n_bootstrap: int, seed: int) -> xr.Dataset:
+    """Between-prompt divergence and overlap (counts pooled over every dim but control and prompt)."""
+    from .observables import prompt_structure
+
+    if "prompt" in ens.dims and ens.sizes["prompt"] >= 2:
+        struct_system = tuple(d for d in _token_dims(ens) if d not in (ens.control, "prompt"))
+        ps = prompt_structure(ens, prompt="prompt", system=struct_system, n_states=ens.n_states,
                               n_bootstrap=n_bootstrap, seed=seed)
         for v in ps.data_vars:
             order[v] = ps[v].reset_coords(drop=True)
-    bar.update()
     for c in ("step", "stage"):
-        if c in work.coords and work[c].dims == (control,):
-            order = order.assign_coords({c: work[c]})
+        coord = ens.coords.get(c)
+        if coord is not None and tuple(coord.dims) == (ens.control,):
+            order = order.assign_coords({c: coord})
+    return order
 
-    bar.set_postfix_str("phase boundaries")
-    boundaries = detect_boundaries(work, dim=control, seed=seed, n_bootstrap=n_bootstrap, n_states=q)
-    bar.update()
 
-    bar.set_postfix_str("seed attribution")
-    seed_ds = None
-    if "prompt" in token_array(work).dims:
-        seed_system = tuple(d for d in token_array(work).dims if d not in (control, "prompt"))
-        seed_ds = seed_attribution(work, reference=_seed_reference(work, control), dim=control,
-                                   prompt="prompt", system=seed_system,
-                                   n_states=q, n_bootstrap=n_bootstrap, seed=seed)
-    bar.update()
+def _seed_stage(ens: Ensemble, n_bootstrap: int, seed: int) -> xr.Dataset | None:
+    """Seed attribution of every (checkpoint, prompt) against the base stage (or the first checkpoint)."""
+    from .observables import seed_attribution
 
-    bar.set_postfix_str("divergence scan")
-    scan_system = tuple(d for d in token_array(work).dims if d != control)
-    scan = divergence_scan(work, dim=control, system=scan_system, n_states=q, seed=seed)
-    bar.update()
+    if "prompt" not in ens.dims:
+        return None
+    seed_system = tuple(d for d in _token_dims(ens) if d not in (ens.control, "prompt"))
+    return seed_attribution(ens, reference=_seed_reference(ens), control=ens.control, prompt="prompt",
+                            system=seed_system, n_states=ens.n_states, n_bootstrap=n_bootstrap, seed=seed)
 
-    bar.set_postfix_str("correlations")
-    corr = None
-    if "position" in token_array(work).dims and token_array(work).sizes["position"] >= 4:
-        if is_lazy(work):  # dask-backed: one C(r) per checkpoint block, never all tokens at once
-            cf_system = tuple(d for d in token_array(work).dims if d != control)
-            cf = materialize(map_configurations(correlation_function, work, cf_system, system_kwarg=None,
-                                                kwargs={"dim": "position", "keep": control}))
-        else:
-            cf = correlation_function(work, dim="position", keep=control)
-        xi = correlation_length(cf, dim="position")
-        cf_vars = {"correlation_function": cf.drop_vars("stderr", errors="ignore")}
-        if "stderr" in cf.coords:  # one 'stderr' coord per Dataset: keep C(r)'s as a variable
-            cf_vars["correlation_function_stderr"] = cf.coords["stderr"].reset_coords(drop=True)
-        corr = xr.Dataset({**cf_vars, "correlation_length": xi})
-    bar.update()
 
-    bar.set_postfix_str("transition order")
-    if "model" in tok.dims and q is None:
-        transition_note = ("the order of the transition is classified from the Potts magnetization across "
-                           "sizes, which needs q (n_states=; CLI --n-states)")
-    elif "model" in tok.dims:
-        sizes = ds["size"].values
-        m_by_size = {}
-        for i, size in enumerate(sizes):
-            mi = magnetization(ds.isel(model=i), system=system, n_states=q)
-            mi_rep, rep_dim = _stack_replicas(mi, replica)
-            m_by_size[float(size)] = mi_rep
-        transition = classify_transition(m_by_size, replica=rep_dim, control=control)
+def _scan_stage(ens: Ensemble, seed: int) -> xr.Dataset:
+    """The divergence scan along the control dim (counts pooled over every other dim)."""
+    from .changepoints import divergence_scan
+
+    scan_system = tuple(d for d in _token_dims(ens) if d != ens.control)
+    return divergence_scan(ens, control=ens.control, system=scan_system, n_states=ens.n_states, seed=seed)
+
+
+def _correlation_stage(work: xr.Dataset, control: str) -> xr.Dataset | None:
+    """C(r) along positions per checkpoint and ξ (sequence tasks): the second read of the tokens."""
+    from .correlations import correlation_function, correlation_length
+    from .lazy import is_lazy, map_configurations, materialize
+
+    tok = token_array(work)
+    if "position" not in tok.dims or tok.sizes["position"] < 4:
+        return None
+    if is_lazy(work):  # dask-backed: one C(r) per checkpoint block, never all tokens at once
+        cf_system = tuple(d for d in tok.dims if d != control)
+        cf = materialize(map_configurations(correlation_function, work, cf_system, system_kwarg=None,
+                                            kwargs={"sequence": "position", "keep": control}))
     else:
-        transition_note = ("one system size only: the order of the transition (first-order vs continuous vs "
-                           "crossover) needs the same analysis at several sizes (a 'model' dim with a 'size' "
-                           "coordinate); the Binder cumulant and the order-parameter histograms above are "
-                           "single-size hints only")
-    bar.update()
-    bar.close()
+        cf = correlation_function(work, sequence="position", keep=control)
+    xi = correlation_length(cf, sequence="position")
+    cf_vars = {"correlation_function": cf.drop_vars("stderr", errors="ignore")}
+    if "stderr" in cf.coords:  # one 'stderr' coord per Dataset: keep C(r)'s as a variable
+        cf_vars["correlation_function_stderr"] = cf.coords["stderr"].reset_coords(drop=True)
+    return xr.Dataset({**cf_vars, "correlation_length": xi})
 
-    phases = boundaries.phases
-    settings = {"system": system, "replica": replica, "control": control, "n_states": q, "seed": seed,
-                "n_bootstrap": n_bootstrap, "left_out": left_out_without_q(q)}
-    provenance = {
+
+_SINGLE_SIZE_NOTE = ("one system size only: the order of the transition (first-order vs continuous vs "
+                     "crossover) needs the same analysis at several sizes (a 'model' dim with a 'size' "
+                     "coordinate); the Binder cumulant and the order-parameter histograms above are "
+                     "single-size hints only")
+
+
+def _provenance(ds: xr.Dataset, ens: Ensemble, per_config: xr.Dataset, boundaries: Any, estimator: str | None,
+                seed: int, input_description: str | None, stage_seconds: dict[str, float]) -> dict[str, Any]:
+    return {
         "input": input_description or ds.attrs.get("source", "in-memory dataset"),
         "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "versions": _versions(),
@@ -305,8 +550,46 @@ def analyze(
         },
         "mapping": {k: (v.item() if hasattr(v, "item") else v) for k, v in ds.attrs.items()
                     if k in ("source", "encoder", "text_column", "n_unparsed", "n_missing", "n_rows")},
-        "dims": {str(k): int(v) for k, v in tok.sizes.items()},
+        "dims": {str(k): int(v) for k, v in token_array(ds).sizes.items()},
+        "counted_once": "every count-based stage used one Ensemble (phasekit.ensemble); correlations read "
+                        "the tokens a second time (sequence tasks)",
+        "stage_seconds": dict(stage_seconds),
     }
-    return Report(order=order, per_config=per_config, magnetization=m, boundaries=boundaries, phases=phases,
-                  seed=seed_ds, divergence=scan, correlation=corr, transition=transition,
-                  transition_note=transition_note, settings=settings, provenance=provenance)
+
+
+def _analyze_single(ds: xr.Dataset, *, system: Any, replica: Any, control: str | None, n_states: int | None,
+                    estimator: str | None, seed: int, n_bootstrap: int, progress: bool,
+                    input_description: str | None) -> Report:
+    """The pipeline on one system: the tokens are counted once into an Ensemble that every
+    count-based stage shares; only correlations (sequence tasks) read the tokens again."""
+    from .changepoints import detect_boundaries
+    from .configurations import ensemble
+
+    ds, system, replica, control, q = _prepare(ds, system, replica, control, n_states)
+    stage = _Stages(9, progress)
+    with stage("counts"):
+        ens = ensemble(ds, system=system, replica=replica, control=control, n_states=q)
+    with stage("order parameters"):
+        per_config, m, order = _order_stage(ens, estimator)
+    with stage("fluctuations"):
+        order = _fluctuation_stage(order, per_config, m, replica)
+    with stage("between-prompt structure"):
+        order = _prompt_structure_stage(order, ens, n_bootstrap, seed)
+    with stage("phase boundaries"):
+        boundaries = detect_boundaries(ens, control=control, seed=seed, n_bootstrap=n_bootstrap, n_states=q)
+    with stage("seed attribution"):
+        seed_ds = _seed_stage(ens, n_bootstrap, seed)
+    with stage("divergence scan"):
+        scan = _scan_stage(ens, seed)
+    with stage("correlations"):
+        corr = _correlation_stage(ds, control)
+    with stage("transition order"):  # one size here; across model sizes see _analyze_members
+        transition_note = _SINGLE_SIZE_NOTE
+    stage.close()
+    settings = {"system": system, "replica": replica, "control": control, "n_states": q, "seed": seed,
+                "n_bootstrap": n_bootstrap, "left_out": left_out_without_q(q)}
+    return Report(order=order, per_config=per_config, magnetization=m, boundaries=boundaries,
+                  phases=boundaries.phases, seed=seed_ds, divergence=scan, correlation=corr, transition=None,
+                  transition_note=transition_note, settings=settings,
+                  provenance=_provenance(ds, ens, per_config, boundaries, estimator, seed, input_description,
+                                         stage.seconds))

@@ -247,3 +247,62 @@ def test_correlation_function_lazy_and_identical():
     got = lazy.compute()
     np.testing.assert_array_equal(got.values, eager.values)
     np.testing.assert_array_equal(got.stderr.values, eager.stderr.values)
+
+
+# ------------------------------------------------------- analyze reads each token chunk once
+class _CountingSource:
+    """An array-like token source that counts how often each of its chunks is read."""
+
+    def __init__(self, arr: np.ndarray):
+        self.arr, self.shape, self.dtype, self.ndim = arr, arr.shape, arr.dtype, arr.ndim
+        self.reads: dict[tuple, int] = {}
+
+    def __getitem__(self, key):
+        out = self.arr[key]
+        if out.size:  # dask's metadata probes read nothing
+            k = tuple((s.start, s.stop) if isinstance(s, slice) else s for s in key)
+            self.reads[k] = self.reads.get(k, 0) + 1
+        return out
+
+
+def _counted(ds: xr.Dataset, chunks: tuple) -> tuple[xr.Dataset, _CountingSource]:
+    src = _CountingSource(ds["token"].values)
+    lazy = ds.copy()
+    lazy["token"] = (ds["token"].dims, da.from_array(src, chunks=chunks, asarray=True, lock=False),
+                     ds["token"].attrs)
+    return lazy, src
+
+
+def _n_chunks(shape: tuple, chunks: tuple) -> int:
+    return int(np.prod([-(-n // (c if c != -1 else n)) for n, c in zip(shape, chunks, strict=True)]))
+
+
+def test_analyze_reads_each_token_chunk_once_single_answer():
+    from phasekit.datasets.crystallisation import crystallisation_run
+    from phasekit.pipeline import analyze
+
+    ds = crystallisation_run(n_checkpoints=18, n_prompts=4, n_samples=16, seed=3).data
+    chunks = (5, 2, -1)
+    lazy, src = _counted(ds, chunks)
+    rep = analyze(lazy, progress=False, n_bootstrap=20)
+    assert len(src.reads) == _n_chunks(ds["token"].shape, chunks)  # every chunk read ...
+    assert max(src.reads.values()) == 1                            # ... exactly once
+    eager = analyze(ds, progress=False, n_bootstrap=20)
+    xr.testing.assert_allclose(rep.order, eager.order)
+    np.testing.assert_array_equal(rep.boundaries.locations, eager.boundaries.locations)
+
+
+def test_analyze_reads_each_token_chunk_at_most_twice_for_sequences():
+    from phasekit.pipeline import analyze
+
+    ds = _samples(n_ckpt=6, n_prompt=3, n_sample=10, n_pos=8)
+    chunks = (2, -1, 5, -1)
+    lazy, src = _counted(ds, chunks)
+    rep = analyze(lazy, progress=False, n_bootstrap=20)
+    assert len(src.reads) == _n_chunks(ds["token"].shape, chunks)
+    assert max(src.reads.values()) == 2  # counts once, correlations once
+    assert rep.correlation is not None
+    eager = analyze(ds, progress=False, n_bootstrap=20)
+    # (the lazy path also carries the step coordinate along checkpoints)
+    xr.testing.assert_allclose(rep.correlation.drop_vars("step", errors="ignore"), eager.correlation)
+    xr.testing.assert_allclose(rep.order, eager.order)
