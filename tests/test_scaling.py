@@ -469,3 +469,72 @@ def test_every_result_is_plain_data_pickles_equal_and_has_a_dataset():
     # no callables anywhere in the results (closures do not pickle across processes)
     for res in (cp, col, tc, pl):
         assert not any(callable(v) for v in vars(res).values())
+
+
+def _as_models(data: dict, n_coord: bool = True) -> xr.DataArray:
+    """The layout of a model family (issue 16): a `model` dim of labels, a numeric `size`
+    coordinate (the scaling variable) and the configuration size N as a coordinate."""
+    sizes = sorted(data)
+    stacked = xr.concat([data[L].drop_attrs() for L in sizes], dim="model", join="outer")
+    coords = {"model": [f"L{L}" for L in sizes], "size": ("model", np.asarray(sizes, float))}
+    if n_coord:
+        coords["N"] = ("model", np.asarray([data[L].attrs["N"] for L in sizes], float))
+    return stacked.assign_coords(coords)
+
+
+def test_model_dim_with_size_and_n_coordinates_equals_the_mapping():
+    data = _chi_replicas(sizes=(8, 12, 16, 24, 32), n=150)
+    models = _as_models(data)
+    a = critical_point(data, method="susceptibility", n_bootstrap=4, nu=NU)
+    b = critical_point(models, method="susceptibility", n_bootstrap=4, nu=NU)
+    assert a.value == pytest.approx(b.value, rel=1e-12)
+    # N given separately from the scaling variable: the same numbers
+    bare = {L: da.drop_attrs() for L, da in data.items()}
+    c = finite_size_collapse(bare, observable="chi", n_bootstrap=0,
+                             n_by_size={L: L * L for L in data})
+    d = finite_size_collapse(data, observable="chi", n_bootstrap=0)
+    assert c.exponent == pytest.approx(d.exponent, rel=1e-9)
+    # chi ~ L^(2 - 1/4) by construction: gamma/nu = 1.75 (the collapse on L, N = L^2)
+    assert abs(d.exponent - 1.75) < 0.1
+    with pytest.raises(SchemaError, match="n_by_size"):
+        finite_size_collapse(_as_models(data, n_coord=False), observable="chi", n_bootstrap=0)
+
+
+def test_checkpoint_control_with_step_for_collapse_and_classification():
+    """control='checkpoint' (labels 'step100', ...) reads the `step` coordinate in every
+    scaling function (issue 16: a raw ValueError before)."""
+    from phasekit.scaling import classify_transition
+
+    data = {}
+    for L, da in _chi_replicas(sizes=(8, 16, 32), n=120).items():
+        t = da["temperature"].values
+        data[L] = (da.rename(temperature="checkpoint")
+                   .assign_coords(checkpoint=[f"step{i}" for i in range(t.size)],
+                                  step=("checkpoint", 1000 * t)))
+    res = classify_transition(data, replica="sample", control="checkpoint", n_calibration=0)
+    peak = res.evidence.chi_argmax.values
+    assert np.all((peak > 1000 * 1.9) & (peak < 1000 * 2.6))
+    c = finite_size_collapse(data, control="checkpoint", observable="chi", n_bootstrap=0)
+    assert 1000 * 1.9 < c.critical_point < 1000 * 2.1
+
+
+def test_same_n_for_every_size_measures_growth_against_size_and_says_so():
+    """Model families sampled with the same tokens per configuration: N is the same for
+    every size, chi = N var(m) uses it, and chi_max growth is measured against `size`
+    (a field and a warning) instead of refusing with 'all sizes have the same N'."""
+    from phasekit.scaling import classify_transition
+
+    rng = np.random.default_rng(4)
+    t = np.linspace(0.0, 1.0, 11)
+    data = {}
+    for s in (1.0, 2.0, 4.0, 8.0):  # e.g. billions of parameters
+        sd = 0.02 * s**0.5 * (np.exp(-((t - 0.5) ** 2) / 0.02) + 0.2)  # var grows like size
+        m = np.clip(0.5 + sd[:, None] * rng.normal(size=(t.size, 200)), 0, 1)
+        data[s] = xr.DataArray(m, dims=("checkpoint", "sample"),
+                               coords={"step": ("checkpoint", 100 * t)}, attrs={"N": 64})
+    with pytest.warns(RuntimeWarning, match="same configuration size"):
+        res = classify_transition(data, control="checkpoint", n_calibration=0)
+    assert res.growth_variable == "size" and any("same configuration size" in a for a in res.assumptions)
+    # var(m) ~ size at the peak: chi_max ~ size^1 (independently: the generator's sd^2)
+    assert res.evidence.attrs["exponent_N"] == pytest.approx(1.0, abs=0.15)
+    assert np.all(res.evidence["N"].values == 64)
