@@ -63,6 +63,11 @@ def _step_text(v: float) -> str:
     return format_step(v)
 
 
+def format_control_value(v: float) -> str:
+    """A control value as every figure prints it (steps with thousands separators)."""
+    return _step_text(v)
+
+
 @dataclass(frozen=True)
 class ControlAxis:
     """Where each checkpoint sits on the x axis, and how the axis is labelled.
@@ -370,35 +375,37 @@ def order_histograms(
 
 
 def correlation(corr: xr.DataArray, *, lag: Hashable = "lag", ax=None, label_dim: Hashable | None = None,
-                stderr: xr.DataArray | None = None, control: Hashable | None = None):
+                stderr: xr.DataArray | None = None, line_labels: Sequence[str] | None = None):
     """Connected correlation C(r)/C(0) against lag r (positions), with C's own standard
     error as error bars (``stderr``, or a ``stderr`` coord with C's dims); one line per
-    value of the other dim (at most 6, evenly spread)."""
+    value of the other dim (at most 6, evenly spread), labelled by ``line_labels``
+    (one per value of that dim) or by its coordinate."""
+    from matplotlib.ticker import MaxNLocator
+
     ax = _axes(ax)
-    se_all = stderr if stderr is not None else (corr.coords["stderr"] if "stderr" in corr.coords
-                                                and corr.coords["stderr"].dims == corr.dims else None)
+    own = "stderr" in corr.coords and corr.coords["stderr"].dims == corr.dims
+    se_all = stderr if stderr is not None else (corr.coords["stderr"] if own else None)
     corr = corr.drop_vars("stderr", errors="ignore")
     others = [d for d in corr.dims if d != lag]
     if others:
-        d = label_dim or others[0]
-        pos = np.asarray(control_values(corr, d)) if d == control or "step" in corr.coords else None
+        d = label_dim if label_dim in others else others[0]
         n = corr.sizes[d]
         picks = np.unique(np.linspace(0, n - 1, min(n, 6)).round().astype(int))
         for i in picks:
             line = corr.isel({d: i})
-            if line.ndim > 1:
-                line = line.mean([x for x in line.dims if x != lag])
-            se = None
-            if se_all is not None and se_all.ndim == corr.ndim:
-                se_line = se_all.isel({d: i})
-                se = np.asarray(se_line.values if se_line.ndim == 1 else np.full(line.shape, np.nan), float)
-            lab = f"step {_step_text(pos[i])}" if pos is not None else f"{d}={corr[d].values[i]}"
+            se_line = se_all.isel({d: i}) if se_all is not None and d in se_all.dims else None
+            if line.ndim > 1:  # more kept dims: their mean, without an error bar
+                line, se_line = line.mean([x for x in line.dims if x != lag]), None
+            se = None if se_line is None else np.asarray(se_line.values, float)
+            lab = line_labels[i] if line_labels is not None else f"{d} = {corr[d].values[i]}" \
+                if d in corr.coords else f"{d} {i}"
             ax.errorbar(line[lag].values, line.values, yerr=se, marker=".", ms=3, lw=1, capsize=1, label=lab)
         ax.legend(fontsize=7)
     else:
         se = None if se_all is None else np.asarray(se_all.values, float)
         ax.errorbar(corr[lag].values, corr.values, yerr=se, marker=".", capsize=1)
     ax.axhline(0, color="0.3", lw=0.8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("lag r (positions)")
     ax.set_ylabel("C(r) / C(0) (dimensionless)")
     ax.set_title("Correlation decay", fontsize=10)
@@ -503,46 +510,62 @@ def parse_rates(rates: Sequence[dict[str, Any]], axis: ControlAxis, *, boundarie
 
 
 def phase_diagram(phase: xr.DataArray, *, control: Hashable, across: Hashable, boundary: xr.DataArray | None = None,
-                  lower: xr.DataArray | None = None, upper: xr.DataArray | None = None, ax=None):
+                  lower: xr.DataArray | None = None, upper: xr.DataArray | None = None,
+                  control_value: xr.DataArray | None = None, ax=None):
     """Phase per (across, control) cell as coloured tiles; boundaries (control units) as
-    black points with their intervals."""
+    black ticks with their (lower, upper] intervals as bars. ``control_value`` (across ×
+    control) gives the control values of the cells (default: ``phase``'s own)."""
     from matplotlib.patches import Patch
 
     ax = _axes(ax)
-    axis = control_axis(phase, control)
+    if control_value is not None:
+        v = np.nanmean(np.asarray(control_value.transpose(across, control).values, float), axis=0)
+        fin = v[np.isfinite(v)]
+        mode = "log" if fin.size > 2 and fin.min() > 0 and fin.max() / fin.min() > 50 else "linear"
+        axis = ControlAxis(tuple(float(a) for a in v), mode, "step")
+    else:
+        axis = control_axis(phase, control)
     labels = np.asarray(phase.transpose(across, control).values).astype(str)
-    names = list(dict.fromkeys(labels.ravel().tolist()))
+    names = [n for n in dict.fromkeys(labels.ravel().tolist()) if n not in ("", "nan", "None")]
     colours = {n: PHASE_COLOURS.get(n) or _FALLBACK[i % len(_FALLBACK)] for i, n in enumerate(names)}
     x = axis.positions
-    xl, xr_ = axis.limits()
-    edges = np.concatenate([[xl], (x[1:] + x[:-1]) / 2, [xr_]]) if axis.mode != "log" else \
-        np.concatenate([[x[0]], np.sqrt(x[1:] * x[:-1]), [x[-1]]])
+    # a cell spans from its checkpoint to the next one, so the colour changes exactly at the
+    # first checkpoint of each new phase (the boundary), as on the 1-D figures
+    last = x[-1] * (x[-1] / x[-2]) ** 0.5 if axis.mode == "log" and x.size > 1 else \
+        x[-1] + (x[-1] - x[-2]) / 2 if x.size > 1 else x[-1] + 0.5
+    edges = np.concatenate([x, [last]])
     for r in range(labels.shape[0]):
         for c in range(labels.shape[1]):
-            if labels[r, c] not in ("", "nan", "None"):
+            if labels[r, c] in colours:
                 ax.fill_between([edges[c], edges[c + 1]], r - 0.45, r + 0.45, color=colours[labels[r, c]], lw=0)
     if boundary is not None:
-        b = boundary.transpose(across, ...)
-        for r in range(b.sizes[across]):
-            vals = np.atleast_1d(np.asarray(b.isel({across: r}).values, float))
-            lo = np.atleast_1d(np.asarray(lower.transpose(across, ...).isel({across: r}).values, float)) \
-                if lower is not None else None
-            hi = np.atleast_1d(np.asarray(upper.transpose(across, ...).isel({across: r}).values, float)) \
-                if upper is not None else None
-            for k, v in enumerate(vals):
-                if not np.isfinite(v):
-                    continue
-                ax.plot(axis.x_of(v), r, "k|", ms=14, mew=2)
-                if lo is not None and hi is not None and np.isfinite(lo[k]) and np.isfinite(hi[k]):
-                    ax.plot([axis.x_of(lo[k]), axis.x_of(hi[k])], [r, r], color="k", lw=1)
+        _diagram_boundaries(ax, axis, boundary, lower, upper, across)
     ax.set_yticks(range(labels.shape[0]))
     ax.set_yticklabels([str(v) for v in phase[across].values])
     ax.set_ylabel(str(across))
     style_control_axis(ax, axis, stage_labels=False)
-    ax.legend(handles=[Patch(color=colours[n], label=f"phase: {n}") for n in names], fontsize=7, loc="upper left",
-              bbox_to_anchor=(1.0, 1.0))
+    handles = [Patch(color=colours[n], label=f"phase: {n}") for n in names]
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.set_title(f"Phase diagram: {control} × {across}", fontsize=10)
     return ax
+
+
+def _diagram_boundaries(ax, axis: ControlAxis, boundary: xr.DataArray, lower: xr.DataArray | None,
+                        upper: xr.DataArray | None, across: Hashable) -> None:
+    def rows(da: xr.DataArray | None) -> np.ndarray | None:
+        if da is None:
+            return None
+        return np.asarray(da.transpose(across, ...).values, float).reshape(da.sizes[across], -1)
+
+    b, lo, hi = rows(boundary), rows(lower), rows(upper)
+    assert b is not None
+    for r in range(b.shape[0]):
+        for k in range(b.shape[1]):
+            if not np.isfinite(b[r, k]):
+                continue
+            ax.plot(axis.x_of(b[r, k]), r, "k|", ms=14, mew=2)
+            if lo is not None and hi is not None and np.isfinite(lo[r, k]) and np.isfinite(hi[r, k]):
+                ax.plot([axis.x_of(lo[r, k]), axis.x_of(hi[r, k])], [r, r], color="k", lw=1.5)
 
 
 def size_comparison(comparison: xr.Dataset, *, member: Hashable = "member", ax=None, unit: str = "step"):

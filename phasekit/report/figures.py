@@ -91,12 +91,16 @@ def _draw_correlation(rep: Report, figs: dict[str, Any], kw: dict[str, Any]) -> 
     cf = corr["correlation_function"].drop_vars("stderr", errors="ignore")   # never xi's stderr
     se = corr["correlation_function_stderr"].drop_vars("stderr", errors="ignore") \
         if "correlation_function_stderr" in corr else None
+    axis = kw["axis"]
+    labels = [f"{axis.unit} {pkplot.format_control_value(v)}" for v in axis.values] \
+        if control in cf.dims and cf.sizes[control] == len(axis.values) else None
+    ckw: dict[str, Any] = {"stderr": se, "label_dim": control if control in cf.dims else None, "line_labels": labels}
     if "correlation_length" in corr:
         a1, a2 = _new(figs, "correlation", ncols=2, width=12)
-        pkplot.correlation(cf, ax=a1, stderr=se, label_dim=control if control in cf.dims else None, control=control)
+        pkplot.correlation(cf, ax=a1, **ckw)
         pkplot.correlation_length(corr["correlation_length"], ax=a2, **kw)
     else:
-        pkplot.correlation(cf, ax=_new(figs, "correlation"), stderr=se, control=control)
+        pkplot.correlation(cf, ax=_new(figs, "correlation"), **ckw)
 
 
 def _draw_members(rep: Report, figs: dict[str, Any]) -> None:
@@ -108,7 +112,8 @@ def _draw_members(rep: Report, figs: dict[str, Any]) -> None:
         if "phase" in ds and across in ds["phase"].dims and control in ds["phase"].dims:
             pkplot.phase_diagram(ds["phase"], control=control, across=across,
                                  boundary=ds.get("boundary"), lower=ds.get("boundary_lower"),
-                                 upper=ds.get("boundary_upper"), ax=_new(figs, "phase_diagram", width=9))
+                                 upper=ds.get("boundary_upper"), control_value=ds.get("control_value"),
+                                 ax=_new(figs, "phase_diagram", width=9))
     comp = rep.comparison
     if comp is not None and "boundary" in comp:
         member = rep.across if rep.across in comp["boundary"].dims else comp["boundary"].dims[0]

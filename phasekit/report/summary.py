@@ -103,17 +103,22 @@ def _segment_level(rep: Report, var: str, a: int, b: int) -> dict[str, float | N
 
 
 def phase_rows(rep: Report) -> list[dict[str, Any]]:
-    """Contiguous phases: label, step range, checkpoints, stages, levels with errors."""
+    """The segments between boundaries (the phases): label, step range, checkpoints,
+    stages, levels with errors. Segments are cut at the ``BoundaryResult``'s indices, so
+    two neighbouring segments with the same label stay two rows, as the boundary between
+    them says; without boundaries, contiguous runs of one label."""
     x, stages, _ = _control(rep)
     labels = np.asarray(rep.phases.values).astype(str)
-    rows, start = [], 0
-    for i in range(1, labels.size + 1):
-        if i == labels.size or labels[i] != labels[start]:
-            levels = {v: _segment_level(rep, v, start, i - 1) for v in LEVEL_UNITS if v in rep.order}
-            rows.append({"label": str(labels[start]), "first_step": float(x[start]), "last_step": float(x[i - 1]),
-                         "first_index": start, "last_index": i - 1, "n_checkpoints": i - start,
-                         "stages": _stages_in(stages, start, i - 1), "levels": levels})
-            start = i
+    cuts = sorted(int(i) for i in rep.boundaries.indices if 0 < int(i) < labels.size)
+    if not cuts:
+        cuts = [i for i in range(1, labels.size) if labels[i] != labels[i - 1]]
+    edges = [0, *cuts, labels.size]
+    rows = []
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        levels = {v: _segment_level(rep, v, a, b - 1) for v in LEVEL_UNITS if v in rep.order}
+        rows.append({"label": str(labels[a]), "first_step": float(x[a]), "last_step": float(x[b - 1]),
+                     "first_index": a, "last_index": b - 1, "n_checkpoints": b - a,
+                     "stages": _stages_in(stages, a, b - 1), "levels": levels})
     return rows
 
 
@@ -314,7 +319,10 @@ def summary_paragraph(block: dict[str, Any]) -> str:
         out.append(f"At the last checkpoint the behaviour is closest to the base distribution of prompt "
                    f"{s['prompt']}{share} (reference: {s['reference_text']}); the share of probability on "
                    f"that seed's support is {ret}.")
-    out.append(f"Transition order: {block['transition']['text']}")
+    if block.get("members"):
+        out.append(_members_sentence(block, block.get("across") or "members"))
+    t = block["transition"]["text"]
+    out.append(f"Transition order: {t}" + ("" if t.endswith(".") else "."))
     if block["caveats"]:
         out.append("Caveats: " + "; ".join(block["caveats"]) + ".")
     return " ".join(out)
@@ -331,10 +339,12 @@ def headline(block: dict[str, Any]) -> str:
     phases = " → ".join(p["label"] for p in block["phases"])
     if block["boundaries"]:
         where = _join([format_step(b["step"]) for b in block["boundaries"]])
-        line = f"{len(block['boundaries'])} boundar{'ies' if len(block['boundaries']) > 1 else 'y'} " \
-               f"({unit}s {where}): {phases}"
+        many = len(block["boundaries"]) > 1
+        line = f"{len(block['boundaries'])} boundar{'ies' if many else 'y'} ({unit}{'s' if many else ''} {where}): {phases}"
     else:
         line = f"no phase boundary (p {_p_words(block['no_change_test'])}): {phases}"
+    if block.get("members"):
+        line += f"; {len(block['members'])} members across {block.get('across') or 'members'}"
     s = block["seed"]
     if s and s.get("prompt"):
         line += f"; seed prompt {s['prompt']} (support retention " \
@@ -354,15 +364,40 @@ def summary_block(rep: Report) -> dict[str, Any]:
         "no_change_test": no_change_test(rep),
         "seed": seed_block(rep),
         "transition": transition_block(rep),
+        "across": rep.across,
         "q_known": rep.settings.get("n_states") is not None,
         "unparsed_rate": _unparsed_rate(rep),
         "assumptions": assumptions(rep),
         "caveats": caveats(rep),
     }
+    block["members"] = member_rows(rep)
     block["headline"] = headline(block)
     block["text"] = summary_paragraph(block)
     block["key_numbers"] = key_numbers(block)
     return block
+
+
+def member_rows(rep: Report) -> list[dict[str, Any]]:
+    """One row per member of a ``model``/``run``/``task``/``across`` dim: its boundaries
+    (steps) and phases, from its own report."""
+    out = []
+    for key, m in rep.members.items():
+        b = m.boundaries
+        out.append({"member": str(key), "boundaries": [float(v) for v in b.locations],
+                    "intervals": [[_f(lo), _f(hi)] for lo, hi in b.intervals],
+                    "phases": [p["label"] for p in phase_rows(m)],
+                    "representative": key == rep.settings.get("representative")})
+    return out
+
+
+def _members_sentence(block: dict[str, Any], across: str) -> str:
+    unit = block["control"]["unit"]
+    parts = [f"{m['member']}: " + (f"{unit}{'s' if len(m['boundaries']) > 1 else ''} "
+                                   + _join([format_step(v) for v in m["boundaries"]]) if m["boundaries"] else "none")
+             for m in block["members"]]
+    rep = next((m["member"] for m in block["members"] if m["representative"]), None)
+    tail = f" The numbers above are for the representative member {rep}." if rep else ""
+    return f"Across {across} ({len(block['members'])} members) the boundaries are at {'; '.join(parts)}.{tail}"
 
 
 def key_numbers(block: dict[str, Any]) -> list[dict[str, str]]:
@@ -390,6 +425,11 @@ def key_numbers(block: dict[str, Any]) -> list[dict[str, str]]:
         rows.append({"quantity": "support retention (last checkpoint)",
                      "value": format_estimate(s["support_retention"], s["support_retention_stderr"]),
                      "detail": "share of probability on the seed's support; ± s.e. over prompts"})
+    for m in block.get("members", []):
+        rows.append({"quantity": f"member {m['member']}" + (" (representative)" if m["representative"] else ""),
+                     "value": (f"{unit}{'s' if len(m['boundaries']) > 1 else ''} "
+                               + _join([format_step(v) for v in m["boundaries"]])) if m["boundaries"]
+                     else "no boundary", "detail": " → ".join(m["phases"])})
     t = block["transition"]
     rows.append({"quantity": "transition order", "value": (t["kind"] or "not classified").replace("_", "-"),
                  "detail": t["text"]})
