@@ -549,7 +549,8 @@ def _provenance(ds: xr.Dataset, ens: Ensemble, per_config: xr.Dataset, boundarie
             "stderr": "replica mean: s/sqrt(n); fluctuations: jackknife over replicas",
         },
         "mapping": {k: (v.item() if hasattr(v, "item") else v) for k, v in ds.attrs.items()
-                    if k in ("source", "encoder", "text_column", "n_unparsed", "n_missing", "n_rows")},
+                    if k in ("source", "encoder", "text_column", "n_unparsed", "n_missing", "n_rows",
+                             "n_generations", "n_parsed", "n_failed", "unparsed_reasons", "audit")},
         "dims": {str(k): int(v) for k, v in token_array(ds).sizes.items()},
         "counted_once": "every count-based stage used one Ensemble (phasekit.ensemble); correlations read "
                         "the tokens a second time (sequence tasks)",
