@@ -11,8 +11,12 @@ from scipy.special import digamma, gammaln, polygamma
 from phasekit.entropy_estimators import (
     DEFAULT_ESTIMATOR,
     ESTIMATORS,
+    _check_fingerprint,
+    _cwj_jackknife,
     _dirichlet_sums,
     _grassberger_g,
+    _h_chao_wang_jost,
+    _jackknife_stderr,
     _log_rising,
     _moments_from_sums,
     _py_tail_moments,
@@ -167,8 +171,37 @@ def test_fingerprint_jackknife_equals_token_deletion(estimator):
         loo += [entropy_from_counts(m, estimator)[0]] * n[k]
     loo = np.array(loo)
     want = np.sqrt((big_n - 1) / big_n * ((loo - loo.mean()) ** 2).sum())
+    if estimator == "chao_wang_jost":  # its stderr adds the unseen-tail term to the jackknife
+        fp = _check_fingerprint(*fingerprint_from_counts(n[None]))
+        assert _cwj_jackknife(fp)[0] == pytest.approx(want, rel=1e-10)
+        h, se = entropy_from_counts(n, estimator)
+        tail = h - _cwj_seen_by_hand(n)
+        assert se == pytest.approx(np.sqrt(want**2 + tail**2), rel=1e-10)
+        return
     _, se = entropy_from_counts(n, estimator)
     assert se == pytest.approx(want, rel=1e-10)
+
+
+def _cwj_seen_by_hand(n):
+    """The seen-species term of Chao-Wang-Jost, sum_k (n_k/N)[psi(N) - psi(n_k)]."""
+    n = np.asarray(n, float)
+    n = n[n > 0]
+    return float((n / n.sum() * (digamma(n.sum()) - digamma(n))).sum())
+
+
+def test_cwj_fast_jackknife_equals_generic_jackknife():
+    """The 4-evaluations-per-configuration CWJ jackknife equals the generic
+    one-evaluation-per-multiplicity jackknife (incl. f1/f2 edge cases: N = 2, all singletons,
+    no doubletons, f2 only)."""
+    rng = np.random.default_rng(21)
+    p = 1.0 / np.arange(1, 3001)
+    counts = [rng.multinomial(n, p / p.sum()) for n in (2, 3, 5, 30, 300, 3000) for _ in range(5)]
+    counts += [np.r_[np.ones(9), np.zeros(2991)], np.r_[np.full(5, 2), np.zeros(2995)],
+               np.r_[[7, 3, 1], np.zeros(2997)]]
+    fp = _check_fingerprint(*fingerprint_from_counts(np.array(counts)))
+    fast = _cwj_jackknife(fp)
+    slow = _jackknife_stderr(_h_chao_wang_jost, fp, None)
+    np.testing.assert_allclose(fast, slow, rtol=1e-10, atol=1e-13)
 
 
 # ----------------------------------------------------------------------------- Bayesian moments
@@ -508,4 +541,4 @@ def test_default_is_deterministic_and_identical_for_dask_input():
         np.testing.assert_array_equal(other.stderr.values, a.stderr.values)
         np.testing.assert_array_equal(other.entropy_k_free.values, a.entropy_k_free.values)
     assert a.attrs["estimator"] == c.attrs["estimator"] == "bma"
-    assert a.attrs["error_method"] == "posterior_sd+estimator_spread"
+    assert a.attrs["error_method"] == "posterior_sd+kfree_gap"
