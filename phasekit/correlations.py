@@ -42,7 +42,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Hashable, Iterable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import scipy.fft as sfft
@@ -454,7 +454,7 @@ def _jackknife_se(reps: np.ndarray) -> np.ndarray:
     return np.where(n_ok == g, se, np.nan)
 
 
-def _stationary_cell(x: np.ndarray, max_lag: int, n_groups: int) -> dict[str, np.ndarray]:
+def _stationary_cell(x: np.ndarray, max_lag: int, n_groups: int) -> dict[str, Any]:
     """Stationary C(r)/C(0) of one cell (M sequences × L), its jackknife replicates."""
     m = x.shape[0]
     g = max(1, min(m, n_groups))
@@ -499,7 +499,7 @@ def _stationary_cell(x: np.ndarray, max_lag: int, n_groups: int) -> dict[str, np
     return out
 
 
-def _position_cell(x: np.ndarray, max_lag: int, n_groups: int) -> dict[str, np.ndarray]:
+def _position_cell(x: np.ndarray, max_lag: int, n_groups: int) -> dict[str, Any]:
     """Position-resolved C(t, r) / sqrt(C(t,0) C(t+r,0)) of one cell, with jackknife."""
     m, length = x.shape
     g = max(1, min(m, n_groups))
@@ -599,8 +599,9 @@ def _correlation(
     value = xr.DataArray(c, dims=out_dims, coords=coords)
     n_tokens = int((cells >= 0).sum())
     g = max(1, min(cells.shape[1], int(n_jackknife)))
+    error_method: str
     if stationary:
-        error_method = results[0]["error_method"]
+        error_method = str(results[0]["error_method"])
     elif g >= 2:
         error_method = f"delete-a-group jackknife over {g} groups of sequences"
     else:
@@ -698,10 +699,10 @@ def correlation_function(
         tok = _token_da(ds)
         kept, _ = _layout(tok, sequence, replica, keep)
         if kept:
-            return map_configurations(
+            return cast(xr.DataArray, map_configurations(
                 correlation_function, ds, tuple(d for d in tok.dims if d not in kept), system_kwarg=None,
                 kwargs={"sequence": sequence, "max_lag": max_lag, "keep": kept, "stationary": True,
-                        "n_jackknife": n_jackknife})
+                        "n_jackknife": n_jackknife}))
     out, _ = _correlation(ds, sequence, max_lag, replica, keep, stationary, n_jackknife)
     return out
 
@@ -1294,7 +1295,7 @@ def _curves_for_length(
 ) -> tuple[xr.DataArray, np.ndarray | None, str]:
     """The stationary C(r) curves (…, lag), their jackknife replicates (None when a curve
     was passed in) and the error method of ξ; checks that lags are 0, 1, 2, …"""
-    if _as_corr_input(ds_or_corr):
+    if isinstance(ds_or_corr, xr.DataArray) and _as_corr_input(ds_or_corr):
         corr = ds_or_corr
         if sequence in corr.dims and sequence != "lag":
             raise SchemaError(

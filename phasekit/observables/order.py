@@ -20,7 +20,7 @@ Order parameters (DESIGN.md dictionary; Wu, Rev. Mod. Phys. 54, 235 (1982) for P
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import xarray as xr
@@ -29,6 +29,9 @@ from .._meta import as_dims, estimate, provenance, resolve_n_states
 from ..count import Counts
 from ._common import checked_q, counts_of, segments, segsum, size_attr, state_labels, system_attr
 from .reference import divergences, is_array_reference, reference_lookup, resolve_label_reference
+
+if TYPE_CHECKING:
+    from ..configurations import Ensemble
 
 __all__ = ["Q_DEPENDENT_NOTE", "magnetization", "order_parameters"]
 
@@ -58,8 +61,8 @@ def magnetization(
     """
     from .. import lazy as _lazy
 
-    if _lazy.is_lazy(ds):  # dask-backed tokens: lazy, one task per block
-        return _lazy.map_configurations(magnetization, ds, system, kwargs={"n_states": n_states})
+    if isinstance(ds, xr.Dataset | xr.DataArray) and _lazy.is_lazy(ds):  # dask-backed: lazy, one task per block
+        return cast(xr.DataArray, _lazy.map_configurations(magnetization, ds, system, kwargs={"n_states": n_states}))
     c = counts_of(ds, system, n_states)
     q = checked_q(c, n_states, "magnetization")
     N = c.totals().astype(float)
@@ -110,7 +113,7 @@ Q_DEPENDENT_NOTE = ("magnetization (q p_max - 1)/(q - 1) and order_entropy 1 - H
 
 
 def order_parameters(
-    ds: xr.Dataset | xr.DataArray | Counts,
+    ds: xr.Dataset | xr.DataArray | Counts | Ensemble,
     *,
     system: Hashable | Iterable[Hashable] = ("sample",),
     n_states: int | None = None,
@@ -156,7 +159,7 @@ def order_parameters(
     """
     from .. import lazy as _lazy
 
-    if _lazy.is_lazy(ds):  # dask-backed tokens: lazy, one task per block
+    if isinstance(ds, xr.Dataset | xr.DataArray) and _lazy.is_lazy(ds):  # dask-backed: lazy, one task per block
         return _lazy_order_parameters(ds, system, n_states, estimator, reference, reference_dim)
     c = counts_of(ds, system, n_states)
     q = resolve_n_states(c, n_states)
@@ -276,8 +279,8 @@ def _lazy_order_parameters(
     if is_label:
         reference = resolve_label_reference(ds, system, q, reference, reference_dim)
     labels = state_labels(ds)
-    extra = {}
+    extra: dict[Hashable, Any] = {}
     if labels is not None and q is not None and labels.size >= q:  # every mode has a label
         extra["state"] = ds.coords["state"].variable
-    return map_configurations(order_parameters, ds, system, n_states=q, extra_coords=extra, kwargs={
-        "n_states": q, "estimator": estimator, "reference": reference, "reference_dim": reference_dim})
+    return cast(xr.Dataset, map_configurations(order_parameters, ds, system, n_states=q, extra_coords=extra, kwargs={
+        "n_states": q, "estimator": estimator, "reference": reference, "reference_dim": reference_dim}))

@@ -12,7 +12,7 @@ bootstrap follows :mod:`phasekit.resampling` (deterministic by default).
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
@@ -30,6 +30,9 @@ from ..distributions import js_divergence, multinomial_redraw, normalise
 from ..errors import SchemaError
 from ..resampling import DEFAULT_SEED, rng_for
 from ._common import counts_of, dim_labels
+
+if TYPE_CHECKING:
+    from ..configurations import Ensemble
 
 __all__ = ["seed_attribution"]
 
@@ -249,7 +252,7 @@ def _attribution_dataset(tok: xr.DataArray, res: dict[str, np.ndarray], se: dict
 
 
 def seed_attribution(
-    ds: xr.Dataset | xr.DataArray,
+    ds: xr.Dataset | xr.DataArray | Ensemble,
     *,
     reference: Any = 0,
     control: Hashable = "checkpoint",

@@ -9,6 +9,7 @@ overlap q_ab = (q Σ_k p_k^a p_k^b − 1)/(q − 1) (Edwards & Anderson, J. Phys
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
@@ -19,6 +20,9 @@ from ..distributions import multinomial_redraw, pairwise_js
 from ..errors import SchemaError
 from ..resampling import DEFAULT_SEED, rng_for
 from ._common import checked_q, counts_of
+
+if TYPE_CHECKING:
+    from ..configurations import Ensemble
 
 __all__ = ["prompt_structure"]
 
@@ -119,7 +123,7 @@ def _structure_dataset(c: Counts, keep: tuple[Hashable, ...], gshape: tuple[int,
 
 
 def prompt_structure(
-    ds: xr.Dataset | xr.DataArray,
+    ds: xr.Dataset | xr.DataArray | Ensemble,
     *,
     prompt: Hashable = "prompt",
     system: Hashable | Iterable[Hashable] = ("sample",),
