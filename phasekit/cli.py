@@ -259,6 +259,7 @@ def _start_client(args: argparse.Namespace):
         raise ValueError("--scheduler/--workers need dask.distributed: pip install 'phasekit[dask]'") from err
     if scheduler:
         return Client(scheduler)
+    assert workers is not None  # neither given returned above
     return Client(LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
                                dashboard_address=None))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import xarray as xr
@@ -99,7 +99,7 @@ def _rank(order: np.ndarray) -> np.ndarray:
 
 
 def _prompt_labels(sink: SampleSink) -> tuple[np.ndarray | None, np.ndarray | None]:
-    keys = sink.ids["prompt"].labels
+    keys = cast("list[tuple[Any, Any]]", sink.ids["prompt"].labels)  # (task, prompt) pairs
     tasks = [t for t, _ in keys]
     prompts = [p for _, p in keys]
     if all(p is None for p in prompts) and len(keys) == 1:
@@ -123,7 +123,7 @@ def _sample_labels(sink: SampleSink) -> tuple[np.ndarray, np.ndarray]:
 def _state_labels(sink: SampleSink, code: np.ndarray) -> tuple[list | None, np.ndarray]:
     if sink.token_mode:
         return None, code
-    labels = sink.states.labels
+    labels = cast("list[Any]", sink.states.labels)
     if sink.encoder.labels is not None:
         return list(labels), code
     try:

@@ -83,22 +83,22 @@ class Repeated(Sequence):
     """
 
     def __init__(self, values: list, index: np.ndarray) -> None:
-        self.values, self.index = values, index
+        self.values, self.rows = values, index  # (not .index: Sequence.index is a method)
 
     def __len__(self) -> int:
-        return len(self.index)
+        return len(self.rows)
 
     def __getitem__(self, i: Any) -> Any:
         if isinstance(i, slice):
-            return [self.values[j] for j in self.index[i].tolist()]
-        return self.values[int(self.index[i])]
+            return [self.values[j] for j in self.rows[i].tolist()]
+        return self.values[int(self.rows[i])]
 
 
 def _factorize(values: Sequence[Any], role: str, batch: Batch) -> tuple[np.ndarray, list]:
     """Codes (-1 for missing) and distinct labels; a list/dict value is an error naming its place."""
     if isinstance(values, Repeated):
         codes, uniques = _factorize(values.values, role, batch)
-        return codes[values.index], uniques
+        return codes[values.rows], uniques
     try:
         codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
     except TypeError:
@@ -220,8 +220,8 @@ class SampleSink:
     def _sample_ids(self, batch: Batch, m: np.ndarray, c: np.ndarray, p: np.ndarray, n: int) -> np.ndarray:
         values = batch.keys.get("sample")
         ids = self._label_ids("sample", values, n, batch, as_str=False) if values is not None else None
-        given = ids is not None and bool((ids >= 0).any())
-        if given and (ids < 0).any():
+        given = ids is not None and bool(np.any(ids >= 0))
+        if ids is not None and given and bool(np.any(ids < 0)):
             raise SchemaError("some generations have a sample id and others do not",
                               where=batch.where(int(np.argmax(ids < 0))),
                               fix="give every generation a sample id (sample=), or none (numbered in order)")
@@ -230,7 +230,7 @@ class SampleSink:
         elif given != self.sample_given:
             raise SchemaError("some generations have a sample id and others do not", where=batch.where(0),
                               fix="give every generation a sample id (sample=), or none (numbered in order)")
-        if given:
+        if ids is not None and given:
             return ids
         uniq, inv = _group(m, c, p)
         order = np.argsort(inv, kind="stable")
@@ -392,7 +392,7 @@ class SampleSink:
         if not self.sample_given:
             raise SchemaError("a one-row-per-token table needs a sample column", where=batch.where(0),
                               fix="add the sample field (sample=)")
-        pos = _token_values(iter(batch.position), len(g), batch, what="position")
+        pos = _token_values(iter(batch.position or ()), len(g), batch, what="position")
         if (pos < 0).any():
             i = int(np.argmax(pos < 0))
             raise SchemaError(f"negative position {int(pos[i])}", where=batch.where(i), fix="positions count from 0")

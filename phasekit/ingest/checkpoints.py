@@ -236,7 +236,7 @@ def model_sizes(models: Sequence[Any], sizes: Mapping[Any, float] | None = None)
         if missing:
             raise SchemaError(f"sizes= has no size for model {str(missing[0])!r}", where="sizes=",
                               fix=f"give a size for every model: {[str(m) for m in models]}")
-        return np.asarray([float(sizes.get(m, sizes.get(str(m)))) for m in models]), "sizes="
+        return np.asarray([float(sizes[m] if m in sizes else sizes[str(m)]) for m in models]), "sizes="
     parsed = [size_from_name(m) for m in models]
     if all(p is not None for p in parsed):
         return np.asarray(parsed, dtype=float), "model names"

@@ -25,7 +25,7 @@ from ..errors import SchemaError
 try:  # optional speed-up
     import orjson as _orjson
 except ImportError:  # pragma: no cover - exercised where orjson is absent
-    _orjson = None
+    _orjson = None  # type: ignore[assignment]
 
 __all__ = ["MAX_LINE_BYTES", "MAX_JSON_BYTES", "gc_paused", "loads", "iter_jsonl", "iter_jsonl_blocks", "load_json_file"]
 

@@ -180,7 +180,7 @@ def _missing_to_none(column: list, role: str, fields: FieldMap, recs: list, wher
     return [None if v is MISSING else v for v in column]
 
 
-def _record_batch(comp: _Compiled, recs: list, locs: list, describe: Callable[[Any], str],
+def _record_batch(comp: _Compiled, recs: list, locs: Sequence[Any], describe: Callable[[Any], str],
                   fixed: Mapping[str, Any], pattern: NamePattern | None, path: str) -> tuple[Batch, int]:
     """One block of records as a Batch of generations; also how many records held none."""
     fields = comp.fields
@@ -222,7 +222,9 @@ def _record_batch(comp: _Compiled, recs: list, locs: list, describe: Callable[[A
 
 def _expand_star(comp: _Compiled, recs: list, where: Callable[[int], str]) -> tuple[np.ndarray, dict, int]:
     """Each item of every record's ``*`` list as one generation: (record index, per-item values, empty)."""
-    lists = [comp.head(r) for r in recs]
+    head = comp.head
+    assert head is not None  # only called when the field map has a '*'
+    lists = [head(r) for r in recs]
     lengths = np.fromiter((len(x) if type(x) is list else 0 for x in lists), dtype=np.int64, count=len(lists))
     bad = next((i for i, x in enumerate(lists) if type(x) is not list and x is not MISSING and x is not None), None)
     if bad is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import glob as _glob
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -184,16 +184,18 @@ def feed_frame(sink: SampleSink, frame: SampleFrame, *, fixed: dict, pattern: Na
     for start in range(0, len(rows), BLOCK):
         part = rows.iloc[start:start + BLOCK]
         n = len(part)
-        keys = {r: [None if not _present(v) else v for v in part[r].tolist()] if r in part.columns else None
-                for r in KEY_ROLES}
+        keys: dict[str, Sequence[Any] | None] = {
+            r: [None if not _present(v) else v for v in part[r].tolist()] if r in part.columns else None
+            for r in KEY_ROLES}
         for role, value in fixed.items():
             if keys.get(role) is None:
                 keys[role] = [value] * n
         if pattern is not None:
-            names = keys["model"] if keys.get("model") is not None and all(_present(v) for v in keys["model"]) \
-                else files[start:start + n]
+            model = keys.get("model")
+            names = model if model is not None and all(_present(v) for v in model) else files[start:start + n]
             keys.update(pattern.apply_column([str(v) for v in names]))
-        if keys.get("sample") is not None and all(v is None for v in keys["sample"]):
+        sample = keys.get("sample")
+        if sample is not None and all(v is None for v in sample):
             keys["sample"] = None
 
         def where(i: int, start: int = start) -> str:

@@ -16,7 +16,7 @@ makes each item of the list ``outputs`` a sample (``sample`` = its index unless
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +90,7 @@ def _json(p: Path) -> dict:
     return doc
 
 
-def _file_batches(f: Path, columns: list[str] | None) -> Iterator[Any]:
+def _file_batches(f: Path, columns: list[str] | None) -> Generator[Any, None, None]:
     """Record batches of one Arrow (IPC file or stream) or Parquet file."""
     pa = _pyarrow()
     try:
