@@ -8,10 +8,10 @@ objects:
 
 * the ``system`` dims are rechunked to one chunk (a configuration never straddles
   blocks); the user's chunks along every other dim are kept;
-* one ``dask.array.map_blocks`` task per block computes every output at once (a
-  tuple), and one cheap ``getitem`` task per output array and block picks it apart —
-  the pattern of ``xr.apply_ufunc(..., dask="parallelized")`` with the ``system`` dims
-  as core dims, written out so that outputs may have extra dims. The graph's length
+* one task per block computes every output at once (a tuple), and one cheap
+  ``getitem`` task per output array and block picks it apart: this is
+  ``xr.apply_ufunc(..., dask="parallelized")`` with the ``system`` dims
+  as core dims (it is that call), so that outputs may have extra dims. The graph's length
   per checkpoint chunk does not depend on how many prompts and samples a block holds:
   never one task per configuration;
 * nothing is read until the user calls ``.compute()`` / ``.load()`` / ``dask.compute``;
@@ -34,7 +34,6 @@ blocked algorithms and task scheduling*, SciPy 2015).
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
@@ -173,13 +172,14 @@ def map_configurations(
     if not kept:
         raise SchemaError("every dim is a system dim: there is a single configuration",
                           where=f"system={list(system)}", fix="compute() the tokens first (one block)")
+    tok_in = tok  # apply_ufunc moves the core (system) dims last itself
     tok = tok.transpose(*kept, *system)
     tok_attrs = {} if q is None else {"n_states": int(q)}
 
     block_coords = dict(extra_coords or {})
 
     def run(block: np.ndarray) -> xr.Dataset | xr.DataArray:
-        arr = xr.DataArray(block, dims=(*kept, *system), attrs=tok_attrs)
+        arr: xr.Dataset | xr.DataArray = xr.DataArray(block, dims=(*kept, *system), attrs=tok_attrs)
         if block_coords:
             arr = xr.Dataset({"token": arr}, coords=block_coords, attrs=tok_attrs)
         if system_kwarg is None:
@@ -194,30 +194,21 @@ def map_configurations(
     items, static = _outputs(template, kept)
     picked = [_pick(template, kind, name, dims) for kind, name, dims in items]
 
-    def block_func(block: np.ndarray) -> tuple[np.ndarray, ...]:
-        res = run(np.asarray(block))
-        return tuple(_pick(res, kind, name, dims) for kind, name, dims in items)
-
-    import dask.array as da
-
-    data = tok.chunk({d: -1 for d in system}).data
-    n_kept = len(kept)
-    # one task per block computes every output (a tuple); one getitem task per output
-    # and block picks them apart (as dask's own apply_gufunc does for several outputs)
-    packed = da.map_blocks(block_func, data, drop_axis=list(range(n_kept, data.ndim)),
-                           dtype=object, meta=np.empty((0,) * n_kept, dtype=object),
-                           name=_block_key(func, data, system, q, kwargs, block_coords))
+    spec = _BlockFunction(_block_key(func, tok.data, system, q, kwargs, block_coords), run, items)
+    # xarray's own machinery: one task per block computes every output (the system dims are
+    # the core dims, one chunk each; the user's chunks along the kept dims are kept), and
+    # dask's apply_gufunc picks the outputs apart with one getitem task per output and block
+    extra_sizes = {d: int(n) for (_k, _n, dims), ex in zip(items, picked, strict=True)
+                   for d, n in zip(dims[len(kept):], ex.shape[len(kept):], strict=True)}
+    res = xr.apply_ufunc(spec, tok_in.chunk({d: -1 for d in system}), input_core_dims=[list(system)],
+                         output_core_dims=[list(dims[len(kept):]) for _k, _n, dims in items],
+                         dask="parallelized", output_dtypes=[ex.dtype for ex in picked],
+                         dask_gufunc_kwargs={"output_sizes": extra_sizes} if extra_sizes else None)
+    res_list = list(res) if isinstance(res, tuple) else [res]
     coords = {k: v.variable for k, v in tok.coords.items() if set(v.dims) <= set(kept)}
     coords.update(static)
-    outs = []
-    for i, ((_kind, _name, dims), ex) in enumerate(zip(items, picked, strict=True)):
-        extra_sizes = ex.shape[n_kept:]
-        arr = da.map_blocks(operator.getitem, packed, i, dtype=ex.dtype,
-                            meta=np.empty((0,) * len(dims), dtype=ex.dtype),
-                            new_axis=list(range(n_kept, len(dims))) or None,
-                            chunks=packed.chunks + tuple((n,) for n in extra_sizes))
-        outs.append(xr.DataArray(arr, dims=dims, coords={k: v for k, v in coords.items()
-                                                         if set(v.dims) <= set(dims)}))
+    outs = [xr.DataArray(r.data, dims=dims, coords={k: v for k, v in coords.items() if set(v.dims) <= set(dims)})
+            for r, (_k, _n, dims) in zip(res_list, items, strict=True)]
     if isinstance(template, xr.DataArray):
         main = outs[0].rename(template.name)
         main.attrs = _strip_size_attrs(dict(template.attrs))
@@ -242,6 +233,26 @@ def map_configurations(
         out = out.assign_coords(out_coords)
     out.attrs = _strip_size_attrs(dict(template.attrs))
     return out
+
+
+class _BlockFunction:
+    """The per-block function: runs ``func``'s numpy path on one block and returns its output
+    arrays (one, or a tuple). Dask names its tasks by ``key`` (:func:`_block_key`): closures do
+    not tokenize by value, so the key says which function, input and arguments they are."""
+
+    def __init__(self, key: str, run: Callable[[np.ndarray], xr.Dataset | xr.DataArray],
+                 items: list[tuple[str, str, tuple]]):
+        self.key, self.run, self.items = key, run, items
+        # dask names the graph layer "<__name__>-<token>" (and splits it at the one dash)
+        self.__name__ = "phasekit_" + key.split("-")[1].replace("-", "_") if key.count("-") >= 2 else "phasekit_map"
+
+    def __dask_tokenize__(self) -> str:
+        return self.key
+
+    def __call__(self, block: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
+        res = self.run(np.asarray(block))
+        out = tuple(_pick(res, kind, name, dims) for kind, name, dims in self.items)
+        return out if len(out) > 1 else out[0]
 
 
 def _block_key(func: Callable, data: Any, system: tuple, q: Any, kwargs: dict, extra: dict) -> str:

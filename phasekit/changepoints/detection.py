@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -51,6 +51,9 @@ from .samples_test import (
 )
 from .search import METHODS, PenalisedSearch, path_frame, run_search
 from .series_test import SeriesTest, ar1_fit, robust_sigma
+
+if TYPE_CHECKING:
+    from ..configurations import Ensemble
 
 __all__ = ["DEFAULT_SEED", "SERIES_MIN_SIZE", "SERIES_PENALTY_FACTOR", "detect_boundaries",
            "penalty_path"]
@@ -110,7 +113,7 @@ def _check_arguments(data: Any, method: str, alpha: float, min_size: int | None)
 
 
 def detect_boundaries(
-    data: xr.Dataset | xr.DataArray,
+    data: xr.Dataset | xr.DataArray | Ensemble,
     *,
     control: str | None = None,
     method: str = "pelt",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Hashable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
@@ -20,6 +20,9 @@ from .._meta import append_history, as_dims, estimate, require_dims
 from ..distributions import js_divergence, multinomial_redraw, normalise, tv_distance
 from ..errors import SchemaError
 from ..resampling import DEFAULT_SEED, rng_for
+
+if TYPE_CHECKING:
+    from ..configurations import Ensemble
 
 __all__ = ["divergence_scan", "scan_peaks"]
 
@@ -163,7 +166,7 @@ def _scan_null(left: np.ndarray, right: np.ndarray, func: Callable, avg_axes: tu
 
 
 def divergence_scan(
-    ds: xr.Dataset | xr.DataArray,
+    ds: xr.Dataset | xr.DataArray | Ensemble,
     *,
     control: Hashable | None = None,
     window: int = 3,
