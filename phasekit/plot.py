@@ -102,9 +102,20 @@ class ControlAxis:
         return float(x[0]), float(x[-1])
 
     def label(self) -> str:
+        what = "training step" if self.unit == "step" else self.unit
         if self.mode == "index":
-            return f"checkpoint (equal spacing; ticks: training {self.unit})"
-        return f"training {self.unit}" + (" (log scale)" if self.mode == "log" else "")
+            return f"checkpoint (equal spacing; ticks: {what})"
+        return what + (" (log scale)" if self.mode == "log" else "")
+
+
+def control_unit(obj: xr.Dataset | xr.DataArray, dim: Hashable = "checkpoint") -> tuple[str, str]:
+    """What the control values are: ``("step", "")`` for training steps, else the
+    ``meaning`` and ``units`` attrs of the ``step`` coordinate (``("temperature", "J/k_B")``),
+    or the dim's name."""
+    if "step" in obj.coords:
+        a = obj["step"].attrs
+        return str(a.get("meaning", "step")), str(a.get("units", "")) if "meaning" in a else ""
+    return str(dim), ""
 
 
 def control_axis(obj: xr.Dataset | xr.DataArray, dim: Hashable = "checkpoint", mode: str = "auto") -> ControlAxis:
@@ -128,7 +139,8 @@ def control_axis(obj: xr.Dataset | xr.DataArray, dim: Hashable = "checkpoint", m
             mode = "log"
         else:
             mode = "linear"
-    unit = "step" if "step" in obj.coords else str(dim)
+    word, units = control_unit(obj, dim)
+    unit = word if not units else f"{word} ({units})"
     return ControlAxis(tuple(float(a) for a in v), mode, unit, stages)
 
 

@@ -125,19 +125,18 @@ def _members_section(rep: Report) -> str:
             rows.append([key, ", ".join(format_step(b["step"]) for b in s["boundaries"]) or "none",
                          " → ".join(p["label"] for p in s["phases"]), s["headline"]])
         out.append(_table(["member", "boundaries", "phases", "summary"], rows))
-    ss = rep.size_scaling
-    if ss is not None:
-        d = ss.to_dict() if hasattr(ss, "to_dict") else {}
-        flat = [[str(k), _plain(v)] for k, v in d.items() if not isinstance(v, dict | list)]
-        if flat:
-            out.append("<h3>Size scaling</h3>" + _table(["quantity", "value"], flat))
+    sc = rep.summary()["size_scaling"]
+    if sc is not None:
+        rows = []
+        for name, c in (("critical point (Binder crossings)", sc["critical_point"]),
+                        ("critical point (χ peaks)", sc["critical_point_susceptibility"])):
+            rows.append([name, format_estimate(c["value"], c["stderr"]) if c else "not estimated"])
+        rows += [[f"exponent {k}", format_estimate(v["value"], v["stderr"])] for k, v in sc["exponents"].items()]
+        rows.append(["transition class", (sc["transition"] or "not classified").replace("_", "-")])
+        rows += [["assumption", a] for a in sc["assumptions"]] + [["note", n] for n in sc["notes"]]
+        out.append(f"<h3>Size scaling (sizes {_e(', '.join(format_step(v) for v in sc['sizes']))})</h3>"
+                   + _table(["quantity", "value ± s.e."], rows))
     return "".join(out)
-
-
-def _plain(v: Any) -> str:
-    if isinstance(v, float):
-        return format_estimate(v)
-    return str(v)
 
 
 def _methods_section(rep: Report) -> str:

@@ -69,7 +69,7 @@ def format_interval(lower: Any, upper: Any, *, n_checkpoints: int | None = None,
         return "interval not available"
     if lo == hi:
         return f"{format_step(hi)} (zero width: exact at checkpoint resolution)"
-    width = f"width {format_step(hi - lo)} {unit}"
+    width = f"width {format_step(hi - lo)}" + (f" {unit}" if unit else "")
     if n_checkpoints == 1:
         width += ", one checkpoint apart: exact at checkpoint resolution"
     elif n_checkpoints is not None:

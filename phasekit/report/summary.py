@@ -61,7 +61,9 @@ def _control(rep: Report) -> tuple[np.ndarray, np.ndarray | None, str]:
     stages = None
     if "stage" in rep.order.coords and rep.order["stage"].dims == (control,):
         stages = np.asarray(rep.order["stage"].values).astype(str)
-    unit = "step" if "step" in rep.order.coords else str(control)
+    from ..plot import control_unit
+
+    unit, _ = control_unit(rep.order, control)
     return x, stages, unit
 
 
@@ -149,7 +151,7 @@ def boundary_rows(rep: Report) -> list[dict[str, Any]]:
             "step": float(loc), "index": int(idx), "interval": [_f(lo), _f(hi)],
             "interval_width": (_f(hi) - _f(lo)) if _f(hi) is not None and _f(lo) is not None else None,  # type: ignore[operator]
             "interval_checkpoints": n_in,
-            "interval_text": format_interval(lo, hi, n_checkpoints=n_in, unit=f"{unit}s"),
+            "interval_text": format_interval(lo, hi, n_checkpoints=n_in, unit="steps" if unit == "step" else ""),
             "test": str(ev.get("test", b.method)),
             "p_value": p, "p_value_at_floor": bool(at_floor) if at_floor is not None else None,
             "n_resamples": n_res,
@@ -250,7 +252,8 @@ def _unparsed_rate(rep: Report) -> float | None:
 def assumptions(rep: Report) -> list[str]:
     """Assumptions the analysis made, as recorded by its stages."""
     out: list[str] = []
-    for obj in (rep.boundaries, rep.transition, rep.size_scaling, rep.diagram):
+    cps = [getattr(rep.size_scaling, "critical_point", None), getattr(rep.size_scaling, "critical_point_susceptibility", None)]
+    for obj in (rep.boundaries, rep.transition, rep.size_scaling, rep.diagram, *cps):
         for a in getattr(obj, "assumptions", ()) or ():
             out.append(str(a))
     ev = rep.boundaries.evidence
@@ -321,6 +324,8 @@ def summary_paragraph(block: dict[str, Any]) -> str:
                    f"that seed's support is {ret}.")
     if block.get("members"):
         out.append(_members_sentence(block, block.get("across") or "members"))
+    if block.get("size_scaling"):
+        out.append(_scaling_sentence(block["size_scaling"], unit))
     t = block["transition"]["text"]
     out.append(f"Transition order: {t}" + ("" if t.endswith(".") else "."))
     if block["caveats"]:
@@ -371,6 +376,7 @@ def summary_block(rep: Report) -> dict[str, Any]:
         "caveats": caveats(rep),
     }
     block["members"] = member_rows(rep)
+    block["size_scaling"] = size_scaling_block(rep)
     block["headline"] = headline(block)
     block["text"] = summary_paragraph(block)
     block["key_numbers"] = key_numbers(block)
@@ -388,6 +394,39 @@ def member_rows(rep: Report) -> list[dict[str, Any]]:
                     "phases": [p["label"] for p in phase_rows(m)],
                     "representative": key == rep.settings.get("representative")})
     return out
+
+
+def size_scaling_block(rep: Report) -> dict[str, Any] | None:
+    """Across model sizes (issue 16): critical points and exponents with their errors, the
+    transition class, assumptions and notes; None without a size scaling."""
+    ss = rep.size_scaling
+    if ss is None:
+        return None
+
+    def cp(x: Any) -> dict[str, Any] | None:
+        return None if x is None else {"value": _f(getattr(x, "value", None)), "stderr": _f(getattr(x, "stderr", None)),
+                                       "method": str(getattr(x, "method", ""))}
+
+    ex = ss.exponents() if hasattr(ss, "exponents") else {}
+    t = getattr(ss, "transition", None)
+    return {"sizes": [float(v) for v in getattr(ss, "sizes", ())],
+            "critical_point": cp(getattr(ss, "critical_point", None)),
+            "critical_point_susceptibility": cp(getattr(ss, "critical_point_susceptibility", None)),
+            "exponents": {k: {"value": _f(v), "stderr": _f(e)} for k, (v, e) in ex.items()},
+            "transition": None if t is None else str(t.kind),
+            "assumptions": [str(a) for a in getattr(ss, "assumptions", ())],
+            "notes": [str(n) for n in getattr(ss, "notes", ())]}
+
+
+def _scaling_sentence(sc: dict[str, Any], unit: str) -> str:
+    parts = []
+    c = sc["critical_point"]
+    if c and c["value"] is not None:
+        parts.append(f"critical point {unit} {format_estimate(c['value'], c['stderr'])} ({c['method']})")
+    parts += [f"{k} = {format_estimate(v['value'], v['stderr'])}" for k, v in sc["exponents"].items()]
+    what = "; ".join(parts) if parts else "no critical point or exponent could be estimated (" + \
+        "; ".join(sc["notes"]) + ")"
+    return f"Across sizes {', '.join(format_step(v) for v in sc['sizes'])}: {what}."
 
 
 def _members_sentence(block: dict[str, Any], across: str) -> str:
@@ -430,6 +469,16 @@ def key_numbers(block: dict[str, Any]) -> list[dict[str, str]]:
                      "value": (f"{unit}{'s' if len(m['boundaries']) > 1 else ''} "
                                + _join([format_step(v) for v in m["boundaries"]])) if m["boundaries"]
                      else "no boundary", "detail": " → ".join(m["phases"])})
+    sc = block.get("size_scaling")
+    if sc:
+        for name, c in (("critical point (Binder crossings)", sc["critical_point"]),
+                        ("critical point (χ peaks)", sc["critical_point_susceptibility"])):
+            if c and c["value"] is not None:
+                rows.append({"quantity": name, "value": f"{unit} {format_estimate(c['value'], c['stderr'])}",
+                             "detail": f"across sizes {', '.join(format_step(v) for v in sc['sizes'])}"})
+        for k, v in sc["exponents"].items():
+            rows.append({"quantity": f"exponent {k}", "value": format_estimate(v["value"], v["stderr"]),
+                         "detail": "finite-size collapse, critical point fixed (its error propagated)"})
     t = block["transition"]
     rows.append({"quantity": "transition order", "value": (t["kind"] or "not classified").replace("_", "-"),
                  "detail": t["text"]})

@@ -1,0 +1,197 @@
+"""Every report figure readable (issue 17 items 2-3), checked on the matplotlib objects:
+labels with units, the control axis of a staged run, shading at the boundaries, integer
+ticks for counts, labelled reference lines, one quantity per axis, C(r)'s own error bars,
+and the issue-16 figures (phase diagram, boundaries across members)."""
+
+import dataclasses
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import xarray as xr  # noqa: E402
+from _report_data import staged_run  # noqa: E402
+
+import phasekit as pk  # noqa: E402
+from phasekit import plot as pkplot  # noqa: E402
+from phasekit.report.figures import captions, draw_figures  # noqa: E402
+from phasekit.report.numbers import format_step  # noqa: E402
+
+
+def _analyze(ds, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pk.analyze(ds, progress=False, n_bootstrap=50, **kw)
+
+
+@pytest.fixture(scope="module")
+def staged():
+    """Pretraining to 100k, then short sft/rl stages (steps 100,500-104,000): the case a log
+    step axis squashes."""
+    _, _, rep = staged_run()
+    figs = draw_figures(rep)
+    yield rep, figs
+    for f in figs.values():
+        plt.close(f)
+
+
+def test_every_axes_has_labels(staged):
+    _, figs = staged
+    for name, fig in figs.items():
+        for ax in fig.axes:
+            assert ax.get_xlabel().strip(), (name, ax.get_title())
+            assert ax.get_ylabel().strip(), (name, ax.get_title())
+            assert ax.get_title().strip(), name
+
+
+def test_units_on_the_y_axes(staged):
+    _, figs = staged
+    ylabels = {ax.get_title(): ax.get_ylabel() for f in figs.values() for ax in f.axes}
+    assert "nats" in ylabels["Entropy of the answers"]
+    assert "nats" in ylabels["Between-prompt divergence"]
+    assert "dimensionless" in ylabels["Susceptibility"] and "dimensionless" in ylabels["Binder cumulant"]
+    assert "nats" in ylabels["Distance to the seed"] and "fraction" in ylabels["Support retention"]
+
+
+def test_staged_run_gets_one_slot_per_checkpoint(staged):
+    rep, figs = staged
+    ax = figs["order_parameters"].axes[1]
+    steps = rep.order["step"].values
+    ticks = [int(round(t)) for t in ax.get_xticks()]
+    assert ax.get_xscale() == "linear" and ax.get_xlim() == (-0.5, steps.size - 0.5)
+    assert [t.get_text() for t in ax.get_xticklabels()] == [format_step(steps[i]) for i in ticks]
+    for first in (8, 12):                      # each stage's first checkpoint is labelled
+        assert first in ticks
+    names = [t.get_text() for t in ax.texts]
+    assert names == ["pretrain", "sft", "rl"]
+    # the post-training checkpoints (a 3.5 % sliver of the step range) get half the axis
+    line = ax.get_lines()[0]
+    x = np.asarray(line.get_xdata(), float)
+    assert np.allclose(x, np.arange(steps.size))
+
+
+def _spans(ax, zorder):
+    out = []
+    for p in ax.patches:
+        if p.get_zorder() == zorder:
+            xy = np.asarray(p.get_path().vertices @ np.eye(2))
+            xs = p.get_patch_transform().transform(xy)[:, 0] if hasattr(p, "get_patch_transform") else xy[:, 0]
+            out.append((float(np.min(xs)), float(np.max(xs))))
+    return sorted(out)
+
+
+def test_phase_shading_changes_exactly_at_the_boundaries(staged):
+    rep, figs = staged
+    ax = figs["divergence_scan"].axes[0]
+    shading = _spans(ax, 0)
+    edges = sorted({round(e, 9) for lo, hi in shading for e in (lo, hi)} - {-0.5, rep.order.sizes["checkpoint"] - 0.5})
+    assert edges == [float(i) for i in rep.boundaries.indices]
+    assert len(shading) == len(rep.boundaries.indices) + 1
+
+
+def test_boundary_intervals_are_drawn_in_checkpoint_slots(staged):
+    rep, figs = staged
+    axis = pkplot.control_axis(rep.order, "checkpoint")
+    ax = figs["divergence_scan"].axes[0]
+    bands = _spans(ax, 1)
+    want = sorted((axis.x_of(lo), axis.x_of(hi)) for lo, hi in rep.boundaries.intervals)
+    assert np.allclose(bands, want)
+
+
+def test_histogram_counts_have_integer_ticks(staged):
+    _, figs = staged
+    ax = figs["boundary_histograms"].axes[0]
+    ticks = ax.get_yticks()
+    assert np.allclose(ticks, np.round(ticks))
+    assert "number of prompts" == ax.get_ylabel()
+
+
+def test_binder_reference_lines_are_labelled(staged):
+    _, figs = staged
+    ax = next(a for a in figs["fluctuations"].axes if a.get_title() == "Binder cumulant")
+    refs = {round(float(ln.get_ydata()[0]), 6): ln.get_label() for ln in ax.get_lines()
+            if len(set(np.asarray(ln.get_ydata(), float))) == 1}
+    assert "2/3" in refs[round(2 / 3, 6)] and "0" in refs[0.0]
+
+
+def test_seed_attribution_has_one_quantity_per_axis_with_error_bars(staged):
+    rep, figs = staged
+    axes = figs["seed_attribution"].axes
+    assert len(axes) == 2
+    ret = rep.seed["support_retention"]
+    for ax in axes:
+        data = [ln for ln in ax.get_lines() if ln.get_marker() == "o"]
+        assert len(data) == 1
+        assert ax.collections, "error bars"
+    # the right panel's bars are the standard error over prompts
+    seg = axes[1].collections[-1].get_segments()
+    half = np.array([abs(s[1][1] - s[0][1]) / 2 for s in seg])
+    se = (ret.std("prompt", ddof=1) / np.sqrt(ret.sizes["prompt"])).values
+    ok = np.isfinite(se)
+    np.testing.assert_allclose(half, se[ok], rtol=1e-9, atol=1e-12)
+
+
+def test_captions_say_what_the_error_bars_are(staged):
+    rep, figs = staged
+    caps = captions(rep)
+    for name in figs:
+        assert caps[name][1], name
+    assert "jackknife" in caps["fluctuations"][1] and "standard error" in caps["order_parameters"][1]
+    assert "exactly at each boundary" in caps["divergence_scan"][1]
+
+
+def test_correlation_error_bars_are_those_of_c_not_of_xi():
+    from phasekit.datasets.sequences import markov_chain
+
+    parts = [markov_chain(q=40, stay_probability=lam, n_sequences=16, length=24, seed=i)[0]
+             for i, lam in enumerate([0.2] * 4 + [0.7] * 4)]
+    ds = xr.concat(parts, dim="checkpoint")
+    if "sequence" in ds.dims:
+        ds = ds.rename(sequence="sample")
+    ds = ds.assign_coords(step=("checkpoint", 1000 * np.arange(1, 9))).assign_attrs(n_states=40)
+    rep = _analyze(ds)
+    figs = draw_figures(rep)
+    ax = figs["correlation"].axes[0]
+    se_c = rep.correlation["correlation_function_stderr"].values
+    se_xi = rep.correlation["correlation_length"].coords["stderr"].values
+    bars = [c for c in ax.collections if hasattr(c, "get_segments")]
+    assert bars
+    first = np.array([abs(s[1][1] - s[0][1]) / 2 for s in bars[0].get_segments()])
+    np.testing.assert_allclose(first, se_c[0][np.isfinite(se_c[0])][:first.size], rtol=1e-9, atol=1e-12)
+    assert not np.allclose(first, se_xi[0])
+    assert "positions" in ax.get_xlabel()
+    assert np.allclose(ax.get_xticks(), np.round(ax.get_xticks()))
+    for f in figs.values():
+        plt.close(f)
+
+
+def test_members_figures_from_issue16_fields(staged):
+    from phasekit.compare import boundary_comparison
+    from phasekit.diagram import diagram_from_results
+
+    rep, _ = staged
+    members = {"run=a": rep, "run=b": rep}
+    steps = rep.order["step"].values.astype(float)
+    comp = boundary_comparison({k: m.boundaries for k, m in members.items()}, "run", control="checkpoint",
+                               control_span=float(steps[-1] - steps[0]))
+    diag = diagram_from_results([m.boundaries for m in members.values()],
+                                [np.asarray(m.phases.values) for m in members.values()],
+                                [m.order for m in members.values()], across="run", across_values=np.array(["a", "b"]),
+                                control="checkpoint", control_labels=np.asarray(rep.order["checkpoint"].values),
+                                control_grid=np.stack([steps, steps]))
+    multi = dataclasses.replace(rep, members=members, across="run", comparison=comp, diagram=diag)
+    figs = draw_figures(multi)
+    assert {"phase_diagram", "size_comparison"} <= set(figs)
+    ax = figs["size_comparison"].axes[0]
+    pts = sorted(float(x) for ln in ax.get_lines() for x in ln.get_xdata() if ln.get_marker() == "o")
+    assert pts == sorted(list(rep.boundaries.locations) * 2)
+    block = multi.summary()
+    assert [m["member"] for m in block["members"]] == ["run=a", "run=b"]
+    assert block["members"][0]["boundaries"] == [float(v) for v in rep.boundaries.locations]
+    assert "Across run (2 members)" in block["text"]
+    for f in figs.values():
+        plt.close(f)
