@@ -269,26 +269,17 @@ class SizeScaling:
 
 def _transition_order(m: dict[float, xr.DataArray], n_config: dict[float, float], *, replica: Hashable,
                       control: str, dimension: float | None, seed: int | None) -> tuple[Any, list[str]]:
-    """classify_transition with χ_max growth measured against the scaling size.
+    """:func:`phasekit.classify_transition` with each member's configuration size N.
 
-    classify_transition fits log χ_max against log N with χ = N·var(m). To measure growth
-    against the scaling size s while keeping each member's χ = N_i var(m_i), it is given
-    n_i = N_ref · s_i / s_ref and m_i · sqrt(N_i / n_i): then n_i var(m'_i) = N_i var(m_i)
-    exactly, and the Binder cumulant and the bimodality of m (both scale free) are unchanged.
+    χ_max grows against N when the members' N differ (lattices, N = L^d) and against the
+    scaling size when every member has the same N (model families sampled with the same
+    tokens per configuration); the latter is an assumption of classify_transition, copied here.
     """
     from . import classify_transition
 
-    ref = min(m)
-    n_fit = {s: n_config[ref] * s / ref for s in m}
-    scaled = {s: (da * np.sqrt(n_config[s] / n_fit[s])).assign_attrs(da.attrs, N=n_fit[s]) for s, da in m.items()}
-    notes = []
-    if not all(np.isclose(n_config[s] / s, n_config[ref] / ref) for s in m):
-        notes.append("transition order: chi_max growth measured against the size coordinate, taken as "
-                     "the volume (chi_max grows like size at a first-order transition); chi = N(<m^2> - "
-                     "<m>^2) with each member's own configuration size N")
-    res = classify_transition(scaled, replica=replica, control=control, n_by_size=n_fit,
+    res = classify_transition(m, replica=replica, control=control, n_by_size=n_config,
                               dimension=dimension, seed=seed)
-    return res, notes
+    return res, [f"transition order: {a}" for a in getattr(res, "assumptions", ())]
 
 
 def _critical_points(m: dict[float, xr.DataArray], *, replica: Hashable, control: str, block: Hashable | None,

@@ -1,0 +1,202 @@
+"""analyze on several members (issue 16): model sizes, runs, tasks — against generators' truth.
+
+* Potts lattices at several L as "models" (``size = L²``, temperature in ``step``): the order
+  of the transition (q = 2 continuous, q = 10 first order; Wu 1982), T_c = 1/ln(1 + √2)
+  within 1 % and the exponents ν = 1, γ/ν = 7/4, β/ν = 1/8 (slow).
+* Three "models" with the same samples per prompt (crystallisation runs with known
+  boundaries): every model's boundaries are reported, within one checkpoint (slow).
+* Runs of one recipe: each run's boundary within one checkpoint of its truth, the spread
+  across runs equal to the sample standard deviation of the true boundaries' estimates,
+  shared phases; a flat run among them does not share them.
+* Tasks with their own q: each member is analysed with its q, read from an ``n_states``
+  coordinate along ``task`` or from a mapping.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import phasekit as pk
+from phasekit.datasets import crystallisation_run
+from phasekit.datasets.families import potts_models
+from phasekit.datasets.potts import POTTS_EXACT, critical_temperature
+
+
+def _stack(runs, dim: str, labels) -> xr.Dataset:
+    """Stack generated runs along a new member dim (step and stage may differ per member)."""
+    ds = xr.concat([r.data for r in runs], dim=dim, coords="different", compat="equals", join="override")
+    return ds.assign_coords({dim: labels})
+
+
+def _steps_of(ds: xr.Dataset, i: int, dim: str) -> np.ndarray:
+    step = ds["step"]
+    return np.asarray(step.isel({dim: i}).values if dim in step.dims else step.values, dtype=float)
+
+
+def _within_one_checkpoint(found: list[float], truth: list[float], steps: np.ndarray) -> bool:
+    """Each true boundary has a found one at most one checkpoint away (index distance <= 1)."""
+    idx = {float(s): i for i, s in enumerate(steps)}
+    return len(found) == len(truth) and all(abs(idx[float(f)] - idx[float(t)]) <= 1
+                                            for f, t in zip(sorted(found), sorted(truth), strict=True))
+
+
+def _quiet_analyze(ds, n_bootstrap=50, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pk.analyze(ds, progress=False, n_bootstrap=n_bootstrap, estimator="miller_madow", **kw)
+
+
+# --------------------------------------------------------------------------- runs
+@pytest.fixture(scope="module")
+def runs():
+    gens = [crystallisation_run(n_checkpoints=24, n_prompts=6, n_samples=16, settling=False, log_steps=False,
+                                seed=s) for s in (13, 31, 32)]
+    return gens, _stack(gens, "run", ["seed13", "seed31", "seed32"])
+
+
+def test_runs_boundaries_spread_and_shared_phases(runs):
+    gens, ds = runs
+    rep = _quiet_analyze(ds)
+    assert list(rep.members) == ["run=seed13", "run=seed31", "run=seed32"]
+    assert rep.across == "run"
+    for i, (g, member) in enumerate(zip(gens, rep.members.values(), strict=True)):
+        assert _within_one_checkpoint(member.boundaries.locations, g.truth["boundaries"], _steps_of(ds, i, "run"))
+    comp = rep.comparison
+    # every run's boundary side by side, NaN-padded, in step units
+    np.testing.assert_array_equal(comp["boundary"].sel(boundary_index=0).values,
+                                  [m.boundaries.locations[0] for m in rep.members.values()])
+    # one nucleation per run: one line, its spread the sample sd (ddof=1) of the three steps
+    assert comp.sizes["line"] == 1
+    steps = np.array([m.boundaries.locations[0] for m in rep.members.values()])
+    assert comp["line_spread"].item() == pytest.approx(np.std(steps, ddof=1))
+    assert comp["line_stderr"].item() == pytest.approx(np.std(steps, ddof=1) / np.sqrt(3))
+    assert comp.attrs["shares_phases"] == 1
+    assert rep.settings["representative"] == "run=seed13"
+
+
+def test_a_flat_run_does_not_share_the_phases(runs):
+    gens, _ = runs
+    flat = crystallisation_run(n_checkpoints=24, n_prompts=6, n_samples=16, transition=False, log_steps=False,
+                               liquid_drift=0.0, seed=14)
+    ds = _stack([gens[0], flat], "run", ["with", "flat"])
+    rep = _quiet_analyze(ds)
+    assert rep.members["run=flat"].boundaries.locations == []
+    assert rep.comparison.attrs["shares_phases"] == 0
+    assert np.isnan(rep.comparison["boundary"].sel(run="run=flat").values).all()
+
+
+# --------------------------------------------------------------------------- tasks
+def _two_tasks() -> tuple[xr.Dataset, list]:
+    coin = crystallisation_run(n_checkpoints=20, n_prompts=6, n_samples=16, n_states=2, seed_top=2, settling=False,
+                               log_steps=False, seed=21)
+    number = crystallisation_run(n_checkpoints=20, n_prompts=6, n_samples=16, n_states=10, settling=False,
+                                 log_steps=False, seed=22)
+    data = [g.data.drop_vars("state") for g in (coin, number)]
+    ds = xr.concat(data, dim="task", coords="different", compat="equals", join="override")
+    ds.attrs = {}  # no common q: each task has its own
+    return ds.assign_coords(task=["coin", "number"]), [coin, number]
+
+
+def test_tasks_each_with_its_own_q_from_a_coordinate():
+    ds, gens = _two_tasks()
+    ds = ds.assign_coords(n_states=("task", [2, 10]))
+    rep = _quiet_analyze(ds)
+    coin, number = rep.members["task=coin"], rep.members["task=number"]
+    assert coin.settings["n_states"] == 2 and number.settings["n_states"] == 10
+    # the magnetization uses each task's q: recompute it independently from the counts
+    tok = ds["token"].sel(task="coin").values  # (checkpoint, prompt, sample), states 0..1
+    pmax = np.max([(tok == k).mean(-1) for k in range(2)], axis=0)
+    np.testing.assert_allclose(coin.magnetization.values, (2 * pmax - 1) / (2 - 1))
+    for g, member, i in ((gens[0], coin, 0), (gens[1], number, 1)):
+        assert _within_one_checkpoint(member.boundaries.locations, g.truth["boundaries"], _steps_of(ds, i, "task"))
+    assert rep.comparison.sizes["task"] == 2
+
+
+def test_tasks_q_from_a_mapping_and_a_missing_entry_warns():
+    ds, _ = _two_tasks()
+    with pytest.warns(RuntimeWarning, match="no entry for task 'number'"):
+        rep = pk.analyze(ds, progress=False, n_bootstrap=50, estimator="miller_madow", n_states={"coin": 2})
+    assert rep.members["task=coin"].settings["n_states"] == 2
+    assert rep.members["task=number"].settings["n_states"] is None
+    assert rep.members["task=number"].settings["left_out"]  # what needs q is named, not guessed
+
+
+# --------------------------------------------------------------------------- models
+def test_models_without_sizes_are_compared_and_say_what_scaling_needs(runs):
+    gens, _ = runs
+    ds = _stack(gens[:2], "model", ["A", "B"])
+    rep = _quiet_analyze(ds)
+    assert rep.size_scaling is None
+    assert "sizes=" in rep.transition_note
+    assert set(rep.members) == {"model=A", "model=B"}
+
+
+def test_sizes_argument_fills_the_size_coordinate(runs):
+    gens, _ = runs
+    ds = _stack(gens[:2], "model", ["A", "B"])
+    with pytest.raises(pk.SchemaError, match="no size for model"):
+        pk.analyze(ds, sizes={"A": 1e9}, progress=False)
+
+
+@pytest.mark.slow
+def test_three_models_with_the_same_samples_per_prompt_report_every_boundary():
+    gens = [crystallisation_run(n_checkpoints=24, n_prompts=6, n_samples=16, settling=False, log_steps=False,
+                                seed=s) for s in (1, 2, 3)]
+    ds = _stack(gens, "model", ["1B", "7B", "13B"]).assign_coords(size=("model", [1e9, 7e9, 13e9]))
+    rep = _quiet_analyze(ds, n_bootstrap=100)
+    assert list(rep.members) == ["model=1B", "model=7B", "model=13B"]
+    for i, (g, member) in enumerate(zip(gens, rep.members.values(), strict=True)):
+        assert _within_one_checkpoint(member.boundaries.locations, g.truth["boundaries"], _steps_of(ds, i, "model"))
+    found = rep.comparison["boundary"].values
+    np.testing.assert_array_equal(found[:, 0], [m.boundaries.locations[0] for m in rep.members.values()])
+    assert rep.settings["representative"] == "model=13B"     # the largest
+    ss = rep.size_scaling
+    assert ss is not None and ss.sizes == (1e9, 7e9, 13e9)
+    assert ss.configuration_sizes == (16.0, 16.0, 16.0)      # N (samples per prompt), not the size
+    # the same N for every model: chi_max growth is measured against the size, and said so
+    assert ss.transition.growth_variable == "size"
+    assert any("same configuration size N = 16" in a for a in ss.assumptions)
+
+
+# --------------------------------------------------------------------------- Potts as models
+@pytest.mark.slow
+def test_potts_q2_models_continuous_with_onsager_tc_and_exponents():
+    tc = critical_temperature(2)
+    ds, truth = potts_models(2, (8, 12, 16, 24, 32), lambda L: tc * (1 + np.linspace(-1.0, 2.0, 11) / L), 300,
+                             seed=7, n_equilibrate=100)
+    assert truth["critical_temperature"] == pytest.approx(1 / np.log(1 + np.sqrt(2)))
+    rep = _quiet_analyze(ds, n_bootstrap=100)
+    ss = rep.size_scaling
+    assert ss.transition.kind == "continuous" and ss.transition.conclusive, ss.transition.reason
+    assert rep.transition is ss.transition
+    assert ss.configuration_sizes == tuple(float(L * L) for L in (8, 12, 16, 24, 32))
+    assert ss.scaling_sizes == (8.0, 12.0, 16.0, 24.0, 32.0)            # L = size^(1/2)
+    assert ss.transition.growth_variable == "N"
+    cp = ss.critical_point
+    assert abs(cp.value / tc - 1) < 0.01, (cp.value, tc)
+    assert abs(cp.value - tc) < 3 * cp.stderr
+    ex = POTTS_EXACT[2]
+    exact = {"nu": ex["nu"], "gamma/nu": ex["gamma"] / ex["nu"], "beta/nu": ex["beta"] / ex["nu"]}
+    got = ss.exponents()
+    for name, value in exact.items():
+        v, se = got[name]
+        assert np.isfinite(se) and se > 0, name
+        assert abs(v - value) < max(3 * se, 0.1 * value), (name, v, se, value)
+    assert [m.settings["n_states"] for m in rep.members.values()] == [2] * 5
+
+
+@pytest.mark.slow
+def test_potts_q10_models_first_order_without_exponents():
+    tc = critical_temperature(10)
+    ds, truth = potts_models(10, (8, 12, 16, 24), lambda L: tc * (1 + np.linspace(-0.75, 0.75, 11) / L), 200,
+                             seed=10, n_equilibrate=100)
+    assert truth["order"] == "first_order"
+    rep = _quiet_analyze(ds, n_bootstrap=100)
+    ss = rep.size_scaling
+    assert ss.transition.kind == "first_order" and ss.transition.conclusive, ss.transition.reason
+    assert ss.collapses == {} and ss.exponents() == {}
+    assert any("first order" in n for n in ss.notes)
