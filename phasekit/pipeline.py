@@ -189,12 +189,12 @@ def _members(ds: xr.Dataset, dim: str, n_states: Any) -> list[tuple[str, xr.Data
         for name in ("encoder", "encoder_rule"):
             if name in ds.coords and ds[name].dims == (dim,):
                 sub = sub.assign_attrs({name: str(ds[name].values[i])}).drop_vars(name)
-        q = _member_q(ds, dim, label, i, n_states)
+        q = _member_q(ds, dim, str(label), i, n_states)
         sub = sub.drop_vars("n_states", errors="ignore")
         sub.attrs = {k: v for k, v in sub.attrs.items() if k != "n_states"}
         if q is not None:
             sub = sub.assign_attrs(n_states=q)
-        out.append((f"{dim}={label}", sub, q))
+        out.append((f"{dim}={str(label)}", sub, q))
     return out
 
 
