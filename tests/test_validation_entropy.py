@@ -1,4 +1,7 @@
-"""Entropy estimators against known entropies (uniform, Zipf, Dirichlet draws).
+"""Entropy estimators against known entropies (uniform, Zipf, Dirichlet draws, a step, a
+geometric) and against independent implementations written here from the papers (JVHW's
+polynomial-approximation estimator, Valiant-Valiant "unseen" by linear programming) or
+installed (infomeasure).
 
 Exact values: H(uniform over K) = ln K; H(Zipf) = -sum p_k ln p_k with p_k ~ 1/k. The
 tolerances are statistical: each estimate's own standard error, plus, for the estimators
@@ -7,8 +10,12 @@ that do not remove it, the known O((K-1)/2N) plug-in bias.
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 import pytest
+from scipy.optimize import linprog
+from scipy.stats import poisson
 
 from phasekit.entropy_estimators import (
     DEFAULT_ESTIMATOR,
@@ -124,6 +131,180 @@ def test_default_worst_case_bias_benchmark_distributions():
         assert worst[DEFAULT_ESTIMATOR] <= min(worst.values()) + 1e-6
 
 
+# ------------------------------------------------------------------ issue 14: independent references
+
+
+@cache
+def _best_poly_neg_xlogx(order: int, n_grid: int = 1500) -> np.ndarray:
+    """Monomial coefficients g_0..g_order of the best uniform (minimax) polynomial
+    approximation of -x ln x on [0, 1], the table JVHW is built on, computed here by a
+    linear program (min t subject to |sum_k c_k T_k(2x - 1) + x ln x| <= t on a
+    Chebyshev-spaced grid) instead of Remez' algorithm."""
+    x = 0.5 * (1.0 - np.cos(np.pi * np.arange(n_grid) / (n_grid - 1)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fx = np.where(x > 0, -x * np.log(x), 0.0)
+    basis = np.polynomial.chebyshev.chebvander(2.0 * x - 1.0, order)
+    ones = np.ones((n_grid, 1))
+    sol = linprog(np.r_[np.zeros(order + 1), 1.0],
+                  A_ub=np.vstack([np.hstack([basis, -ones]), np.hstack([-basis, -ones])]),
+                  b_ub=np.r_[fx, -fx], bounds=[(None, None)] * (order + 1) + [(0, None)],
+                  method="highs")
+    cheb = np.polynomial.Chebyshev(sol.x[:-1], domain=[0, 1])
+    return cheb.convert(kind=np.polynomial.Polynomial).coef
+
+
+def jvhw_entropy(mult: np.ndarray, nwith: np.ndarray) -> float:
+    """JVHW entropy estimate (nats): Jiao, Venkat, Han & Weissman 2015, IEEE Trans. Inf.
+    Theory 61:2835, written from the paper. A state seen j of n times, p = j/n: below the
+    threshold T = 4 c_1 ln n / n the unbiased estimate of the degree-L best polynomial
+    approximation of -p ln p on [0, T] (falling factorials prod_{q<k} (j - q)/(T (n - q))),
+    above it the bias-corrected plug-in -p ln p + 1/(2n), linearly blended on [T/2, T];
+    L = min(4 + ceil(1.2 ln n), 22); c_1 from the authors' fit to n/f_1."""
+    j = np.asarray(mult, float)
+    f = np.asarray(nwith, float)
+    n = float((j * f).sum())
+    order = min(4 + int(np.ceil(1.2 * np.log(n))), 22)
+    x = j / n
+    mle = -x * np.log(x) + 1.0 / (2.0 * n)
+    f1 = f[j == 1].sum()
+    if f1 == 0 or n < order:
+        return float((f * mle).sum())
+    lr = np.log(n / f1)
+    if n < 200 or lr > 1.5:
+        c1 = 0.3303 * lr + 0.4679
+    else:
+        c1 = np.polyval([-0.530556484842359, 1.09787328176926, 0.184831781602259], lr)
+    c1 = max(c1, 1.0 / (1.9 * np.log(n)))
+    t = 4.0 * c1 * np.log(n) / n
+    g = _best_poly_neg_xlogx(order)
+    q = np.arange(order)
+    fall = np.cumprod((j[:, None] - q[None, :]) / (t * (n - q[None, :])), axis=1)
+    poly = t * (g[0] + (fall * g[None, 1:]).sum(1)) - x * np.log(t)
+    poly = np.where(np.isfinite(poly), poly, mle)
+    ratio = np.clip(2.0 * x / t - 1.0, 0.0, 1.0)
+    return float((f * np.maximum(ratio * mle + (1.0 - ratio) * poly, 0.0)).sum())
+
+
+def unseen_entropy(mult: np.ndarray, nwith: np.ndarray, grid_factor: float = 1.05,
+                   slack: float = 0.5) -> float:
+    """Valiant & Valiant "unseen" estimate (nats): Valiant & Valiant 2013 (NeurIPS, "Estimating
+    the unseen: improved estimators for entropy and other properties"), written from the
+    paper with scipy.optimize.linprog. Fingerprint entries isolated from their neighbours
+    (sum of f over i +- sqrt(i) below sqrt(i)) keep their empirical probability i/n; for
+    the rest a histogram h(x) on a geometric grid of probabilities (ratio 1.05, from 1/n^2,
+    or from the smallest observed multiplicity / n when it is > 1)
+    is fitted by a first LP minimising sum_i |sum_x h(x) Poi(i; n x) - f_i|/sqrt(f_i + 1)
+    subject to the remaining probability mass, then a second LP minimises the support size
+    sum_x h(x) within `slack` of that objective. H = -sum h(x) x ln x."""
+    j = np.asarray(mult, int)
+    fj = np.asarray(nwith, float)
+    f = np.zeros(int(j.max()))
+    f[j - 1] = fj
+    n = float((np.arange(1, f.size + 1) * f).sum())
+    x_emp, h_emp, f_lp = [], [], np.zeros(f.size)
+    for i in range(1, f.size + 1):
+        if f[i - 1] == 0:
+            continue
+        w = int(np.ceil(np.sqrt(i)))
+        if f[max(1, i - w) - 1:min(i + w, f.size)].sum() < np.sqrt(i):
+            x_emp.append(i / n)
+            h_emp.append(f[i - 1])
+        else:
+            f_lp[i - 1] = f[i - 1]
+    xe, he = np.array(x_emp), np.array(h_emp)
+    if not f_lp.any():
+        return float(-(he * xe * np.log(xe)).sum())
+    fmax = int(np.nonzero(f_lp)[0][-1]) + 1
+    f_lp = np.r_[f_lp[:fmax], np.zeros(int(np.ceil(np.sqrt(fmax))))]
+    nf = f_lp.size
+    # grid from 1/n^2, or from the smallest observed probability when no state was seen once
+    i_min = int(j.min())
+    xmin = i_min / n if i_min > 1 else 1.0 / (n * max(10.0, n))
+    x = xmin * grid_factor ** np.arange(int(np.ceil(np.log(fmax / n / xmin) / np.log(grid_factor))) + 1)
+    # unknowns: x h(x) (scaled for conditioning), then slacks s+ and s- per fingerprint entry
+    pois = poisson.pmf(np.arange(1, nf + 1)[:, None], n * x[None, :]) / x[None, :]
+    eye, zero = np.eye(nf), np.zeros((nf, nf))
+    a_ub = np.block([[pois, -eye, zero], [-pois, zero, -eye]])
+    b_ub = np.r_[f_lp, -f_lp]
+    a_eq = np.r_[np.ones(x.size), np.zeros(2 * nf)][None, :]
+    b_eq = [1.0 - (xe * he).sum()]
+    w = 1.0 / np.sqrt(f_lp + 1.0)
+    cost = np.r_[np.zeros(x.size), w, w]
+    first = linprog(cost, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, method="highs")
+    second = linprog(np.r_[1.0 / x, np.zeros(2 * nf)], A_ub=np.vstack([a_ub, cost]),
+                     b_ub=np.r_[b_ub, first.fun + slack], A_eq=a_eq, b_eq=b_eq, method="highs")
+    hx = second.x[: x.size] / x
+    xs, hs = np.r_[xe, x], np.r_[he, hx]
+    keep = hs > 0
+    return float(-(hs[keep] * xs[keep] * np.log(xs[keep])).sum())
+
+
+def _fingerprint(row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    _, mult, nwith = fingerprint_from_counts(row[None])
+    return mult, nwith
+
+
+@pytest.mark.parametrize("name,p,n", [("uniform-50", np.full(50, 1 / 50), 50_000),
+                                      ("zipf-200", _zipf(200), 100_000)])
+def test_independent_references_converge_to_the_exact_entropy(name, p, n):
+    """The reference estimators written in this file are right where every estimator must be:
+    well sampled (N >> K). JVHW within 0.005 nats of the exact entropy; "unseen" within
+    0.03, the resolution of its probability grid (ratio 1.05: ln(1.05)/2 = 0.024 nats where
+    the fingerprint is dense, as here, and the LP, not the empirical value, places the mass)."""
+    rng = np.random.default_rng(5)
+    mult, nwith = _fingerprint(rng.multinomial(n, p))
+    assert jvhw_entropy(mult, nwith) == pytest.approx(_h(p), abs=5e-3)
+    assert unseen_entropy(mult, nwith) == pytest.approx(_h(p), abs=0.03)
+
+
+def test_jvhw_polynomial_is_the_minimax_approximation():
+    """The LP gives the best uniform approximation of -x ln x: its error equioscillates
+    (order + 2 alternating extrema of equal size, Chebyshev's theorem) and shrinks like 1/L^2."""
+    x = np.linspace(0, 1, 200_001)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fx = np.where(x > 0, -x * np.log(x), 0.0)
+    errs = []
+    for order in (6, 12):
+        err = np.polynomial.polynomial.polyval(x, _best_poly_neg_xlogx(order)) - fx
+        e_max = np.abs(err).max()
+        peaks = np.nonzero(np.abs(err) > 0.999 * e_max)[0]
+        signs = np.sign(err[peaks])
+        alternations = 1 + np.count_nonzero(np.diff(signs))
+        assert alternations >= order + 2
+        errs.append(e_max)
+    assert errs[1] < errs[0] / 3.0
+
+
+def test_chao_wang_jost_equals_infomeasure():
+    """CWJ point estimate against infomeasure's independent implementation (same formula)."""
+    im = pytest.importorskip("infomeasure")
+    rng = np.random.default_rng(44)
+    for n, p in ((30, _zipf(100)), (300, _zipf_s(5000, 0.8)), (3000, _step())):
+        for _ in range(3):
+            counts = rng.multinomial(n, p)
+            x = np.repeat(np.arange(counts.size), counts)
+            h, _ = entropy_from_counts(counts, "chao_wang_jost")
+            assert float(h) == pytest.approx(float(im.entropy(x, approach="chao_wang_jost", base="e")),
+                                             rel=1e-10)
+
+
+def test_default_bias_on_zipf08_against_unseen_and_jvhw():
+    """Issue 14: on Zipf(0.8) over 100,000 states at N = 1,000 the default was 9.5% low (the
+    Pitman-Yor tail, truncated to K states, was taken at its steep end). Goal: < 5% at
+    N >= 1,000, and no worse than the independent peers on the same samples (here
+    "unseen" is ~9% low and JVHW ~12% low: N = 1,000 is far below K/ln K = 8,700)."""
+    p = _zipf_s(100_000, 0.8)
+    truth = _h(p)
+    rng = np.random.default_rng(1408)
+    counts = rng.multinomial(1000, p, size=12)
+    h, _ = entropy_from_counts(counts, None, n_states=p.size)
+    refs = np.array([[f(*_fingerprint(c)) for f in (unseen_entropy, jvhw_entropy)] for c in counts])
+    bias = abs(h.mean() - truth) / truth
+    peer_bias = np.abs(refs.mean(0) - truth) / truth
+    assert bias < 0.05, bias
+    assert bias <= peer_bias.min(), (bias, peer_bias)
+
+
 # ------------------------------------------------------------------ issue 14: off-family coverage
 
 
@@ -145,17 +326,33 @@ def _geometric() -> np.ndarray:
 def _coverage(p, n, k, reps, seed, estimator=DEFAULT_ESTIMATOR):
     rng = np.random.default_rng(seed)
     counts = rng.multinomial(n, p, size=reps)
-    if k > p.size:
+    if k is not None and k > p.size:
         counts = np.pad(counts, ((0, 0), (0, k - p.size)))
-    h, se = entropy_from_counts(counts, estimator, n_states=k)
+    h, se = entropy_from_fingerprint(*fingerprint_from_counts(counts), estimator, n_states=k)
     truth = _h(p)
     return float(np.mean(np.abs(h - truth) <= 1.96 * se)), float((h.mean() - truth) / truth)
+
+
+@pytest.mark.parametrize("name,n,estimator,k_given,before", [
+    ("step-10000", 300, "bma", True, 0.57),
+    ("zipf0.8-100000", 10_000, "bma", True, 0.04),
+    ("zipf0.8-100000", 1000, "chao_wang_jost", False, 0.0),
+    ("geometric-10000", 3000, "chao_wang_jost", False, 0.0),
+])
+def test_failed_coverage_cells_now_cover(name, n, estimator, k_given, before):
+    """Issue 14's measured failures, quick (40 repetitions): each cell covered `before` (the
+    benchmark, 200 repetitions) and must now cover >= 80% (the goal of 90% less 2 binomial
+    sd at 40 repetitions)."""
+    make, k = _OFF_FAMILY[name]
+    cover, bias = _coverage(make(), n, k if k_given else None, 40, 1401, estimator)
+    assert cover >= 0.80, (name, n, estimator, cover, bias, before)
 
 
 def test_overstated_k_does_not_break_coverage_silently():
     """Issue 14: a uniform over 20,000 states analysed with K = 40,000. NSB's posterior sd
     alone covers 0% at N = 3,000 (it believes the alphabet); the default's error includes
-    the spread to the K-free estimate, and the result carries that estimate."""
+    the gap to the K-free estimate, and the result carries the estimate at the number of
+    states the data suggest (Chao1, ~20,000), which is near the truth ln 20,000."""
     import xarray as xr
 
     from phasekit.entropy_estimators import entropy
@@ -163,15 +360,41 @@ def test_overstated_k_does_not_break_coverage_silently():
     p = np.full(20_000, 1 / 20_000)
     cover_nsb, bias_nsb = _coverage(p, 3000, 40_000, 40, 31, "nsb")
     cover, bias = _coverage(p, 3000, 40_000, 40, 31)
-    assert bias_nsb > 0.02 and cover_nsb < 0.5  # the failure the spread has to absorb
+    assert bias_nsb > 0.02 and cover_nsb < 0.5  # the failure the gap has to absorb
     assert cover >= 0.9
     rng = np.random.default_rng(3)
-    tok = rng.integers(0, 20_000, size=(2, 3000))
+    tok = rng.integers(0, 20_000, size=(3, 3000))
     ds = xr.Dataset({"token": (("checkpoint", "sample"), tok)}, attrs={"n_states": 40_000})
     h = entropy(ds, system="sample")
     gap = np.abs(h.values - h.entropy_k_free.values)
     assert np.all(gap > 0.05) and np.all(h.stderr.values >= gap)
-    assert np.all(np.abs(h.entropy_k_free.values - np.log(20_000)) < 0.15)  # ~2 sd of CWJ here
+    assert np.all(np.abs(h.entropy_k_free.values - np.log(20_000)) < 0.15)
+    assert np.all((h.support_k.values > 15_000) & (h.support_k.values < 25_000))
+    assert np.all(np.abs(h.entropy_at_support_k.values - np.log(20_000)) < 0.15)
+    assert np.all(h.values - h.entropy_at_support_k.values > 0.1)  # K moved it, visibly
+
+
+def test_k_sensitivity_warns_when_k_moves_the_estimate_beyond_its_interval():
+    """A K 10x too large for a well-sampled alphabet of 50 states: the estimate at K lies far
+    from the estimate at the data's own K, beyond its 95% interval: a warning, and the
+    count in the attrs; with the right K, no warning."""
+    import warnings
+
+    import xarray as xr
+
+    from phasekit.entropy_estimators import entropy
+
+    rng = np.random.default_rng(8)
+    tok = rng.integers(0, 50, size=(4, 60))
+    for k, expect in ((500, True), (50, False)):
+        ds = xr.Dataset({"token": (("checkpoint", "sample"), tok)}, attrs={"n_states": k})
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            h = entropy(ds, system="sample", estimator="nsb")
+        said = [x for x in w if "depends on K" in str(x.message)]
+        assert bool(said) == expect and (h.attrs["k_moved_beyond_interval"] > 0) == expect
+        if expect:
+            assert np.all(h.support_k.values < 100)  # Chao1 from 60 tokens over 50 states
 
 
 _OFF_FAMILY = {
@@ -180,38 +403,65 @@ _OFF_FAMILY = {
     "zipf1.0-1000": (lambda: _zipf_s(1000, 1.0), 1000),
     "zipf1.2-10000": (lambda: _zipf_s(10_000, 1.2), 10_000),
     "geometric-10000": (_geometric, 10_000),
+    "uniform-20000": (lambda: np.full(20_000, 1 / 20_000), 20_000),
+    "dirichlet0.3-5000": (lambda: np.random.default_rng(2).dirichlet(np.full(5000, 0.3)), 5000),
 }
 
-
-#: cells where the benchmark (200 reps) measures the default below 90%: step N = 300 at 57%,
-#: Zipf(0.8) N = 100 at 82% (docs/entropy.md); guarded against getting worse, not hidden
-_KNOWN_SHORT = {("step-10000", 300): 0.4, ("zipf0.8-100000", 100): 0.65}
+_SIZES = (100, 300, 1000, 3000, 10_000)
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("estimator,k_given", [("bma", True), ("chao_wang_jost", False)])
 @pytest.mark.parametrize("name", list(_OFF_FAMILY))
-def test_default_covers_off_its_model_family(name):
-    """Issue 14: the default's 95% interval covered a step 66/26/0/0% (N = 100..3000), Zipf(0.8)
-    over 100k states 38/66/39/5%, a geometric 86/79%. 100 repetitions per cell; asserted:
-    coverage >= 81%, i.e. the goal of 90% less 3 binomial sd (sqrt(0.9 * 0.1 / 100) = 3%), the
-    two known shortfalls against their own floor, and |relative bias| < 10% at N >= 1000.
-    Zipf(0.8) at N = 10,000: known failure (below)."""
+def test_defaults_cover_off_their_model_family(name, estimator, k_given):
+    """Issue 14's goal for the default with K (bma) and without K (chao_wang_jost): 95%
+    intervals cover 90-98% on uniform, Zipf (0.8-1.2), step, geometric and Dirichlet draws
+    at N = 100 ... 10,000. 60 repetitions per cell; asserted: coverage >= 82% (90% less 2
+    binomial sd) in every cell, and for bma |relative bias| < 10%, < 5% at N >= 1000.
+    Before: bma covered the step 57% at N = 300 and Zipf(0.8) 4% at N = 10,000; CWJ
+    (jackknife error) 0% in most cells at N >= 1000. The upper end (<= 98%) is not met in
+    many cells (test below)."""
     make, k = _OFF_FAMILY[name]
     p = make()
-    for i, n in enumerate((100, 300, 1000, 3000)):
-        cover, bias = _coverage(p, n, k, 100, 1400 + i)
-        assert cover >= _KNOWN_SHORT.get((name, n), 0.81), (name, n, cover, bias)
-        if n >= 1000:
-            assert abs(bias) < 0.10, (name, n, bias)
+    for i, n in enumerate(_SIZES):
+        cover, bias = _coverage(p, n, k if k_given else None, 60, 1400 + i, estimator)
+        assert cover >= 0.82, (name, n, cover, bias)
+        if estimator == "bma":
+            assert abs(bias) < (0.05 if n >= 1000 else 0.10), (name, n, bias)
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known failure (docs/entropy.md): Zipf(0.8) over 100k states "
-                   "at N = 10,000 still has ~1/3 of its mass unseen; every estimator here, phasekit's "
-                   "and the peers', is 3.7-4.6% low and they agree, so the spread does not widen")
-def test_default_covers_zipf08_at_n10000():
-    cover, _ = _coverage(_zipf_s(100_000, 0.8), 10_000, 100_000, 30, 1499)
-    assert cover >= 0.85
+@pytest.mark.xfail(strict=True, reason="known shortfall (docs/entropy.md): where the models "
+                   "disagree, or the unseen tail is large, the intervals are conservative and "
+                   "cover 99-100%, above the 98% the issue aims for")
+def test_default_interval_not_wider_than_calibrated():
+    p = _zipf_s(1000, 1.0)
+    cover, _ = _coverage(p, 100, 1000, 100, 1499)
+    cover_free, _ = _coverage(_step(), 3000, None, 100, 1498, "chao_wang_jost")
+    assert cover <= 0.98 and cover_free <= 0.98
+
+
+@pytest.mark.slow
+def test_default_bias_no_worse_than_independent_peers():
+    """Worst |relative bias| of the default over the off-family distributions at N = 1,000
+    and 3,000 (15 repetitions), against the independent JVHW and "unseen" implementations
+    above on the same samples: the default's worst case is the smallest (before this
+    change: 9.5% / 7.0%, worse than unseen's 9.0% / 4.5% on Zipf(0.8))."""
+    rng = np.random.default_rng(1410)
+    for n in (1000, 3000):
+        worst = np.zeros(3)
+        for name in ("zipf0.8-100000", "step-10000", "zipf1.2-10000", "geometric-10000"):
+            make, k = _OFF_FAMILY[name]
+            p = make()
+            counts = rng.multinomial(n, p, size=15)
+            h, _ = entropy_from_counts(counts, None, n_states=k)
+            refs = np.array([[f(*_fingerprint(c)) for f in (unseen_entropy, jvhw_entropy)]
+                             for c in counts])
+            truth = _h(p)
+            bias = np.abs(np.r_[h.mean(), refs.mean(0)] - truth) / truth
+            worst = np.maximum(worst, bias)
+        assert worst[0] <= worst[1:].min(), (n, worst)
+        assert worst[0] < 0.05, (n, worst)
 
 
 @pytest.mark.slow
