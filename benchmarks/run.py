@@ -111,8 +111,8 @@ def _fmt(v: Any) -> str:
         return f"{v:.4g}"
     if isinstance(v, list | tuple):
         return ", ".join(_fmt(x) for x in v) if len(v) <= 8 else f"[{len(v)} values]"
-    if isinstance(v, dict):
-        return "; ".join(f"{k}={_fmt(x)}" for k, x in list(v.items())[:8])
+    if isinstance(v, dict):  # only reached for dicts nested in lists: one "k: v" per entry
+        return ", ".join(f"{k}: {_fmt(x)}" for k, x in list(v.items())[:8])
     return str(v).replace("|", "\\|").replace("\n", " ")
 
 
@@ -120,15 +120,40 @@ def _is_rows(v: Any) -> bool:
     return isinstance(v, list) and bool(v) and all(isinstance(r, dict) for r in v)
 
 
-def _flat(row: dict[str, Any]) -> dict[str, Any]:
+def _flat(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts become dotted columns (``a.b.c``), one value per cell."""
     out: dict[str, Any] = {}
     for k, v in row.items():
         if isinstance(v, dict) and not _is_rows(list(v.values())):
-            for k2, v2 in v.items():
-                out[f"{k}.{k2}"] = v2
+            out.update(_flat(v, f"{prefix}{k}."))
         else:
-            out[k] = v
+            out[f"{prefix}{k}"] = v
     return out
+
+
+def _leaf_rows(d: dict[str, Any], path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
+    """The innermost dicts of scalars of a nested dict, each with the keys leading to it."""
+    if all(not isinstance(v, dict) for v in d.values()):
+        return [(path, d)]
+    out = []
+    for k, v in d.items():
+        out += _leaf_rows(v, (*path, str(k))) if isinstance(v, dict) else [((*path, str(k)), {"value": v})]
+    return out
+
+
+def _dict_table(d: dict[str, Any]) -> str:
+    """A nested dict as one table: a column per level of keys, then one per leaf key
+    (no cell holds several values)."""
+    rows = _leaf_rows(d)
+    depth = max(len(p) for p, _ in rows)
+    cols: list[str] = []
+    for _, r in rows:
+        cols += [k for k in r if k not in cols]
+    keys = ["key"] if depth == 1 else [f"key {i + 1}" for i in range(depth)]
+    head = "| " + " | ".join(keys + [str(c) for c in cols]) + " |\n| " + " | ".join("---" for _ in keys + cols) + " |\n"
+    return head + "".join("| " + " | ".join([_fmt(k) for k in (*p, *([""] * (depth - len(p))))]
+                                           + [_fmt(r.get(c)) for c in cols])
+                          + " |\n" for p, r in rows)
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
@@ -184,8 +209,12 @@ def to_markdown(record: dict[str, Any]) -> str:
         for title, tab in tabs:
             lines += [f"**{title}**", "", tab]
         sc = _scalars(result)
-        if sc:
-            lines += ["| key | value |", "| --- | --- |"] + [f"| {k} | {_fmt(v)} |" for k, v in sc]
+        plain = [(k, v) for k, v in sc if not isinstance(v, dict)]
+        if plain:
+            lines += ["| key | value |", "| --- | --- |"] + [f"| {k} | {_fmt(v)} |" for k, v in plain]
+        for k, v in sc:
+            if isinstance(v, dict) and v:
+                lines += ["", f"**{k}**", "", _dict_table(v)]
         if not tabs and not sc:
             lines.append(f"`{_fmt(result)}`")
     return "\n".join(lines) + "\n"
