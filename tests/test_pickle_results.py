@@ -47,7 +47,7 @@ def _assert_plain(obj: Any, path: str = "result", depth: int = 0) -> None:
             for i, v in enumerate(obj.ravel()[:1000]):
                 _assert_plain(v, f"{path}[{i}]", depth + 1)
         return
-    if isinstance(obj, xr.Dataset | xr.DataArray | pd.DataFrame | pd.Series | pd.Index):
+    if isinstance(obj, xr.Dataset | xr.DataArray | xr.Variable | pd.DataFrame | pd.Series | pd.Index):
         return
     if isinstance(obj, dict):
         for k, v in obj.items():
@@ -162,14 +162,12 @@ def test_transition_class_is_plain_data():
     _round_trip(res)
 
 
-@_pending("H5", "Report holding a plain BoundaryResult, with __eq__")
 def test_report_is_plain_data():
     rep = pk.analyze(_run())
     assert type(rep).__name__ == "Report"
     _round_trip(rep)
 
 
-@_pending("H4", "pk.phase_diagram -> PhaseDiagram")
 def test_phase_diagram_is_plain_data():
     runs = [_run().expand_dims(temperature=[t]) for t in (0.5, 1.0)]
     ds = xr.concat(runs, dim="temperature")
@@ -177,7 +175,6 @@ def test_phase_diagram_is_plain_data():
     _round_trip(res)
 
 
-@_pending("H6", "pk.ensemble -> Ensemble")
 def test_ensemble_is_plain_data():
     ens = pk.ensemble(_run(), system="sample")
     _round_trip(ens)
@@ -193,3 +190,27 @@ def test_jackknife_result_is_plain_data():
 def test_bootstrap_result_is_plain_data():
     data = np.random.default_rng(0).normal(size=(3, 40))
     _round_trip(pk.bootstrap(np.mean, data, axis=-1, n_bootstrap=20))
+
+
+@dataclasses.dataclass
+class _ArrayField:
+    """Dataclass equality on an array field: ``==`` is ambiguous, which the check must catch."""
+
+    a: np.ndarray
+
+
+def test_the_check_itself_catches_what_is_not_plain_data():
+    """The checker is not vacuous: a closure, a generator or an open file anywhere inside a
+    result, an array-valued ``==`` and a missing ``.to_dataset()`` are each caught."""
+
+    @dataclasses.dataclass
+    class Holder:
+        value: Any
+
+    for bad in (lambda x: x, (i for i in range(2)), {"inner": [np.mean]}):
+        with pytest.raises(AssertionError, match="not plain data"):
+            _assert_plain(Holder(bad))
+    with open(__file__) as handle, pytest.raises(AssertionError, match="not plain data"):
+        _assert_plain(Holder(handle))
+    with pytest.raises(ValueError, match="ambiguous"):
+        _round_trip(_ArrayField(np.arange(3)))
