@@ -61,6 +61,7 @@ _API = {
     "CriticalPoint": "scaling.critical",
     "fit_power_law": "scaling.powerlaw",
     "finite_size_collapse": "scaling.collapse",
+    "fixed_binder_exponents": "scaling.fixed_binder",
     "Collapse": "scaling.collapse",
     "scaling_curves": "scaling.curves",
     "universality_table": "scaling.universality",

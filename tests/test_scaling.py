@@ -538,3 +538,39 @@ def test_same_n_for_every_size_measures_growth_against_size_and_says_so():
     # var(m) ~ size at the peak: chi_max ~ size^1 (independently: the generator's sd^2)
     assert res.evidence.attrs["exponent_N"] == pytest.approx(1.0, abs=0.15)
     assert np.all(res.evidence["N"].values == 64)
+
+
+def test_fixed_binder_exponents_recover_the_generators_exponents():
+    """m = L^(-1/8) |mu(x) + g| with x = (t - TC) L^(1/NU): at fixed U the scaling variable
+    is fixed, so chi ~ L^(2 - 1/4), <m> ~ L^(-1/8), dU/dt ~ L^(1/NU) exactly."""
+    import pickle
+
+    from phasekit.scaling import fixed_binder_exponents
+
+    rng = np.random.default_rng(11)
+    data = {}
+    for L in (8, 16, 32, 64):
+        t = TC + np.linspace(-2.0, 2.0, 17) * L ** (-1 / NU)  # windows shrink with L
+        x = (t - TC) * L ** (1 / NU)
+        mu = 2.0 * _softplus(-1.5 * x)
+        m = L**-0.125 * np.abs(mu[:, None] + rng.normal(size=(t.size, 400)))
+        data[L] = xr.DataArray(m, dims=("temperature", "sample"), coords={"temperature": t},
+                               attrs={"N": L * L})
+    r = fixed_binder_exponents(data, n_bootstrap=20)
+    for est, se, truth in ((r.beta_nu, r.beta_nu_stderr, 0.125), (r.gamma_nu, r.gamma_nu_stderr, 1.75),
+                           (r.nu, r.nu_stderr, NU)):
+        assert np.isfinite(se) and se > 0
+        assert abs(est - truth) < max(3 * se, 0.02 * truth), (est, se, truth)
+    assert abs(r.gamma_nu - 1.75) < 0.05 and abs(r.beta_nu - 0.125) < 0.0125
+    # t_U lies where the generator's U equals U*: the same x for every size
+    x = (r.per_size["control"].to_numpy() - TC) * r.per_size["size"].to_numpy() ** (1 / NU)
+    assert np.ptp(x) < 0.3  # grid spacing in x: 0.25
+    assert pickle.loads(pickle.dumps(r)) == r
+    assert r.to_dataset()["beta_nu"].item() == r.beta_nu
+    fixed = fixed_binder_exponents(data, n_bootstrap=0, binder_value=0.5)
+    assert fixed.binder_value == 0.5 and fixed.binder_value_source == "given"
+    # U_L constant in t at a different level per size: the curves never cross
+    flat = {L: da.copy(data=np.abs(np.random.default_rng(1).normal(size=da.shape)) + 0.1 * L)
+            for L, da in data.items()}
+    with pytest.raises(SchemaError, match="do not cross"):
+        fixed_binder_exponents(flat, n_bootstrap=0)
