@@ -160,9 +160,9 @@ def phase_diagram(
     results, phases, orders, grid = [], [], [], []
     for i in range(ds.sizes[across]):
         sub = ds.isel({across: i})
-        res = detect_boundaries(sub, dim=control, system=system, n_states=q, n_bootstrap=n_bootstrap, seed=seed)
-        levels = phase_levels(sub, dim=control, system=system, n_states=q)
-        phases.append(np.asarray(label_phases(levels, res, dim=control, n_states=q)["phase"].values))
+        res = detect_boundaries(sub, control=control, system=system, n_states=q, n_bootstrap=n_bootstrap, seed=seed)
+        levels = phase_levels(sub, control=control, system=system, n_states=q)
+        phases.append(np.asarray(label_phases(levels, res, control=control, n_states=q)["phase"].values))
         results.append(res)
         orders.append(levels.drop_vars("pooled"))
         grid.append(control_values(sub, control))
