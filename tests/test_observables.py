@@ -297,3 +297,25 @@ def test_order_parameters_without_q_compute_every_q_free_quantity():
     p = counts / counts.sum()
     np.testing.assert_allclose(op["mode_fraction"].values[1, 0], p.max(), rtol=1e-12)
     np.testing.assert_allclose(op["collision"].values[1, 0], (p**2).sum(), rtol=1e-12)
+
+
+# ---------------------------------------------------------------- vocabulary, determinism
+
+
+def test_arguments_after_the_data_are_keyword_only(small):
+    """Issue 15 item 4: the data, then names — a positional option is a TypeError."""
+    for call in (lambda: magnetization(small, "sample"), lambda: order_parameters(small, "sample"),
+                 lambda: prompt_structure(small, "prompt")):
+        with pytest.raises(TypeError):
+            call()
+
+
+def test_prompt_structure_is_deterministic_by_default(small):
+    """The parametric-bootstrap null uses a fixed default seed (recorded); seed=None is fresh."""
+    a = prompt_structure(small, n_bootstrap=30)
+    b = prompt_structure(small, n_bootstrap=30)
+    np.testing.assert_array_equal(a.js_divergence_null.values, b.js_divergence_null.values)
+    assert a.attrs["seed"] == 20260601
+    fresh = [prompt_structure(small, n_bootstrap=30, seed=None) for _ in range(2)]
+    assert not np.array_equal(fresh[0].js_divergence_null.values, fresh[1].js_divergence_null.values)
+    assert fresh[0].attrs["seed"] == "fresh entropy (seed=None)"
