@@ -89,12 +89,12 @@ def _phases_section(block: dict[str, Any]) -> str:
     out.append(_table(["phase", f"first {unit}", f"last {unit}", "checkpoints", "stages"], rows, numeric={1, 2, 3}))
     names = [v for v in LEVEL_UNITS if any(v in p["levels"] for p in phases)]
     if names:
-        rows = [[v, LEVEL_UNITS[v]] + [format_estimate(p["levels"].get(v, {}).get("value"),
-                                                       p["levels"].get(v, {}).get("stderr")) for p in phases]
-                for v in names]
+        rows = [[LEVEL_UNITS[v][0], LEVEL_UNITS[v][1]]
+                + [format_estimate(p["levels"].get(v, {}).get("value"), p["levels"].get(v, {}).get("stderr"))
+                   for p in phases] for v in names]
+        heads = [f"{p['label']} ({format_step(p['first_step'])}–{format_step(p['last_step'])})" for p in phases]
         out.append("<h3>Phase levels</h3>")
-        out.append(_table(["quantity", "unit"] + [p["label"] for p in phases], rows,
-                          numeric=set(range(2, 2 + len(phases)))))
+        out.append(_table(["quantity", "unit"] + heads, rows, numeric=set(range(2, 2 + len(phases)))))
         out.append("<p class='note'>Levels are means over the phase's checkpoints ± the standard error of that mean "
                    "(√Σ se²/n from the per-checkpoint standard errors). Phase rule: liquid = high entropy and "
                    "distinct prompt distributions; nucleation = collapse of entropy and of between-prompt divergence; "
@@ -166,10 +166,14 @@ def _bib_line(entry: str) -> str:
 
     def field(name: str) -> str:
         m = re.search(rf"\b{name}\s*=\s*\{{(.*?)\}}\s*,?\s*\n", entry, flags=re.S)
-        return re.sub(r"[{}\\\"]", "", m.group(1)).strip() if m else ""
+        raw = m.group(1) if m else ""
+        for tex, char in (('{\\"a}', "ä"), ('{\\"o}', "ö"), ('{\\"u}', "ü"), ("{\\`e}", "è"), ("\\&", "&")):
+            raw = raw.replace(tex, char)
+        text = re.sub(r"[{}\\\"]", "", raw).strip()
+        return text.replace("--", "–").replace(" and ", "; " if name == "author" else " and ")
 
     venue = field("journal") or field("booktitle") or field("publisher")
-    extra = ", ".join(x for x in (field("volume"), field("pages")) if x)
+    extra = ", ".join(x for x in (field("volume"), field("pages")) if x) if field("journal") or field("booktitle") else ""
     ident = f"doi:{field('doi')}" if field("doi") else (f"arXiv:{field('eprint')}" if field("eprint") else "")
     return ". ".join(x for x in (f"{field('author')} ({field('year')})", field("title"),
                                  ", ".join(x for x in (venue, extra) if x), ident) if x)

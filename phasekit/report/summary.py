@@ -38,11 +38,13 @@ __all__ = [
     "summary_paragraph",
 ]
 
-#: Order parameters shown in the phase-levels table, with their units.
+#: Order parameters shown in the phase-levels table: (what it is, unit).
 LEVEL_UNITS = {
-    "entropy": "nats", "order_entropy": "1 − H/ln q", "magnetization": "Potts m", "mode_fraction": "fraction",
-    "collision": "Σp²", "effective_states": "e^H", "js_divergence": "nats", "overlap": "q_ab",
-    "susceptibility": "χ", "binder": "U",
+    "entropy": ("entropy H", "nats"), "order_entropy": ("1 − H/ln q", "dimensionless"),
+    "magnetization": ("Potts magnetisation m", "dimensionless"), "mode_fraction": ("mode fraction max_k p_k", "fraction"),
+    "collision": ("collision probability Σ p_k²", "probability"), "effective_states": ("effective states e^H", "states"),
+    "js_divergence": ("between-prompt JS divergence", "nats"), "overlap": ("prompt overlap q_ab", "dimensionless"),
+    "susceptibility": ("susceptibility χ", "dimensionless"), "binder": ("Binder cumulant U", "dimensionless"),
 }
 
 
@@ -306,9 +308,8 @@ def summary_paragraph(block: dict[str, Any]) -> str:
            f"phase{'s' if len(block['phases']) != 1 else ''}: "
            f"{_join([_phase_phrase(p, unit) for p in block['phases']])}."]
     if block["boundaries"]:
-        bs = [f"{unit} {format_step(b['step'])} ({b['phase_before']} → {b['phase_after']}; {b['interval_text']}; "
-              f"p {b['p_value_text'] if b['p_value_text'].startswith('<') else '= ' + b['p_value_text']})"
-              for b in block["boundaries"]]
+        bs = [f"{unit} {format_step(b['step'])} ({b['phase_before']} → {b['phase_after']}; "
+              f"{_short_interval(b['interval'])}; p {_p_words(b)})" for b in block["boundaries"]]
         out.append(f"Boundar{'ies' if len(bs) > 1 else 'y'} at {_join(bs)}; the no-change test "
                    f"({block['no_change_test']['test']}) gives p {_p_words(block['no_change_test'])}.")
     else:
@@ -326,11 +327,18 @@ def summary_paragraph(block: dict[str, Any]) -> str:
         out.append(_members_sentence(block, block.get("across") or "members"))
     if block.get("size_scaling"):
         out.append(_scaling_sentence(block["size_scaling"], unit))
-    t = block["transition"]["text"]
+    t = block["transition"]["text"].split(";")[0]      # the table and section below have the rest
     out.append(f"Transition order: {t}" + ("" if t.endswith(".") else "."))
     if block["caveats"]:
         out.append("Caveats: " + "; ".join(block["caveats"]) + ".")
     return " ".join(out)
+
+
+def _short_interval(iv: list[float | None]) -> str:
+    lo, hi = iv
+    if lo is None or hi is None:
+        return "no interval"
+    return f"at {format_step(hi)} exactly" if lo == hi else f"after {format_step(lo)}, by {format_step(hi)}"
 
 
 def _p_words(test: dict[str, Any]) -> str:
