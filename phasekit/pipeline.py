@@ -269,7 +269,9 @@ def _analyze_members(ds: xr.Dataset, *, across: str | None, sizes: Mapping[Any, 
     attrs); across model sizes ``size_scaling`` (:func:`phasekit.compare.scale_across_sizes`);
     with ``across`` the ``diagram`` (:func:`phasekit.diagram.diagram_from_results`). The
     top-level fields are those of the largest model (models) or of the first member, named
-    in ``settings["representative"]``. Returns None when there is no member dim.
+    in ``settings["representative"]``; with nested member dims (runs inside models) the outer
+    comparison and size scaling use each inner member's representative. Returns None when
+    there is no member dim.
     """
     from .compare import boundary_comparison, phase_agreement, run_spread
     from .diagram import diagram_from_results
