@@ -266,6 +266,15 @@ class SizeScaling:
             return NotImplemented
         return self.to_dict() == other.to_dict()
 
+    def __repr__(self) -> str:
+        kind = self.transition.kind if self.transition is not None else None
+        cp = (f"{self.critical_point.value:.5g} ± {self.critical_point.stderr:.2g}"
+              if self.critical_point is not None else "none")
+        ex = ", ".join(f"{k}={v:.3g}±{se:.2g}" for k, (v, se) in self.exponents().items())
+        return (f"SizeScaling({len(self.members)} sizes {list(self.sizes)}, transition={kind!r}, "
+                f"critical point {cp}{', ' + ex if ex else ''}; {len(self.assumptions)} assumption(s), "
+                f"{len(self.notes)} note(s))")
+
 
 def _transition_order(m: dict[float, xr.DataArray], n_config: dict[float, float], *, replica: Hashable,
                       control: str, dimension: float | None, seed: int | None) -> tuple[Any, list[str]]:

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import pickle
 import warnings
 
 import numpy as np
@@ -125,6 +126,31 @@ def test_tasks_q_from_a_mapping_and_a_missing_entry_warns():
     assert rep.members["task=number"].settings["left_out"]  # what needs q is named, not guessed
 
 
+def test_tasks_as_a_coordinate_along_prompt_with_q_in_attrs():
+    """The readers' layout: one prompt dim, a ``task`` coordinate along it, q per task in attrs."""
+    _, gens = _two_tasks()
+    data = [g.data.drop_vars(["state", "step", "stage"]) for g in gens]
+    data = [d.assign_coords(prompt=[f"{t}-{p}" for p in d["prompt"].values]) for d, t in zip(data, ("coin", "number"),
+                                                                                           strict=True)]
+    ds = xr.concat(data, dim="prompt", coords="minimal", compat="override", combine_attrs="drop")
+    ds = ds.assign_coords(task=("prompt", ["coin"] * 6 + ["number"] * 6)).assign_attrs(
+        n_states='{"coin": 2, "number": 10}')
+    rep = _quiet_analyze(ds)
+    assert list(rep.members) == ["task=coin", "task=number"]
+    for g, key, q in ((gens[0], "task=coin", 2), (gens[1], "task=number", 10)):
+        member = rep.members[key]
+        assert member.settings["n_states"] == q
+        assert member.per_config.sizes["prompt"] == 6
+        found, true = member.boundaries.indices, g.truth["boundary_index"]
+        assert len(found) == len(true) and all(abs(a - b) <= 1 for a, b in zip(found, true, strict=True))
+
+
+def test_an_unknown_second_dim_suggests_across():
+    ds = xr.concat([_two_tasks()[0].isel(task=1)] * 2, dim="temperature").assign_coords(temperature=[0.7, 1.3])
+    with pytest.raises(pk.SchemaError, match="across='temperature'"):
+        pk.analyze(ds, progress=False)
+
+
 # --------------------------------------------------------------------------- models
 def test_models_without_sizes_are_compared_and_say_what_scaling_needs(runs):
     gens, _ = runs
@@ -200,3 +226,9 @@ def test_potts_q10_models_first_order_without_exponents():
     assert ss.transition.kind == "first_order" and ss.transition.conclusive, ss.transition.reason
     assert ss.collapses == {} and ss.exponents() == {}
     assert any("first order" in n for n in ss.notes)
+    # the chi peaks, extrapolated in the inverse volume, give the first-order T_c
+    cp = ss.critical_point_susceptibility
+    assert abs(cp.value / tc - 1) < 0.03, (cp.value, tc)
+    back = pickle.loads(pickle.dumps(ss))
+    assert (back == ss) is True
+    xr.testing.assert_identical(back.to_dataset(), ss.to_dataset())
