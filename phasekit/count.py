@@ -13,14 +13,18 @@ Kernels
 * ``numba`` (when installed): per configuration, a tally of size ``max_token + 1`` and a
   bitmap of the states seen (both reused across configurations, one per thread, only
   when ``max_token < 2**22``); the bitmap's set bits are emitted word by word, so states
-  come out sorted without sorting. Two passes (distinct count, then fill) so the output
-  is allocated exactly. Larger token ids sort each row instead. Alphabets of at most 256
-  states use a dense per-row tally.
+  come out sorted without sorting (the lowest set bit found by a de Bruijn
+  multiplication). Two passes (distinct count, then fill) so the output is allocated
+  exactly. Larger token ids sort each row instead. Alphabets of at most 256 states use a
+  dense per-row tally.
+* the count-of-counts (:meth:`Counts.fingerprint`) and the plug-in entropy terms
+  (:meth:`Counts.nlogn_sums`) are one compiled pass over the stored entries.
 * numpy fallback: ``np.bincount`` of ``config * q + token`` for small alphabets,
   otherwise one ``np.unique`` of the combined keys per block of configurations.
 
-Dask-backed tokens are counted block by block along the kept dims (one task per block,
-never one per configuration) and the blocks' rows are concatenated.
+Dask-backed tokens are counted block by block along the kept dims through
+``xr.apply_ufunc(dask="parallelized")`` (one task per block, never one per
+configuration; each block read once) and the blocks' rows are scattered into place.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ __all__ = ["Counts", "count_states", "count_rows", "resolve_n_states", "DENSE_MA
 
 #: Largest alphabet for which :meth:`Counts.to_dense` will build a dense state axis.
 DENSE_MAX_STATES = 65536
+#: n ln n for n < 4096 (a lookup is cheaper than a logarithm; most counts are small)
+_NLOGN_TABLE = np.concatenate([[0.0], np.arange(1, 4096) * np.log(np.arange(1, 4096))])
 #: Scratch tallies are used by the numba kernel only below this token value.
 _SCRATCH_MAX = 1 << 22
 
@@ -96,29 +102,12 @@ def _numpy_count_rows(rows: np.ndarray, block_rows: int = 4096) -> tuple[np.ndar
 
 if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
     _U1 = np.uint64(1)
-
-    @_numba.njit(inline="always")
-    def _lowest_bit_index(x):
-        """Index of the lowest set bit of a non-zero uint64 (binary search)."""
-        n = 0
-        if (x & np.uint64(0xFFFFFFFF)) == 0:
-            n += 32
-            x >>= np.uint64(32)
-        if (x & np.uint64(0xFFFF)) == 0:
-            n += 16
-            x >>= np.uint64(16)
-        if (x & np.uint64(0xFF)) == 0:
-            n += 8
-            x >>= np.uint64(8)
-        if (x & np.uint64(0xF)) == 0:
-            n += 4
-            x >>= np.uint64(4)
-        if (x & np.uint64(0x3)) == 0:
-            n += 2
-            x >>= np.uint64(2)
-        if (x & np.uint64(0x1)) == 0:
-            n += 1
-        return n
+    #: de Bruijn sequence for the index of the lowest set bit of a uint64 (Leiserson, Prokop &
+    #: Randall 1998): isolate the bit, multiply, read the top 6 bits, look the index up
+    _DEBRUIJN = np.uint64(0x03F79D71B4CB0A89)
+    _DEBRUIJN_INDEX = np.zeros(64, dtype=np.int64)
+    for _i in range(64):
+        _DEBRUIJN_INDEX[(((1 << _i) * 0x03F79D71B4CB0A89) & 0xFFFFFFFFFFFFFFFF) >> 58] = _i
 
     @_numba.njit(inline="always")
     def _popcount(x):
@@ -179,7 +168,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             hi = min(n_rows, lo + per)
             if n_scratch > 0:
                 bits = np.zeros(n_words, dtype=np.uint64)
-                tally = np.zeros(n_scratch, dtype=np.int64)
+                tally = np.zeros(n_scratch, dtype=np.int32)  # half the cache footprint of int64
                 for i in range(lo, hi):
                     for x in rows[i]:
                         if x >= 0:
@@ -189,7 +178,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                     for w in range(n_words):
                         b = bits[w]
                         while b != 0:
-                            s = w * 64 + _lowest_bit_index(b)
+                            s = w * 64 + _DEBRUIJN_INDEX[((b & (~b + _U1)) * _DEBRUIJN) >> np.uint64(58)]
                             states[pos] = s
                             counts[pos] = tally[s]
                             tally[s] = 0
@@ -223,6 +212,73 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 if x >= 0:
                     out[i, x] += 1
         return out
+
+    @_numba.njit(parallel=True, cache=True)
+    def _numba_fp_nnz(indptr, counts, max_count, n_threads):
+        """Distinct count values per row (a per-thread tally over count values, reset after use)."""
+        n_rows = indptr.size - 1
+        out = np.zeros(n_rows, dtype=np.int64)
+        per = (n_rows + n_threads - 1) // n_threads
+        for t in _numba.prange(n_threads):
+            lo = t * per
+            hi = min(n_rows, lo + per)
+            seen = np.zeros(max_count + 1, dtype=np.uint8)
+            for i in range(lo, hi):
+                k = 0
+                for e in range(indptr[i], indptr[i + 1]):
+                    c = counts[e]
+                    if seen[c] == 0:
+                        seen[c] = 1
+                        k += 1
+                for e in range(indptr[i], indptr[i + 1]):
+                    seen[counts[e]] = 0
+                out[i] = k
+        return out
+
+    @_numba.njit(parallel=True, cache=True)
+    def _numba_fp_fill(indptr, counts, max_count, n_threads, fp_indptr, mult, nmult):
+        """Each row's distinct counts j (ascending) and f_j, from a tally over count values."""
+        n_rows = indptr.size - 1
+        per = (n_rows + n_threads - 1) // n_threads
+        for t in _numba.prange(n_threads):
+            lo = t * per
+            hi = min(n_rows, lo + per)
+            tally = np.zeros(max_count + 1, dtype=np.int64)
+            for i in range(lo, hi):
+                a = fp_indptr[i]
+                k = 0
+                for e in range(indptr[i], indptr[i + 1]):
+                    c = counts[e]
+                    if tally[c] == 0:
+                        mult[a + k] = c
+                        k += 1
+                    tally[c] += 1
+                row = mult[a : a + k]
+                row.sort()
+                for j in range(k):
+                    nmult[a + j] = tally[row[j]]
+                    tally[row[j]] = 0
+
+    @_numba.njit(cache=True)
+    def _numba_nlogn_sums(indptr, counts, table):
+        """Per row: N = Σ n_k and Σ n_k ln n_k (n ln n looked up in ``table`` below its size).
+        Serial: one streaming pass, memory-bound (threads only add contention)."""
+        n_rows = indptr.size - 1
+        tot = np.zeros(n_rows, dtype=np.float64)
+        s = np.zeros(n_rows, dtype=np.float64)
+        for i in range(n_rows):
+            a = 0.0
+            b = 0.0
+            for e in range(indptr[i], indptr[i + 1]):
+                c = counts[e]
+                a += c
+                if c < table.size:
+                    b += table[c]
+                else:
+                    b += c * np.log(c)
+            tot[i] = a
+            s[i] = b
+        return tot, s
 
     def _numba_count_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         rows = np.ascontiguousarray(rows)
@@ -343,6 +399,16 @@ class Counts:
         """Σ_k n_k² per configuration."""
         return self._grid(_segment_reduce(self.counts**2, self.indptr, np.add, 0))
 
+    def nlogn_sums(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per configuration (flat): N = Σ_k n_k and Σ_k n_k ln n_k — the plug-in entropy is
+        H = ln N − (Σ n ln n)/N (:func:`phasekit.distributions.plugin_entropy`)."""
+        if HAVE_NUMBA and self.counts.size:
+            return _numba_nlogn_sums(np.asarray(self.indptr), np.ascontiguousarray(self.counts), _NLOGN_TABLE)
+        c = np.asarray(self.counts, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = np.where(c > 1, c * np.log(np.where(c > 0, c, 1.0)), 0.0)
+        return (_segment_reduce(c, self.indptr, np.add, 0.0), _segment_reduce(terms, self.indptr, np.add, 0.0))
+
     def mode_state(self) -> np.ndarray:
         """The most frequent state per configuration (smallest among ties; -1 when empty)."""
         mx = _segment_reduce(self.counts, self.indptr, np.maximum, 0)
@@ -361,21 +427,10 @@ class Counts:
         ``i`` the entries ``fp_indptr[i]:fp_indptr[i+1]`` list each distinct count ``j``
         (ascending) and how many states were seen exactly ``j`` times (f_j).
         """
-        seg = _segment_ids(self.indptr)
         if self.counts.size == 0:
             z = np.zeros(0, dtype=np.int64)
             return np.zeros(self.n_config + 1, dtype=np.int64), z, z.copy()
-        order = np.lexsort((self.counts, seg))
-        seg_s, cnt_s = seg[order], self.counts[order]
-        new = np.empty(cnt_s.size, dtype=bool)
-        new[0] = True
-        new[1:] = (cnt_s[1:] != cnt_s[:-1]) | (seg_s[1:] != seg_s[:-1])
-        starts = np.flatnonzero(new)
-        mult = cnt_s[starts]
-        nmult = np.diff(np.append(starts, cnt_s.size))
-        fp_indptr = np.zeros(self.n_config + 1, dtype=np.int64)
-        np.cumsum(np.bincount(seg_s[starts], minlength=self.n_config), out=fp_indptr[1:])
-        return fp_indptr, mult.astype(np.int64), nmult.astype(np.int64)
+        return _fingerprint(np.asarray(self.indptr), np.asarray(self.counts))
 
     def to_dense(self, n_states: int | None = None) -> np.ndarray:
         """Dense counts of shape ``(*shape, q)``; only for q <= ``DENSE_MAX_STATES``."""
@@ -502,6 +557,42 @@ class Counts:
                 f"{self.states.size} nonzero entries, n_states={self.n_states}>")
 
 
+def _fingerprint(indptr: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Count-of-counts of CSR rows (see :meth:`Counts.fingerprint`).
+
+    numba (when installed and counts < 2**24): per row, a tally over the count values
+    (per thread, reset after each row) gives every distinct count j and f_j in O(entries),
+    the few distinct j of a row sorted in place. Otherwise a bincount of ``row·(J+1) + j``
+    when that key space is small, else a sort by (row, count).
+    """
+    n_rows = indptr.size - 1
+    max_count = int(counts.max())
+    fp_indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    if HAVE_NUMBA and max_count < (1 << 24):
+        counts64 = np.ascontiguousarray(counts, dtype=np.int64)
+        n_threads = max(1, min(_numba.get_num_threads(), n_rows))
+        np.cumsum(_numba_fp_nnz(indptr, counts64, max_count, n_threads), out=fp_indptr[1:])
+        mult = np.empty(int(fp_indptr[-1]), dtype=np.int64)
+        nmult = np.empty(int(fp_indptr[-1]), dtype=np.int64)
+        _numba_fp_fill(indptr, counts64, max_count, n_threads, fp_indptr, mult, nmult)
+        return fp_indptr, mult, nmult
+    seg = _segment_ids(indptr)
+    if n_rows * (max_count + 1) <= (1 << 24):
+        tally = np.bincount(seg * (max_count + 1) + counts, minlength=n_rows * (max_count + 1))
+        keys = np.flatnonzero(tally)
+        rows, mult = np.divmod(keys, max_count + 1)
+        np.cumsum(np.bincount(rows, minlength=n_rows), out=fp_indptr[1:])
+        return fp_indptr, mult.astype(np.int64), tally[keys].astype(np.int64)
+    order = np.lexsort((counts, seg))
+    seg_s, cnt_s = seg[order], counts[order]
+    new = np.empty(cnt_s.size, dtype=bool)
+    new[0] = True
+    new[1:] = (cnt_s[1:] != cnt_s[:-1]) | (seg_s[1:] != seg_s[:-1])
+    starts = np.flatnonzero(new)
+    np.cumsum(np.bincount(seg_s[starts], minlength=n_rows), out=fp_indptr[1:])
+    return fp_indptr, cnt_s[starts].astype(np.int64), np.diff(np.append(starts, cnt_s.size)).astype(np.int64)
+
+
 def _coord_dims(v: Any) -> tuple:
     return tuple(getattr(v, "dims", ()))
 
@@ -573,9 +664,10 @@ def count_states(
     Counts
     """
     tok = _token_dataarray(ds)
-    if tok.attrs.get("phasekit_ensemble_view"):
-        raise SchemaError("this token array is an Ensemble's token-less view: it holds no tokens",
-                          where="count_states", fix="pass the Ensemble itself (phasekit.configurations.as_counts)")
+    if tok.attrs.get("phasekit_ensemble_view"):  # an Ensemble's token-less view: its counts, no token read
+        from .configurations import counts_of_view
+
+        return counts_of_view(tok, system, n_states)
     system = require_system(tok, system, caller="count_states")
     q = resolve_n_states(ds, n_states)
     kept = tuple(d for d in tok.dims if d not in system)

@@ -135,3 +135,85 @@ def test_bad_system_and_tokens(make_samples):
 def test_counts_repr_and_type(make_samples):
     c = count_states(make_samples(), system="sample")
     assert isinstance(c, Counts) and "Counts" in repr(c)
+
+
+# ------------------------------------------------- fingerprint, n ln n, merging: every path
+def _fingerprint_truth(indptr, counts):
+    """Count-of-counts per row by collections.Counter (independent of phasekit)."""
+    from collections import Counter
+
+    return [sorted(Counter(counts[indptr[i]:indptr[i + 1]].tolist()).items()) for i in range(indptr.size - 1)]
+
+
+def _fp_rows(fp):
+    ip, mult, nmult = fp
+    return [list(zip(mult[ip[i]:ip[i + 1]].tolist(), nmult[ip[i]:ip[i + 1]].tolist(), strict=True))
+            for i in range(ip.size - 1)]
+
+
+@pytest.mark.parametrize("path", ["numba", "bincount", "sort"])
+def test_fingerprint_every_path_equals_counter(path, monkeypatch):
+    import phasekit.count as pc
+
+    rng = np.random.default_rng(4)
+    rows = (rng.zipf(1.4, size=(40, 500)) % 3000).astype(np.int64)
+    rows[5] = -1  # an empty row
+    ip, _st, ct = count_rows(rows)
+    if path == "numba" and not HAVE_NUMBA:
+        pytest.skip("numba not installed")
+    if path != "numba":
+        monkeypatch.setattr(pc, "HAVE_NUMBA", False)
+    if path == "sort":  # a key space too large for the bincount
+        ct = ct.copy()
+        ct[0] = 1 << 20
+    got = pc._fingerprint(ip, ct)
+    assert _fp_rows(got) == _fingerprint_truth(ip, ct)
+
+
+@pytest.mark.parametrize("numba", [True, False])
+def test_nlogn_sums_and_plugin_entropy(numba, monkeypatch):
+    from scipy.stats import entropy
+
+    import phasekit.count as pc
+    from phasekit.distributions import plugin_entropy
+
+    if numba and not HAVE_NUMBA:
+        pytest.skip("numba not installed")
+    monkeypatch.setattr(pc, "HAVE_NUMBA", numba)
+    rng = np.random.default_rng(5)
+    tok = (rng.zipf(1.2, size=(3, 4, 9000)) % 5000).astype(np.int64)  # counts beyond the 4096 table
+    c = count_states(_ds(tok, q=5000), system="sample")
+    tot, s = c.nlogn_sums()
+    flat = tok.reshape(12, -1)
+    n = np.array([np.bincount(r) for r in flat], dtype=object)
+    np.testing.assert_allclose(tot, [r.size for r in flat])
+    np.testing.assert_allclose(s, [float((v[v > 0] * np.log(v[v > 0])).sum()) for v in n], rtol=1e-12)
+    np.testing.assert_allclose(plugin_entropy(c), [[entropy(np.bincount(tok[i, j])) for j in range(4)] for i in range(3)], rtol=1e-12)
+
+
+def test_pool_sort_and_bincount_paths_agree():
+    from phasekit.count import _merge_entries
+
+    rng = np.random.default_rng(6)
+    seg = rng.integers(0, 50, size=3000)
+    states = rng.integers(0, 40, size=3000)
+    counts = rng.integers(1, 5, size=3000)
+    small = _merge_entries(seg, states, counts, 50)                       # bincount
+    big = _merge_entries(seg, states + (1 << 20), counts, 50)            # sort
+    for a, b in zip(small, (big[0], big[1] - (1 << 20), big[2]), strict=True):
+        np.testing.assert_array_equal(a, b)
+    dense = np.zeros((50, 40), dtype=np.int64)
+    np.add.at(dense, (seg, states), counts)
+    rows = np.repeat(np.arange(50), np.diff(small[0]))
+    np.testing.assert_array_equal(dense[rows, small[1]], small[2])
+    assert small[2].sum() == counts.sum()
+
+
+def test_dask_blocks_along_several_kept_dims_scatter_into_place():
+    pytest.importorskip("dask")
+    rng = np.random.default_rng(7)
+    tok = rng.integers(-1, 6, size=(5, 7, 11))
+    ds = _ds(tok)
+    eager = count_states(ds, system="sample")
+    for chunks in ({"checkpoint": 2, "prompt": 3}, {"prompt": 2}, {"checkpoint": 1, "sample": 4}):
+        assert count_states(ds.chunk(chunks), system="sample") == eager
