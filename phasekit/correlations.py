@@ -869,7 +869,8 @@ _METHODS = ("exponential", "second_moment", "integrated")
 _OSC_DEPTH = 0.05
 
 
-def _fit(model: str, r: np.ndarray, c: np.ndarray, w: np.ndarray | None, p0: tuple[float, float]):
+def _fit(model: str, r: np.ndarray, c: np.ndarray, w: np.ndarray | None,
+         p0: tuple[float, float]) -> tuple[np.ndarray | None, np.ndarray | None, float]:
     """Weighted least-squares fit of A exp(-r/xi) or B r^-eta; returns (params, cov, chi2)."""
 
     def f(rr: np.ndarray, amp: float, k: float) -> np.ndarray:
@@ -1036,7 +1037,7 @@ def _length_of(
             out["exp_p0"] = (1.0, 1.0 / out["xi"] if out["xi"] > 0 else 1.0)
         else:
             popt, pcov, chi_e = _fit("exp", r, y, w, (a0, k0))
-            if popt is not None and popt[1] > 0:
+            if popt is not None and pcov is not None and popt[1] > 0:
                 out["xi"] = 1.0 / popt[1]
                 out["xi_se"] = math.sqrt(max(pcov[1, 1], 0.0)) / popt[1] ** 2
                 out["exp_p0"] = (float(popt[0]), float(popt[1]))
@@ -1085,7 +1086,7 @@ def _length_of(
         lo = eta_start if end - eta_start >= 2 else 1
         sub = slice(lo - 1, None)
         pq_fit, pq_cov, _ = _fit("pow", r[sub], y[sub], None if w is None else w[sub], out["pow_p0"])
-        if pq_fit is not None:
+        if pq_fit is not None and pq_cov is not None:
             out["eta"] = float(pq_fit[1])
             out["eta_se"] = math.sqrt(max(pq_cov[1, 1], 0.0))
     return out
@@ -1435,7 +1436,7 @@ def _as_series(series: Any, control: Hashable) -> np.ndarray:
 
 
 def autocorrelation_time(
-    series: xr.DataArray,
+    series: xr.DataArray | xr.Dataset,
     *,
     control: Hashable = "checkpoint",
     c_window: float = 5.0,

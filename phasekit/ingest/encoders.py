@@ -769,7 +769,7 @@ class EncodedTexts:
         return {str(k): int(v) for k, v in flat.value_counts().items()}
 
 
-def _object_array(texts: Sequence[Any]) -> np.ndarray:
+def _object_array(texts: Sequence[Any] | np.ndarray) -> np.ndarray:
     if isinstance(texts, pd.Series | pd.Index):
         return texts.to_numpy(dtype=object)
     if isinstance(texts, np.ndarray) and texts.ndim == 1:

@@ -14,6 +14,7 @@ the standard library's ``json`` on generation dumps. Both give the same objects.
 from __future__ import annotations
 
 import gc
+import importlib
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,10 +23,11 @@ from typing import Any
 
 from ..errors import SchemaError
 
+_orjson: Any
 try:  # optional speed-up
-    import orjson as _orjson
+    _orjson = importlib.import_module("orjson")
 except ImportError:  # pragma: no cover - exercised where orjson is absent
-    _orjson = None  # type: ignore[assignment]
+    _orjson = None
 
 __all__ = ["MAX_LINE_BYTES", "MAX_JSON_BYTES", "gc_paused", "loads", "iter_jsonl", "iter_jsonl_blocks", "load_json_file"]
 
