@@ -227,6 +227,9 @@ def _run_analyze(ds, outdir: Path, args: argparse.Namespace, *, input_desc: str,
     from .pipeline import analyze
 
     client = _start_client(args)
+    sizes = _json_or(getattr(args, "sizes", None), "--sizes", parse_pairs=True)
+    if not isinstance(sizes, dict) or "model" not in ds.dims or "size" in ds.coords:
+        sizes = None  # readers of raw dumps put --sizes into the data; NetCDF/Zarr inputs get them here
     try:
         rep = analyze(
             ds,
@@ -238,6 +241,7 @@ def _run_analyze(ds, outdir: Path, args: argparse.Namespace, *, input_desc: str,
             progress=not getattr(args, "quiet", False),
             input_description=input_desc,
             across=getattr(args, "across", None),
+            sizes=sizes,
         )
         rep.write(outdir)
     finally:

@@ -195,7 +195,9 @@ class SizeScaling:
     collapses : ``{"binder": Collapse, "chi": Collapse, "m": Collapse}`` with ``t_c`` fixed at
         the critical point (its error propagated); only for a continuous transition.
     transition : :class:`TransitionClass` (first order / continuous / crossover).
-    assumptions : every assumption the numbers rest on (also warned about).
+    assumptions : every assumption of the scaling layer (also warned about); those of the
+        classification and the critical points are fields of ``transition`` and
+        ``critical_point`` (``notes`` repeats the critical points').
     notes : what was not computed and why.
     """
 
@@ -277,18 +279,18 @@ class SizeScaling:
 
 
 def _transition_order(m: dict[float, xr.DataArray], n_config: dict[float, float], *, replica: Hashable,
-                      control: str, dimension: float | None, seed: int | None) -> tuple[Any, list[str]]:
+                      control: str, dimension: float | None, seed: int | None) -> Any:
     """:func:`phasekit.classify_transition` with each member's configuration size N.
 
     χ_max grows against N when the members' N differ (lattices, N = L^d) and against the
     scaling size when every member has the same N (model families sampled with the same
-    tokens per configuration); the latter is an assumption of classify_transition, copied here.
+    tokens per configuration); the latter is an assumption, a field of the TransitionClass
+    (``assumptions``, ``growth_variable``) and not repeated in :class:`SizeScaling`.
     """
     from . import classify_transition
 
-    res = classify_transition(m, replica=replica, control=control, n_by_size=n_config,
-                              dimension=dimension, seed=seed)
-    return res, [f"transition order: {a}" for a in getattr(res, "assumptions", ())]
+    return classify_transition(m, replica=replica, control=control, n_by_size=n_config,
+                               dimension=dimension, seed=seed)
 
 
 def _critical_points(m: dict[float, xr.DataArray], *, replica: Hashable, control: str, block: Hashable | None,
@@ -368,9 +370,7 @@ def scale_across_sizes(
     assumptions = [] if dimension else [
         f"size used as the scaling variable itself (units: {size_units}); with size = L^d the "
         "exponents are per unit of size: nu_size = d nu, and gamma/nu, beta/nu are divided by d"]
-    transition, a = _transition_order(m, n_by, replica=replica, control=control,
-                                      dimension=dimension, seed=seed)
-    assumptions += a
+    transition = _transition_order(m, n_by, replica=replica, control=control, dimension=dimension, seed=seed)
     notes: list[str] = []
     cp = cp_chi = None
     collapses: dict[str, Any] = {}

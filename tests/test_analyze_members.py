@@ -185,7 +185,7 @@ def test_three_models_with_the_same_samples_per_prompt_report_every_boundary():
     assert ss.configuration_sizes == (16.0, 16.0, 16.0)      # N (samples per prompt), not the size
     # the same N for every model: chi_max growth is measured against the size, and said so
     assert ss.transition.growth_variable == "size"
-    assert any("same configuration size N = 16" in a for a in ss.assumptions)
+    assert any("same configuration size N = 16" in a for a in ss.transition.assumptions)
 
 
 # --------------------------------------------------------------------------- Potts as models

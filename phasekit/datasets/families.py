@@ -48,7 +48,8 @@ def potts_models(
     Each L is sampled by :func:`phasekit.datasets.potts_by_size` (Swendsen–Wang; keywords
     ``kw`` go to :func:`phasekit.datasets.potts_samples`). The result has dims
     ``(model, checkpoint, sample, position)``: ``model`` labels ``"L8"``…, coordinate
-    ``size = L²`` (the finite-size variable, in lattice sites) and ``L`` along ``model``;
+    ``size = L²`` (the finite-size variable, in lattice sites; attr ``dimension = 2`` says
+    size = L^d, so the scaling fits use L = size^(1/2)) and ``L`` along ``model``;
     the temperatures are the ``step`` coordinate along ``checkpoint`` (dims
     ``(model, checkpoint)`` when ``temperatures`` is a callable ``L -> grid`` giving each
     size its own window; the grids must have the same length). Positions beyond L² of the
@@ -78,7 +79,8 @@ def potts_models(
         {"token": (("model", "checkpoint", "sample", "position"), tokens)},
         coords={
             "model": [f"L{L}" for L in lattices],
-            "size": ("model", np.array([L * L for L in lattices], dtype=float), {"units": "lattice sites"}),
+            "size": ("model", np.array([L * L for L in lattices], dtype=float),
+                     {"units": "lattice sites", "dimension": 2}),
             "L": ("model", np.array(lattices)),
             "checkpoint": [f"t{i:02d}" for i in range(grids[0].size)],
             "step": (*step[:1], step[1], {"units": "J/k_B", "meaning": "temperature"}),
