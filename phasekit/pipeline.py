@@ -278,13 +278,19 @@ def _analyze_members(ds: xr.Dataset, *, across: str | None, sizes: Mapping[Any, 
 
     if isinstance(ds, xr.DataArray):
         ds = ds.to_dataset(name="token")
+    if sizes is not None and "model" not in token_array(ds).dims:
+        raise SchemaError("sizes= names model sizes, but the data have no 'model' dim",
+                          where=f"dims are {list(token_array(ds).dims)}",
+                          fix="drop sizes=, or stack the models along a 'model' dim")
     dim = _member_dim(ds, across)
     if dim is None:
         return None
     if dim == "model":
         ds = _model_sizes(ds, sizes)
     inner_across = None if dim == across else across
-    reports = {key: analyze(sub, n_states=q, across=inner_across, **kw) for key, sub, q in _members(ds, dim, n_states)}
+    inner_sizes = None if dim == "model" else sizes          # a model dim nested inside tasks/runs
+    reports = {key: analyze(sub, n_states=q, across=inner_across, sizes=inner_sizes, **kw)
+               for key, sub, q in _members(ds, dim, n_states)}
     first = next(iter(reports.values()))
     control = first.settings["control"]
     grid, span = _span(reports)
