@@ -234,7 +234,7 @@ def resolve_n_states(obj: Any, n_states: int | None = None) -> int | None:
     except (TypeError, ValueError) as err:
         raise SchemaError(f"n_states={q!r} is not an integer", where="n_states= or attrs['n_states']",
                           fix="pass n_states=q, the size of the answer space") from err
-    if q_int != q or q_int < 1:
+    if (not isinstance(q, str) and q_int != q) or q_int < 1:
         raise SchemaError(f"n_states must be a positive integer, got {q!r}", where="n_states= or attrs['n_states']",
                           fix="pass n_states=q, the size of the answer space")
     return q_int

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ._meta import resolve_n_states
 from .errors import SchemaError
 
 __all__ = ["CANONICAL_DIMS", "REQUIRED_DIMS", "validate", "token_array", "summary"]
@@ -229,16 +230,7 @@ def validate(ds: xr.Dataset, *, control: str = "checkpoint", n_states: int | Non
             where=", ".join(f"{d}={n}" for d, n in tok.sizes.items()),
             fix="check the loader mapping: no rows were read",
         )
-    q = n_states if n_states is not None else ds.attrs.get("n_states")
-    if q is not None:
-        try:
-            q = int(q)
-        except (TypeError, ValueError) as err:
-            raise SchemaError(f"n_states={q!r} is not an integer", where="attrs['n_states']",
-                              fix="set n_states to the size of the outcome space") from err
-        if q < 1:
-            raise SchemaError(f"n_states={q} must be >= 1", where="attrs['n_states']",
-                              fix="set n_states to the size of the outcome space")
+    q = resolve_n_states(ds, n_states)  # the one rule: n_states=, else attrs; a SchemaError if not >= 1
     _check_values(tok, q)
     _check_steps(ds, control)
     order = canonical_order(tok.dims) if control == "checkpoint" else _order_with_control(tok.dims, control)
