@@ -611,6 +611,6 @@ def size_comparison(comparison: xr.Dataset, *, member: Hashable = "member", ax=N
     ax.set_xlabel(f"boundary location (training {unit})")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _step_text(v)))
     ax.set_title("Boundaries across members (bars: (lower, upper] intervals)", fontsize=10)
-    if kdim:
+    if kdim and ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7)
     return ax

@@ -195,3 +195,40 @@ def test_members_figures_from_issue16_fields(staged):
     assert "Across run (2 members)" in block["text"]
     for f in figs.values():
         plt.close(f)
+
+
+@pytest.mark.slow
+def test_size_scaling_from_a_real_model_family_is_rendered():
+    """H4's analysis across model sizes (issue 16) in the summary, the key numbers, the
+    page and the figures: the numbers are the SizeScaling's own."""
+    from phasekit.datasets.families import potts_models
+    from phasekit.report.html import render_html
+    from phasekit.report.numbers import format_estimate
+    from phasekit.report.schema import validate_summary
+
+    ds, _ = potts_models(q=2, sizes=[6, 8, 12], temperatures=np.linspace(1.5, 3.2, 16), n_samples=80, seed=0)
+    rep = _analyze(ds)
+    assert rep.size_scaling is not None and rep.members
+    block = rep.summary()
+    sc = rep.size_scaling
+    assert block["size_scaling"]["sizes"] == [float(s) for s in sc.sizes]
+    if sc.critical_point is not None:
+        cp = block["size_scaling"]["critical_point"]
+        assert cp["value"] == pytest.approx(sc.critical_point.value)
+        row = next(r for r in block["key_numbers"] if r["quantity"].startswith("critical point (Binder"))
+        assert format_estimate(sc.critical_point.value, sc.critical_point.stderr) in row["value"]
+    for k, (v, _se) in sc.exponents().items():
+        assert block["size_scaling"]["exponents"][k]["value"] == pytest.approx(v)
+    assert [m["member"] for m in block["members"]] == list(rep.members)
+    import json
+
+    validate_summary(json.loads(json.dumps(rep.to_dict(), default=str)))
+    figs = draw_figures(rep)
+    assert "size_comparison" in figs
+    ax = figs["order_parameters"].axes[0]
+    assert "temperature" in ax.get_xlabel()              # the control is a temperature, not a step
+    rep._figures = {n: b"png" for n in figs}
+    page = render_html(rep)
+    assert "Size scaling" in page and "id='members'" in page
+    for f in figs.values():
+        plt.close(f)

@@ -488,7 +488,8 @@ def key_numbers(block: dict[str, Any]) -> list[dict[str, str]]:
             rows.append({"quantity": f"exponent {k}", "value": format_estimate(v["value"], v["stderr"]),
                          "detail": "finite-size collapse, critical point fixed (its error propagated)"})
     t = block["transition"]
-    rows.append({"quantity": "transition order", "value": (t["kind"] or "not classified").replace("_", "-"),
+    verdict = "" if t["kind"] is None else (" (conclusive)" if t["conclusive"] else " (not conclusive)")
+    rows.append({"quantity": "transition order", "value": (t["kind"] or "not classified").replace("_", "-") + verdict,
                  "detail": t["text"]})
     rows.append({"quantity": "unparsed answers", "value": format_percent(block["unparsed_rate"])
                  if block["unparsed_rate"] is not None else "not applicable (token data)",
