@@ -132,6 +132,8 @@ def captions(rep: Report) -> dict[str, tuple[str, str]]:
              "interval. ")
     rw = _replica_word(rep)
     est = rep.order["entropy"].attrs.get("estimator", "default") if "entropy" in rep.order else "default"
+    js_err = str(rep.order["js_divergence"].attrs.get("error_method", "jackknife over prompts")).replace("_", " ") \
+        if "js_divergence" in rep.order else ""
     return {
         "order_parameters": (
             "entropy and order parameters against training step",
@@ -141,8 +143,8 @@ def captions(rep: Report) -> dict[str, tuple[str, str]]:
         "prompt_divergence": (
             "between-prompt divergence against training step",
             "Mean pairwise Jensen–Shannon divergence (nats) between the prompts' answer distributions; error "
-            f"band ±1 bootstrap standard error ({n_boot} multinomial redraws). Dotted: the same statistic when "
-            "all prompts share one distribution (finite-sample null). " + shade + axis_note),
+            f"band ±1 standard error ({js_err}). Dotted: the same statistic when all prompts share one "
+            f"distribution (finite-sample null, {n_boot} multinomial redraws). " + shade + axis_note),
         "fluctuations": (
             "susceptibility and Binder cumulant against training step",
             f"Susceptibility χ = N(⟨m²⟩ − ⟨m⟩²) and Binder cumulant U = 1 − ⟨m⁴⟩/(3⟨m²⟩²) of the Potts "

@@ -266,7 +266,8 @@ def assumptions(rep: Report) -> list[str]:
     if chi is not None and chi.attrs.get("N_note"):
         out.append(f"susceptibility: {chi.attrs['N_note']}")
     if rep.seed is not None and str(rep.seed.attrs.get("reference", "")).count(",") == 0:
-        out.append("seed attribution: the first checkpoint is the base model (no 'stage' coordinate names it)")
+        out.append("seed attribution: the first checkpoint stands for the base model (no 'stage' coordinate "
+                   "names a base stage before the others)")
     return list(dict.fromkeys(out))
 
 
