@@ -5,25 +5,27 @@ same 20,000-state uniform with K overstated as 40,000; Zipf p_k ~ k^-s with s = 
 100,000 states, s = 1.0 over 1,000 and 50,000, s = 1.2 over 10,000; a two-level step (100
 states with half the mass, 9,900 with the other half); a geometric p_k ~ 0.999^k over
 10,000; one Dirichlet(0.1) and one Dirichlet(1) draw over 1,000.  N in {100, 300, 1000,
-3000, 10000}; 200 repetitions (peers: 30).  Every phasekit estimator (given K), the
-K-free ones (``chao_wang_jost``, ``pym`` without K) and the peers that install here
-(pyitlib's James-Stein and Good-Turing given the alphabet, skipped above 20,000 states
-where one call takes ~1 s; infomeasure's Chao-Shen, Grassberger and NSB with K) run on the
-same samples.  Reported: relative bias, RMSE, coverage of +-1.96 stderr.  For the default
-``bma`` the coverage is also given for its posterior sd alone (the error bar before issue
-14), recovered as ``sqrt(stderr^2 - spread^2)`` with the spread recomputed from the
-public nsb/pym/chao_wang_jost values.
+3000, 10000}.  Every phasekit estimator (given K), the K-free ones (``chao_wang_jost``,
+``pym`` without K) and the peers run on the same samples: the independent JVHW and
+Valiant-Valiant "unseen" implementations of ``tests/test_validation_entropy.py`` (written
+from the papers), pyitlib's James-Stein and Good-Turing given the alphabet (skipped above
+20,000 states, ~1 s per call), infomeasure's Chao-Shen, Grassberger and NSB with K.
+Reported: relative bias, RMSE, coverage of +-1.96 stderr; for the two defaults also the
+coverage of the error bar each had before issue 14's second round (``bma``: its posterior
+sd alone; ``chao_wang_jost``: its jackknife alone) and the ratio of RMSEs against the
+obvious alternative (``nsb`` with K; ``pym`` without K, the previous K-free fallback).
 
-Cost: ms per configuration of ``bma`` in one vectorised call, against ``chao_wang_jost``
-(what ``analyze`` used to switch to above 20,000 configurations), and NSB vectorised
-against per-configuration loops.
+A held-out set (the full run only): 29 other generators (Zipf s = 0.6 / 0.9 / 1.1 / 1.5
+and Dirichlet(0.03 / 0.3 / 3) draws over 300, 5,000 and 200,000 states, three other steps,
+two geometrics, a uniform over 3,000, two log-normal draws), 60 repetitions.
 
-``python benchmarks/bench_entropy.py`` runs everything and writes the tables to
-``docs/entropy.md`` (between the BENCHMARK markers); ``main(smoke=True)`` is a CI-sized run.
-JVHW and Valiant-Valiant "unseen" are not run: neither installs from PyPI here and a
-faithful reimplementation (JVHW needs its best-polynomial coefficient tables, "unseen" a
-linear program) was out of this change's time; the issue's figures for them are quoted in
-docs/entropy.md as the audit's, not as measured here.
+Cost: CPU ms per configuration of ``bma`` in one vectorised call against ``chao_wang_jost``,
+and NSB vectorised against per-configuration loops.
+
+``python benchmarks/bench_entropy.py`` runs the full size and writes the tables to
+``docs/entropy.md`` (between the BENCHMARK markers); ``main(ci=True)`` is the CI size (40
+repetitions, 8 for the peers, no held-out set, nothing written); ``main(smoke=True)`` a
+seconds-long run on three small distributions.
 """
 
 from __future__ import annotations
@@ -38,15 +40,23 @@ import numpy as np
 
 from phasekit.entropy_estimators import (
     DEFAULT_ESTIMATOR,
+    DEFAULT_ESTIMATOR_WITHOUT_K,
     ESTIMATORS,
+    _bma_posterior,
+    _check_fingerprint,
+    _cwj_jackknife,
     entropy_from_fingerprint,
     fingerprint_from_counts,
 )
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "entropy.md"
+REPO = Path(__file__).resolve().parent.parent
+DOC = REPO / "docs" / "entropy.md"
 BEGIN, END = "<!-- BENCHMARK:BEGIN -->", "<!-- BENCHMARK:END -->"
 SIZES = (100, 300, 1000, 3000, 10000)
-PEER_REPS = 30
+BMA_POST = "bma (posterior sd only)"
+CWJ_JACK = "chao_wang_jost (jackknife only)"
+PYM_FREE = "pym (no K)"
+FP = tuple[np.ndarray, np.ndarray, np.ndarray]  # CSR fingerprint (indptr, multiplicity, n_with)
 
 
 def _zipf(k: int, s: float = 1.0) -> np.ndarray:
@@ -79,6 +89,28 @@ def distributions(smoke: bool = False) -> dict[str, tuple[np.ndarray, int]]:
     }
 
 
+def held_out_distributions() -> dict[str, tuple[np.ndarray, int]]:
+    """Generators not in :func:`distributions` (the defaults were not chosen on them)."""
+    rng = np.random.default_rng(555)
+    out: dict[str, tuple[np.ndarray, int]] = {}
+    for k in (300, 5000, 200_000):
+        for s in (0.6, 0.9, 1.1, 1.5):
+            out[f"zipf{s}-{k}"] = (_zipf(k, s), k)
+        for a in (0.03, 0.3, 3.0):
+            out[f"dirichlet{a}-{k}"] = (rng.dirichlet(np.full(k, a)), k)
+    for k, frac, mass in ((3000, 0.02, 0.7), (30_000, 0.005, 0.3), (200_000, 0.001, 0.5)):
+        h = int(k * frac)
+        out[f"step{h}:{mass}-{k}"] = (np.r_[np.full(h, mass / h), np.full(k - h, (1 - mass) / (k - h))], k)
+    for r, k in ((0.99, 2000), (0.9995, 50_000)):
+        g = r ** np.arange(k)
+        out[f"geometric{r}-{k}"] = (g / g.sum(), k)
+    out["uniform-3000"] = (np.full(3000, 1 / 3000), 3000)
+    for sg, k in ((1.0, 20_000), (2.0, 5000)):
+        p = rng.lognormal(0.0, sg, k)
+        out[f"lognormal{sg}-{k}"] = (p / p.sum(), k)
+    return out
+
+
 def true_entropy(p: np.ndarray) -> float:
     p = p[p > 0]
     return float(-(p * np.log(p)).sum())
@@ -87,14 +119,34 @@ def true_entropy(p: np.ndarray) -> float:
 # ------------------------------------------------------------------------------ peers
 
 
-def _peer_functions():
-    """Peer estimators available here: name -> (function(samples, K) -> H in nats, cost)."""
-    peers = {}
+def _reference_estimators() -> dict:
+    """JVHW and "unseen" from the validation tests (independent, written from the papers)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    try:
+        from test_validation_entropy import jvhw_entropy, unseen_entropy
+    except Exception as exc:  # noqa: BLE001 - the benchmark runs without them
+        print(f"reference estimators not available: {exc}", file=sys.stderr)
+        return {}
+
+    def on_fingerprint(fn):
+        def f(counts_row, k):
+            _, mult, nwith = fingerprint_from_counts(counts_row[None])
+            return fn(mult, nwith)
+        return f
+
+    return {"JVHW (reference)": on_fingerprint(jvhw_entropy),
+            "unseen (reference)": on_fingerprint(unseen_entropy)}
+
+
+def _peer_functions() -> dict:
+    """Peers available here: name -> function(counts row, K) -> H in nats."""
+    peers = _reference_estimators()
     try:
         from pyitlib import discrete_random_variable as drv
 
         def _pyit(est):
-            def f(x, k):
+            def f(row, k):
+                x = np.repeat(np.arange(row.size), row)
                 return float(drv.entropy(x, base=np.e, estimator=est, Alphabet_X=np.arange(k)))
             return f
 
@@ -110,7 +162,8 @@ def _peer_functions():
         logging.getLogger("infomeasure").setLevel(logging.ERROR)
 
         def _im(approach, with_k=False):
-            def f(x, k):
+            def f(row, k):
+                x = np.repeat(np.arange(row.size), row)
                 kw = {"K": k} if with_k else {}
                 return float(im.entropy(x, approach=approach, base="e", **kw))
             return f
@@ -124,11 +177,10 @@ def _peer_functions():
 
 
 def _peer_reps(name: str, k: int, reps: int) -> int:
-    """Peers are per-configuration Python calls: PEER_REPS repetitions; pyitlib costs ~1 s
-    per call above 20,000 states, so it is not run there (NaN in the tables)."""
+    """pyitlib costs ~1 s per call above 20,000 states: not run there (NaN in the tables)."""
     if name.startswith("pyitlib") and k > 20_000:
         return 0
-    return min(reps, PEER_REPS)
+    return reps
 
 
 # ------------------------------------------------------------------------------ accuracy
@@ -136,7 +188,7 @@ def _peer_reps(name: str, k: int, reps: int) -> int:
 
 def _summ(h: np.ndarray, se: np.ndarray | None, truth: float) -> dict:
     ok = np.isfinite(h)
-    out = {"n": int(h.size), "n_nan": int((~ok).sum())}
+    out: dict[str, float] = {"n": int(h.size), "n_nan": int((~ok).sum())}
     if ok.sum() == 0:
         out.update(bias=float("nan"), rel_bias=float("nan"), rmse=float("nan"), coverage=float("nan"))
         return out
@@ -148,35 +200,52 @@ def _summ(h: np.ndarray, se: np.ndarray | None, truth: float) -> dict:
     return out
 
 
-def _phasekit_cases(fp, k: int, truth: float, seconds: dict) -> dict:
-    """Every phasekit estimator with K, pym without K, and bma's posterior-sd-only coverage."""
-    case, vals = {}, {}
-    for est in ESTIMATORS:
-        t0 = time.process_time()
-        vals[est] = entropy_from_fingerprint(*fp, estimator=est, n_states=k)
-        seconds[est] = seconds.get(est, 0.0) + time.process_time() - t0
-        case[est] = _summ(*vals[est], truth)
-    h, se = entropy_from_fingerprint(*fp, estimator="pym", n_states=None)
-    case["pym (no K)"] = _summ(h, se, truth)
-    hb, sb = vals["bma"]
-    spread = np.max(np.abs(np.stack([vals[e][0] for e in ("nsb", "pym", "chao_wang_jost")]) - hb), axis=0)
-    post = np.sqrt(np.maximum(sb * sb - spread * spread, 0.0))
-    case["bma (posterior sd only)"] = _summ(hb, post, truth)
+def _timed(seconds: dict, name: str, fn):
+    t0 = time.process_time()
+    out = fn()
+    seconds[name] = seconds.get(name, 0.0) + time.process_time() - t0
+    return out
+
+
+def _default_cases(fp: FP, k: int, truth: float, seconds: dict) -> dict:
+    """The two defaults with their old error bars: bma's posterior sd, CWJ's jackknife."""
+    case = {}
+    h, se = _timed(seconds, "bma", lambda: entropy_from_fingerprint(*fp, estimator="bma", n_states=k))
+    case["bma"] = _summ(h, se, truth)
+    h_post, sd_post = _bma_posterior(_check_fingerprint(*fp), float(k))
+    case[BMA_POST] = _summ(h_post, sd_post, truth)
+    h, se = _timed(seconds, "chao_wang_jost",
+                   lambda: entropy_from_fingerprint(*fp, estimator="chao_wang_jost"))
+    case["chao_wang_jost"] = _summ(h, se, truth)
+    case[CWJ_JACK] = _summ(h, _cwj_jackknife(_check_fingerprint(*fp)), truth)
     return case
 
 
-def _peer_cases(counts: np.ndarray, k: int, truth: float, peer_fns: dict, seconds: dict) -> dict:
+def _phasekit_cases(fp: FP, k: int, truth: float, seconds: dict, defaults_only: bool = False) -> dict:
+    """Every phasekit estimator with K, pym without K, and the defaults' old error bars."""
+    case = _default_cases(fp, k, truth, seconds)
+    if defaults_only:
+        return case
+    for est in ESTIMATORS:
+        if est not in case:
+            h, se = _timed(seconds, est, lambda est=est: entropy_from_fingerprint(*fp, estimator=est, n_states=k))
+            case[est] = _summ(h, se, truth)
+    h, se = entropy_from_fingerprint(*fp, estimator="pym", n_states=None)
+    case[PYM_FREE] = _summ(h, se, truth)
+    return case
+
+
+def _peer_cases(counts: np.ndarray, k: int, truth: float, peer_fns: dict, reps: int, seconds: dict) -> dict:
     case = {}
     for pname, fn in peer_fns.items():
-        r = _peer_reps(pname, k, counts.shape[0])
+        r = _peer_reps(pname, k, min(reps, counts.shape[0]))
         hs = np.full(max(r, 1), np.nan)  # r == 0: "not run" (n = 1, NaN)
         t0 = time.process_time()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for i in range(r):
-                x = np.repeat(np.arange(counts.shape[1]), counts[i])
                 try:
-                    hs[i] = fn(x, k)
+                    hs[i] = fn(counts[i], k)
                 except Exception:  # noqa: BLE001 - a peer failing is a NaN in the table
                     hs[i] = np.nan
         seconds[pname] = seconds.get(pname, 0.0) + time.process_time() - t0
@@ -184,49 +253,50 @@ def _peer_cases(counts: np.ndarray, k: int, truth: float, peer_fns: dict, second
     return case
 
 
-def accuracy(smoke: bool = False, reps: int | None = None, sizes=None, peers: bool = True) -> dict:
-    dists = distributions(smoke)
-    reps = reps or (5 if smoke else 200)
-    sizes = sizes or ((100, 300) if smoke else SIZES)
-    peer_fns = _peer_functions() if peers and not smoke else {}
-    rng = np.random.default_rng(7)
-    res: dict = {"reps": reps, "sizes": list(sizes), "cases": {}, "truth": {}, "seconds": {}}
+def accuracy(dists: dict, reps: int, peer_reps: int = 0, sizes=SIZES, seed: int = 7,
+             defaults_only: bool = False) -> dict:
+    """Bias / RMSE / coverage of every estimator on ``reps`` samples per (distribution, N)."""
+    peer_fns = _peer_functions() if peer_reps else {}
+    rng = np.random.default_rng(seed)
+    res: dict = {"reps": reps, "peer_reps": peer_reps, "sizes": list(sizes), "cases": {},
+                 "truth": {}, "seconds": {}}
     for dname, (p, k) in dists.items():
         truth = true_entropy(p)
         res["truth"][dname] = truth
         for n in sizes:
             counts = rng.multinomial(n, p, size=reps)
-            case = _phasekit_cases(fingerprint_from_counts(counts), k, truth, res["seconds"])
-            case.update(_peer_cases(counts, k, truth, peer_fns, res["seconds"]))
+            case = _phasekit_cases(fingerprint_from_counts(counts), k, truth, res["seconds"], defaults_only)
+            case.update(_peer_cases(counts, k, truth, peer_fns, peer_reps, res["seconds"]))
             res["cases"][(dname, n)] = case
-            c = case[DEFAULT_ESTIMATOR]
-            print(f"{dname:>24} N={n:>5}: default {100 * c['rel_bias']:+.1f}% cover "
-                  f"{100 * c['coverage']:.0f}% (posterior sd only "
-                  f"{100 * case['bma (posterior sd only)']['coverage']:.0f}%)", flush=True)
+            b, c = case["bma"], case["chao_wang_jost"]
+            print(f"{dname:>24} N={n:>5}: bma {100 * b['rel_bias']:+.1f}% cover {100 * b['coverage']:.0f}% "
+                  f"| cwj {100 * c['rel_bias']:+.1f}% cover {100 * c['coverage']:.0f}%", flush=True)
     res["estimators"] = list(next(iter(res["cases"].values())))
-    res["worst_rel_bias"] = {
-        n: {e: float(np.max([abs(res["cases"][(d, n)][e]["rel_bias"]) for d in dists]))
-            for e in res["estimators"]}
-        for n in sizes
-    }
     return res
 
 
-def cost(n_config: int = 1000, seed: int = 4) -> dict:
-    """CPU ms per configuration, one vectorised call, for bma and chao_wang_jost."""
+def worst_bias(acc: dict, estimator: str, dists: list[str]) -> dict:
+    return {n: float(np.max([abs(acc["cases"][(d, n)][estimator]["rel_bias"]) for d in dists]))
+            for n in acc["sizes"]}
+
+
+def cost(n_config: int = 1000, seed: int = 4) -> list[dict]:
+    """CPU ms per configuration, one vectorised call: bma against chao_wang_jost."""
     rng = np.random.default_rng(seed)
-    out = {}
-    for name, p in (("uniform-1000", np.full(1000, 1e-3)), ("zipf1.0-50000", _zipf(50_000))):
+    rows = []
+    samples = (("uniform-1000", np.full(1000, 1e-3)), ("zipf1.0-50000", _zipf(50_000)),
+               ("zipf0.8-100000", _zipf(100_000, 0.8)))
+    for name, p in samples:
         for n in (100, 1000, 10_000):
             fp = fingerprint_from_counts(rng.multinomial(n, p, size=n_config))
-            row = {}
+            row: dict = {"sample": name, "N": n}
             for est in ("bma", "chao_wang_jost"):
                 t0 = time.process_time()
                 entropy_from_fingerprint(*fp, estimator=est, n_states=p.size)
-                row[est] = 1e3 * (time.process_time() - t0) / n_config
-            out[(name, n)] = row
-    return out
-
+                row[f"{est}_ms"] = 1e3 * (time.process_time() - t0) / n_config
+            row["bma_over_chao_wang_jost"] = row["bma_ms"] / row["chao_wang_jost_ms"]
+            rows.append(row)
+    return rows
 
 # ------------------------------------------------------------------------------ speed
 
@@ -336,28 +406,32 @@ def _table(header: str, rows: list[tuple[str, list[str]]], sizes) -> list[str]:
     return lines + [f"| {name} | " + " | ".join(cells) + " |" for name, cells in rows] + [""]
 
 
-def _default_tables(acc: dict) -> list[str]:
-    sizes = acc["sizes"]
+def _default_table(acc: dict, est: str, old: str, title: str) -> list[str]:
+    """relative bias / coverage (coverage of the old error bar) per distribution and N."""
     rows = []
     for d in acc["truth"]:
         cells = []
-        for n in sizes:
+        for n in acc["sizes"]:
             c = acc["cases"][(d, n)]
-            b, post = c[DEFAULT_ESTIMATOR], c["bma (posterior sd only)"]
-            cells.append(f"{_fmt(b['rel_bias'], True)} / {100 * b['coverage']:.0f}% "
-                         f"({100 * post['coverage']:.0f}%)")
+            cells.append(f"{_fmt(c[est]['rel_bias'], True)} / {100 * c[est]['coverage']:.0f}% "
+                         f"({100 * c[old]['coverage']:.0f}%)")
         rows.append((d, cells))
-    return (["### Default `bma` (given K): relative bias / 95% coverage (coverage of the "
-             "posterior sd alone, the error bar before issue 14)", ""]
-            + _table("distribution", rows, sizes))
+    return [title, ""] + _table("distribution", rows, acc["sizes"])
+
+
+def _coverage_summary(acc: dict, est: str, dists: list[str]) -> str:
+    cov = np.array([acc["cases"][(d, n)][est]["coverage"] for d in dists for n in acc["sizes"]])
+    return (f"{int(np.sum(cov >= 0.9))} of {cov.size} cells cover >= 90% (lowest {100 * cov.min():.0f}%), "
+            f"{int(np.sum((cov >= 0.9) & (cov <= 0.98)))} within 90-98%, {int(np.sum(cov > 0.98))} above 98%")
 
 
 def _worst_table(acc: dict, title: str, names: list[str], dists: list[str]) -> list[str]:
-    sizes = acc["sizes"]
     rows = []
     for e in names:
+        if e not in acc["estimators"]:
+            continue
         cells = []
-        for n in sizes:
+        for n in acc["sizes"]:
             cs = [acc["cases"][(d, n)][e] for d in dists]
             ran = [c for c in cs if c["n_nan"] < c["n"]]  # not run / all NaN: left out, counted
             b = [abs(c["rel_bias"]) for c in ran]
@@ -368,18 +442,31 @@ def _worst_table(acc: dict, title: str, names: list[str], dists: list[str]) -> l
             if len(ran) < len(cs):
                 cell += f" ({len(ran)} of {len(cs)})"
             cells.append(cell)
-        rows.append(((f"**{e}** (default)" if e == DEFAULT_ESTIMATOR else e), cells))
-    return [title, ""] + _table("estimator", rows, sizes)
+        default = e in (DEFAULT_ESTIMATOR, DEFAULT_ESTIMATOR_WITHOUT_K)
+        rows.append(((f"**{e}** (default)" if default else e), cells))
+    return [title, ""] + _table("estimator", rows, acc["sizes"])
+
+
+def ratio_rows(acc: dict, dists: list[str]) -> list[dict]:
+    """RMSE of each default over that of the obvious alternative, per N (median, max)."""
+    rows = []
+    for est, alt in (("bma", "nsb"), ("chao_wang_jost", PYM_FREE)):
+        if alt not in acc["estimators"]:
+            continue
+        for n in acc["sizes"]:
+            r = np.array([acc["cases"][(d, n)][est]["rmse"] / acc["cases"][(d, n)][alt]["rmse"] for d in dists])
+            rows.append({"default": est, "alternative": alt, "N": n,
+                         "rmse_ratio_median": float(np.median(r)), "rmse_ratio_max": float(np.max(r))})
+    return rows
 
 
 def _per_distribution(acc: dict) -> list[str]:
-    sizes = acc["sizes"]
     lines = []
     for d, truth in acc["truth"].items():
         rows = []
         for e in acc["estimators"]:
             cells = []
-            for n in sizes:
+            for n in acc["sizes"]:
                 c = acc["cases"][(d, n)][e]
                 if np.isfinite(c["rmse"]):
                     cell = f"{_fmt(c['rel_bias'], True)} / {c['rmse']:.3f}"
@@ -392,35 +479,61 @@ def _per_distribution(acc: dict) -> list[str]:
                 cells.append(cell)
             rows.append((e, cells))
         lines += [f"#### {d} (H = {truth:.4f} nats): relative bias / RMSE (nats) / 95% coverage", ""]
-        lines += _table("estimator", rows, sizes)
+        lines += _table("estimator", rows, acc["sizes"])
     return lines
 
 
-def markdown(acc: dict, spd: dict, cst: dict) -> str:
+def _cost_lines(cst: list[dict], spd: dict) -> list[str]:
+    lines = ["### Cost (CPU ms per configuration, 1,000 configurations in one call)", "",
+             "| sample | bma | chao_wang_jost | bma / chao_wang_jost |", "| --- | --- | --- | --- |"]
+    lines += [f"| {r['sample']}, N = {r['N']} | {r['bma_ms']:.2f} | {r['chao_wang_jost_ms']:.3f} | "
+              f"{r['bma_over_chao_wang_jost']:.0f} |" for r in cst]
+    return lines + ["", f"NSB vectorised over {spd['n_config']} configurations (K = {spd['K']}, N = {spd['N']}): "
+                    f"{spd['vectorised_s']:.2f} s; the same function in a per-configuration loop "
+                    f"{spd['loop_s_extrapolated']:.1f} s ({spd['speedup']:.0f}x), a scalar quadrature NSB "
+                    f"{spd['quad_loop_s_extrapolated']:.1f} s ({spd['speedup_vs_quad']:.0f}x; largest "
+                    f"difference {spd['max_abs_diff_quad']:.1e} nats).", ""]
+
+
+def markdown(acc: dict, spd: dict, cst: list[dict], held: dict | None = None) -> str:
     dists = list(acc["truth"])
     true_k = [d for d in dists if "K=" not in d]
-    k_free = ["chao_wang_jost", "pym (no K)", "grassberger", "chao_shen", "miller_madow", "plugin"]
-    k_free += [e for e in acc["estimators"] if e.startswith("infomeasure") and "NSB" not in e]
-    lines = [
-        f"Measured by `python benchmarks/bench_entropy.py`: {acc['reps']} repetitions per cell "
-        f"for phasekit, {PEER_REPS} for the peers (pyitlib not run above 20,000 states; "
-        f"'(k of n)' = over the k distributions where the estimator ran and returned numbers).",
-        "",
-    ]
-    lines += _default_tables(acc)
+    peers = [e for e in acc["estimators"] if "(reference)" in e or e.startswith(("pyitlib", "infomeasure"))]
+    k_free = ["chao_wang_jost", CWJ_JACK, PYM_FREE, "grassberger", "chao_shen", "miller_madow", "plugin"]
+    k_free += [e for e in peers if not e.startswith("pyitlib") and "NSB" not in e]
+    lines = [f"Measured by `python benchmarks/bench_entropy.py`: {acc['reps']} repetitions per cell for "
+             f"phasekit, {acc['peer_reps']} for the peers (pyitlib not run above 20,000 states; '(k of n)' "
+             "= over the k distributions where the estimator ran and returned numbers).", ""]
+    lines += _default_table(acc, "bma", BMA_POST, "### Default with K, `bma`: relative bias / 95% coverage "
+                            "(coverage of its posterior sd alone)")
+    lines += ["bma: " + _coverage_summary(acc, "bma", dists) + ".", ""]
+    lines += _default_table(acc, "chao_wang_jost", CWJ_JACK, "### Default without K, `chao_wang_jost`: "
+                            "relative bias / 95% coverage (coverage of its jackknife alone)")
+    lines += ["chao_wang_jost: " + _coverage_summary(acc, "chao_wang_jost", dists) + ".", ""]
     lines += _worst_table(acc, "### Worst |relative bias| / lowest 95% coverage over the distributions "
-                          "with the true K", [e for e in acc["estimators"] if e != "pym (no K)"], true_k)
+                          "with the true K", [e for e in acc["estimators"] if e not in (PYM_FREE, CWJ_JACK)],
+                          true_k)
     lines += _worst_table(acc, "### Without K: worst |relative bias| / lowest coverage over all "
                           "distributions (K-free estimators)", k_free, dists)
-    lines += ["### Cost (CPU ms per configuration, 1,000 configurations in one call)", "",
-              "| sample | bma | chao_wang_jost |", "| --- | --- | --- |"]
-    lines += [f"| {d}, N = {n} | {r['bma']:.2f} | {r['chao_wang_jost']:.3f} |" for (d, n), r in cst.items()]
-    lines += ["", f"NSB vectorised over {spd['n_config']} configurations (K = {spd['K']}, N = {spd['N']}): "
-              f"{spd['vectorised_s']:.2f} s; the same function in a per-configuration loop "
-              f"{spd['loop_s_extrapolated']:.1f} s ({spd['speedup']:.0f}x), a scalar quadrature NSB "
-              f"{spd['quad_loop_s_extrapolated']:.1f} s ({spd['speedup_vs_quad']:.0f}x; largest "
-              f"difference {spd['max_abs_diff_quad']:.1e} nats).", "",
-              "CPU seconds per estimator over the accuracy run: "
+    lines += ["### RMSE against the obvious alternative, same samples (median / largest ratio over "
+              "the distributions; < 1 favours the default)", "", "| default / alternative | "
+              + " | ".join(f"N = {n}" for n in acc["sizes"]) + " |", "| --- |" + " --- |" * len(acc["sizes"])]
+    rr = ratio_rows(acc, true_k)
+    for est, alt in (("bma", "nsb"), ("chao_wang_jost", PYM_FREE)):
+        cells = [f"{r['rmse_ratio_median']:.2f} / {r['rmse_ratio_max']:.2f}" for r in rr if r["default"] == est]
+        if cells:
+            lines.append(f"| {est} / {alt} | " + " | ".join(cells) + " |")
+    lines.append("")
+    if held is not None:
+        hd = list(held["truth"])
+        lines += _default_table(held, "bma", BMA_POST, f"### Held-out generators ({held['reps']} repetitions), "
+                                "`bma`: relative bias / coverage (posterior sd alone)")
+        lines += ["bma: " + _coverage_summary(held, "bma", hd) + ".", ""]
+        lines += _default_table(held, "chao_wang_jost", CWJ_JACK, "### Held-out generators, `chao_wang_jost` "
+                                "(no K): relative bias / coverage (jackknife alone)")
+        lines += ["chao_wang_jost: " + _coverage_summary(held, "chao_wang_jost", hd) + ".", ""]
+    lines += _cost_lines(cst, spd)
+    lines += ["CPU seconds per estimator over the accuracy run: "
               + ", ".join(f"{k} {v:.1f}" for k, v in acc["seconds"].items()) + ".", "",
               "### Per distribution", ""]
     lines += _per_distribution(acc)
@@ -436,26 +549,49 @@ def write_doc(text: str, path: Path = DOC) -> None:
     path.write_text(doc)
 
 
-def main(smoke: bool = False) -> dict:
+def _default_rows(acc: dict) -> list[dict]:
+    rows = []
+    for (d, n), c in acc["cases"].items():
+        rows.append({"distribution": d, "N": n,
+                     "bma_rel_bias": c["bma"]["rel_bias"], "bma_coverage": c["bma"]["coverage"],
+                     "bma_posterior_only_coverage": c[BMA_POST]["coverage"],
+                     "cwj_rel_bias": c["chao_wang_jost"]["rel_bias"],
+                     "cwj_coverage": c["chao_wang_jost"]["coverage"],
+                     "cwj_jackknife_only_coverage": c[CWJ_JACK]["coverage"]})
+    return rows
+
+
+def main(smoke: bool = False, ci: bool = False) -> dict:
+    """Full size (writes docs/entropy.md), ``ci=True`` (40 repetitions, 8 for peers), or smoke."""
     t0 = time.perf_counter()
-    acc = accuracy(smoke=smoke)
-    spd = speed(n_config=500, n_loop=50, n_quad=10) if smoke else speed(n_config=2000, n_loop=200, n_quad=20)
-    cst = cost(n_config=100 if smoke else 1000)
-    md = markdown(acc, spd, cst)
+    if smoke:
+        acc = accuracy(distributions(smoke=True), reps=5, sizes=(100, 300))
+        spd = speed(n_config=500, n_loop=50, n_quad=10)
+        cst = cost(n_config=100)
+        held = None
+    else:
+        acc = accuracy(distributions(), reps=40 if ci else 200, peer_reps=8 if ci else 30)
+        spd = speed(n_config=500, n_loop=50, n_quad=10) if ci else speed(n_config=2000, n_loop=200, n_quad=20)
+        cst = cost(n_config=300 if ci else 1000)
+        held = None if ci else accuracy(held_out_distributions(), reps=60, seed=99, defaults_only=True)
+    md = markdown(acc, spd, cst, held)
     print(md)
-    if not smoke:
+    if not smoke and not ci:
         write_doc(md)
+    true_k = [d for d in acc["truth"] if "K=" not in d]
     return {
-        "worst_rel_bias": acc["worst_rel_bias"],
+        "defaults": _default_rows(acc),
+        "ratios": ratio_rows(acc, true_k),
+        "cost": cst,
+        "worst_rel_bias_bma": worst_bias(acc, "bma", true_k),
+        "worst_rel_bias_chao_wang_jost": worst_bias(acc, "chao_wang_jost", list(acc["truth"])),
         "speedup": spd["speedup"],
         "speedup_vs_quad": spd["speedup_vs_quad"],
-        "speed": spd,
-        "cost_ms_per_config": {f"{d}|N={n}": v for (d, n), v in cst.items()},
         "default": DEFAULT_ESTIMATOR,
-        "cases": {f"{d}|N={n}": v for (d, n), v in acc["cases"].items()},
+        "default_without_k": DEFAULT_ESTIMATOR_WITHOUT_K,
         "seconds": time.perf_counter() - t0,
     }
 
 
 if __name__ == "__main__":
-    main(smoke="--smoke" in sys.argv)
+    main(smoke="--smoke" in sys.argv, ci="--ci" in sys.argv)
