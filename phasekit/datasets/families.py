@@ -117,6 +117,22 @@ def _check_run(temps: np.ndarray, n_checkpoints: int, first: np.ndarray, n_state
             fix="move reference_step towards the middle of the steps, lower |exponent| or add checkpoints")
 
 
+def _tempered(liquid: np.ndarray, seed_dist: np.ndarray, temps: np.ndarray,
+              first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sampling distributions ``p_T ∝ p_1^{1/T}`` (temperature × checkpoint × prompt × q), p_1
+    liquid before each temperature's collapse checkpoint and the seed from it on; and the phases."""
+    C = liquid.shape[0]
+    probs = np.empty((temps.size, *liquid.shape))
+    phases = np.empty((temps.size, C), dtype=object)
+    for i, (t, b) in enumerate(zip(temps, first, strict=True)):
+        p1 = liquid.copy()
+        p1[b:] = seed_dist
+        with np.errstate(divide="ignore"):
+            probs[i] = _softmax(np.where(p1 > 0, np.log(np.where(p1 > 0, p1, 1.0)) / t, -np.inf))
+        phases[i] = ["liquid"] * int(b) + ["nucleation"] * (C - int(b))
+    return probs, phases
+
+
 def temperature_collapse_run(
     *,
     temperatures: Sequence[float] | np.ndarray = (0.6, 0.8, 1.0, 1.2, 1.4),
@@ -178,14 +194,7 @@ def temperature_collapse_run(
     seed_dist = np.zeros(q)
     seed_dist[top] = parent[top] ** float(sharpen)
     seed_dist /= seed_dist.sum()
-    probs = np.empty((temps.size, C, P, q))
-    phases = np.empty((temps.size, C), dtype=object)
-    for i, (t, b) in enumerate(zip(temps, first, strict=True)):
-        p1 = liquid.copy()
-        p1[b:] = seed_dist
-        with np.errstate(divide="ignore"):
-            probs[i] = _softmax(np.where(p1 > 0, np.log(np.where(p1 > 0, p1, 1.0)) / t, -np.inf))
-        phases[i] = ["liquid"] * int(b) + ["nucleation"] * (C - int(b))
+    probs, phases = _tempered(liquid, seed_dist, temps, first)
     tokens = _sample_categorical(probs, S, rng)
     ds = xr.Dataset(
         {"token": (("temperature", "checkpoint", "prompt", "sample"), tokens)},
