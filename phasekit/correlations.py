@@ -1424,7 +1424,7 @@ def _as_series(series: Any, control: Hashable) -> np.ndarray:
         raise SchemaError(
             "the series contains NaN or infinite values",
             where=f"series {series.name!r} along {control!r}",
-            fix="drop or interpolate the missing points first (series.dropna(dim))",
+            fix=f"drop or interpolate the missing points first (series.dropna({control!r}))",
         )
     if vals.shape[-1] < 4:
         raise SchemaError(
