@@ -161,13 +161,13 @@ def style_control_axis(ax, axis: ControlAxis, *, stage_labels: bool = True) -> N
     if axis.mode == "index":
         ticks = _index_ticks(axis)
         ax.set_xticks(ticks)
-        ax.set_xticklabels([_step_text(axis.values[i]) for i in ticks], rotation=40, ha="right", fontsize=7)
+        ax.set_xticklabels([_step_text(axis.values[i]) for i in ticks], rotation=40, ha="right", fontsize=8)
         ax.set_xlim(*axis.limits())
     else:
         if axis.mode == "log":
             ax.set_xscale("log")
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _step_text(v)))
-        ax.tick_params(axis="x", labelsize=7)
+        ax.tick_params(axis="x", labelsize=8)
     ax.set_xlabel(axis.label())
     if stage_labels:
         stage_bands(ax, axis)

@@ -226,7 +226,7 @@ class Report:
             directory.mkdir(parents=True, exist_ok=True)
             for name, fig in figs.items():
                 buf = io.BytesIO()
-                fig.savefig(buf, format="png", dpi=110)
+                fig.savefig(buf, format="png", dpi=120)
                 self._figures[name] = buf.getvalue()
                 (directory / f"{name}.png").write_bytes(self._figures[name])
         return figs
@@ -239,7 +239,7 @@ class Report:
             if figures_dir is None:  # keep the PNG bytes for the page without writing files
                 for name, fig in figs.items():
                     buf = io.BytesIO()
-                    fig.savefig(buf, format="png", dpi=110)
+                    fig.savefig(buf, format="png", dpi=120)
                     self._figures[name] = buf.getvalue()
             for f in figs.values():
                 plt.close(f)
