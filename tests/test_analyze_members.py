@@ -168,6 +168,26 @@ def test_sizes_argument_fills_the_size_coordinate(runs):
         pk.analyze(ds, sizes={"A": 1e9}, progress=False)
 
 
+def test_models_with_their_own_checkpoints(runs):
+    """Families rarely share checkpoints: step (model, checkpoint), the shorter run padded with
+    -1 tokens and NaN steps; each model's boundary is found on its own grid."""
+    gens, _ = runs
+    short = crystallisation_run(n_checkpoints=16, n_prompts=6, n_samples=16, settling=False, log_steps=False, seed=38)
+    tok = np.full((2, 24, 6, 16), -1)
+    tok[0], tok[1, :16] = gens[0].data["token"].values, short.data["token"].values
+    step = np.full((2, 24), np.nan)
+    step[0], step[1, :16] = gens[0].data["step"].values, short.data["step"].values
+    ds = xr.Dataset({"token": (("model", "checkpoint", "prompt", "sample"), tok)},
+                    coords={"model": ["A", "B"], "size": ("model", [1e9, 7e9]), "step": (("model", "checkpoint"), step)},
+                    attrs={"n_states": 10})
+    rep = _quiet_analyze(ds)
+    for g, key, i in ((gens[0], "model=A", 0), (short, "model=B", 1)):
+        found = rep.members[key].boundaries.locations
+        assert _within_one_checkpoint(found, g.truth["boundaries"], step[i][np.isfinite(step[i])])
+    np.testing.assert_array_equal(rep.comparison["boundary"].values[:, 0],
+                                  [rep.members[k].boundaries.locations[0] for k in ("model=A", "model=B")])
+
+
 @pytest.mark.slow
 def test_three_models_with_the_same_samples_per_prompt_report_every_boundary():
     gens = [crystallisation_run(n_checkpoints=24, n_prompts=6, n_samples=16, settling=False, log_steps=False,
