@@ -7,7 +7,8 @@
   ``summary`` block of ``summary.json``, the CLI's lines);
 * :mod:`phasekit.report.figures` -- the figures with their captions;
 * :mod:`phasekit.report.methods` -- the Methods section and ``references.bib``;
-* :mod:`phasekit.report.html` -- the HTML page.
+* :mod:`phasekit.report.html` -- the HTML page;
+* :mod:`phasekit.report.schema` -- the JSON Schema of ``summary.json`` and its validator.
 
 ``analyze`` lives in :mod:`phasekit.pipeline` and is re-exported here lazily.
 """
@@ -17,8 +18,9 @@ from __future__ import annotations
 from typing import Any
 
 from .core import ORDER_VARS, SUMMARY_SCHEMA_VERSION, Report
+from .schema import summary_schema, validate_summary
 
-__all__ = ["ORDER_VARS", "Report", "SUMMARY_SCHEMA_VERSION", "analyze"]
+__all__ = ["ORDER_VARS", "Report", "SUMMARY_SCHEMA_VERSION", "analyze", "summary_schema", "validate_summary"]
 
 
 def __getattr__(name: str) -> Any:

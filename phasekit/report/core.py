@@ -264,7 +264,8 @@ class Report:
                  "methods": outdir / "methods.md", "references": outdir / "references.bib"}
         self.to_html(paths["html"])
         self.to_netcdf(paths["netcdf"])
-        paths["summary"].write_text(json.dumps(self.to_dict(), indent=2, default=str), encoding="utf-8")
+        paths["summary"].write_text(json.dumps(_json_safe(self.to_dict()), indent=2, default=str, allow_nan=False),
+                                    encoding="utf-8")
         paths["methods"].write_text(self.methods(), encoding="utf-8")
         paths["references"].write_text(bibtex_for(self), encoding="utf-8")
         return paths
@@ -327,6 +328,21 @@ def _comparison_dict(comp: xr.Dataset | None) -> dict[str, Any] | None:
         out["variables"][str(name)] = {"dims": [str(d) for d in v.dims],
                                        "values": _plain_value(np.asarray(v.values).tolist())}
     return out
+
+
+def _json_safe(v: Any) -> Any:
+    """Strict JSON: NaN and infinities become null (JSON has no NaN), numpy scalars plain."""
+    if isinstance(v, dict):
+        return {str(k): _json_safe(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_json_safe(x) for x in v]
+    if isinstance(v, np.ndarray):
+        return _json_safe(v.tolist())
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not np.isfinite(v):
+        return None
+    return v
 
 
 def _plain_value(v: Any) -> Any:

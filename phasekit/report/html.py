@@ -62,6 +62,17 @@ def _summary_section(block: dict[str, Any]) -> str:
             "<h3>Key numbers</h3>" + _table(["finding", "value", "detail"], rows))
 
 
+def _nav(rep: Report) -> str:
+    """Links to the sections, for a reader who wants one thing."""
+    links = [("boundaries", "boundaries"), ("phases", "phases"), ("fig-order_parameters", "figures")]
+    if parse_rates(rep):
+        links.append(("data-quality", "data quality"))
+    if rep.members or rep.size_scaling is not None:
+        links.append(("members", "members"))
+    links += [("transition", "transition order"), ("methods", "methods"), ("provenance", "provenance")]
+    return "<p class='note'>Jump to: " + " · ".join(f"<a href='#{a}'>{_e(t)}</a>" for a, t in links) + "</p>"
+
+
 def _boundaries_section(block: dict[str, Any]) -> str:
     unit = block["control"]["unit"]
     out = ["<h2 id='boundaries'>Phase boundaries</h2>"]
@@ -188,7 +199,7 @@ def render_html(rep: Report) -> str:
              f"<style>{_CSS}</style></head><body>",
              f"<h1>phasekit report</h1><p class='note'>{_e(d['provenance']['input'])} · phasekit {__version__} · "
              f"{_e(d['provenance']['created'])}</p>",
-             _summary_section(block)]
+             _summary_section(block), _nav(rep)]
     if d["settings"].get("left_out"):
         items = "".join(f"<li>{_e(x)}</li>" for x in d["settings"]["left_out"])
         parts.append("<p class='note'><b>q (the size of the answer space) is not known</b>, so these were "
