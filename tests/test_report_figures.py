@@ -217,8 +217,13 @@ def test_size_scaling_from_a_real_model_family_is_rendered():
         assert cp["value"] == pytest.approx(sc.critical_point.value)
         row = next(r for r in block["key_numbers"] if r["quantity"].startswith("critical point (Binder"))
         assert format_estimate(sc.critical_point.value, sc.critical_point.stderr) in row["value"]
+    source = {"nu": "binder", "gamma/nu": "chi", "beta/nu": "m"}
     for k, (v, _se) in sc.exponents().items():
-        assert block["size_scaling"]["exponents"][k]["value"] == pytest.approx(v)
+        e = block["size_scaling"]["exponents"][k]
+        assert e["value"] == pytest.approx(v)
+        assert e["collapse_success"] == bool(sc.collapses[source[k]].success)
+        if not e["collapse_success"]:                   # never quoted as a finding
+            assert f"{k} = " not in block["text"]
     assert [m["member"] for m in block["members"]] == list(rep.members)
     import json
 

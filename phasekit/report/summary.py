@@ -417,11 +417,16 @@ def size_scaling_block(rep: Report) -> dict[str, Any] | None:
                                        "method": str(getattr(x, "method", ""))}
 
     ex = ss.exponents() if hasattr(ss, "exponents") else {}
+    source = {"nu": "binder", "gamma/nu": "chi", "beta/nu": "m"}
+    collapses = getattr(ss, "collapses", {}) or {}
     t = getattr(ss, "transition", None)
     return {"sizes": [float(v) for v in getattr(ss, "sizes", ())],
             "critical_point": cp(getattr(ss, "critical_point", None)),
             "critical_point_susceptibility": cp(getattr(ss, "critical_point_susceptibility", None)),
-            "exponents": {k: {"value": _f(v), "stderr": _f(e)} for k, (v, e) in ex.items()},
+            "exponents": {k: {"value": _f(v), "stderr": _f(e),
+                              "collapse_success": bool(getattr(collapses.get(source.get(k, "")), "success", False)),
+                              "collapse_message": str(getattr(collapses.get(source.get(k, "")), "message", ""))}
+                          for k, (v, e) in ex.items()},
             "transition": None if t is None else str(t.kind),
             "assumptions": [str(a) for a in getattr(ss, "assumptions", ())],
             "notes": [str(n) for n in getattr(ss, "notes", ())]}
@@ -432,7 +437,11 @@ def _scaling_sentence(sc: dict[str, Any], unit: str) -> str:
     c = sc["critical_point"]
     if c and c["value"] is not None:
         parts.append(f"critical point {unit} {format_estimate(c['value'], c['stderr'])} ({c['method']})")
-    parts += [f"{k} = {format_estimate(v['value'], v['stderr'])}" for k, v in sc["exponents"].items()]
+    parts += [f"{k} = {format_estimate(v['value'], v['stderr'])}" for k, v in sc["exponents"].items()
+              if v["collapse_success"]]
+    failed = [k for k, v in sc["exponents"].items() if not v["collapse_success"]]
+    if failed:
+        parts.append(f"no trustworthy collapse for {', '.join(failed)} (see the size-scaling table)")
     what = "; ".join(parts) if parts else "no critical point or exponent could be estimated (" + \
         "; ".join(sc["notes"]) + ")"
     return f"Across sizes {', '.join(format_step(v) for v in sc['sizes'])}: {what}."
@@ -486,8 +495,11 @@ def key_numbers(block: dict[str, Any]) -> list[dict[str, str]]:
                 rows.append({"quantity": name, "value": f"{unit} {format_estimate(c['value'], c['stderr'])}",
                              "detail": f"across sizes {', '.join(format_step(v) for v in sc['sizes'])}"})
         for k, v in sc["exponents"].items():
-            rows.append({"quantity": f"exponent {k}", "value": format_estimate(v["value"], v["stderr"]),
-                         "detail": "finite-size collapse, critical point fixed (its error propagated)"})
+            ok = v["collapse_success"]
+            rows.append({"quantity": f"exponent {k}", "value": format_estimate(v["value"], v["stderr"])
+                         + ("" if ok else " (collapse not trustworthy)"),
+                         "detail": "finite-size collapse, critical point fixed (its error propagated)"
+                         + ("" if ok else f"; {v['collapse_message']}")})
     t = block["transition"]
     verdict = "" if t["kind"] is None else (" (conclusive)" if t["conclusive"] else " (not conclusive)")
     rows.append({"quantity": "transition order", "value": (t["kind"] or "not classified").replace("_", "-") + verdict,
