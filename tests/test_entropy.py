@@ -542,3 +542,58 @@ def test_default_is_deterministic_and_identical_for_dask_input():
         np.testing.assert_array_equal(other.entropy_k_free.values, a.entropy_k_free.values)
     assert a.attrs["estimator"] == c.attrs["estimator"] == "bma"
     assert a.attrs["error_method"] == "posterior_sd+kfree_gap"
+
+
+# ----------------------------------------------------------------------------- K per configuration
+
+
+def test_support_k_is_bias_corrected_chao1_by_hand():
+    """K_hat = m + (N-1)/N f1 (f1 - 1) / (2 (f2 + 1)), rounded up, within [m, n_states]."""
+    from phasekit.entropy_estimators import support_k_from_fingerprint
+
+    counts = np.array([[3, 1, 1, 1, 2, 0, 0, 0], [4, 4, 0, 0, 0, 0, 0, 0], [1, 1, 1, 1, 1, 1, 0, 0]])
+    want = []
+    for row in counts:
+        n, nz = row.sum(), row[row > 0]
+        f1, f2 = (nz == 1).sum(), (nz == 2).sum()
+        want.append(np.ceil(nz.size + (n - 1) / n * f1 * (f1 - 1) / (2 * (f2 + 1))))
+    got = support_k_from_fingerprint(*fingerprint_from_counts(counts))
+    np.testing.assert_array_equal(got, want)  # 9, 2 (no singletons: m) and 6 + 5/6 * 15 = 19
+    capped = support_k_from_fingerprint(*fingerprint_from_counts(counts), n_states=8)
+    np.testing.assert_array_equal(capped, np.minimum(want, 8))
+
+
+@pytest.mark.parametrize("estimator", ["nsb", "pym", "bma"])
+def test_one_k_per_configuration_equals_separate_calls(estimator):
+    rng = np.random.default_rng(12)
+    counts = rng.multinomial(200, np.full(400, 1 / 400), size=4)
+    ks = np.array([400, 1000, 400, 20_000])
+    h, se = entropy_from_fingerprint(*fingerprint_from_counts(counts), estimator, n_states=ks)
+    for i, k in enumerate(ks):
+        hi, sei = entropy_from_fingerprint(*fingerprint_from_counts(counts[i:i + 1]), estimator,
+                                           n_states=int(k))
+        assert h[i] == pytest.approx(hi[0], abs=1e-12) and se[i] == pytest.approx(sei[0], abs=1e-12)
+    with pytest.raises(SchemaError, match="one per configuration"):
+        entropy_from_fingerprint(*fingerprint_from_counts(counts), estimator, n_states=ks[:2])
+    with pytest.raises(SchemaError, match="distinct observed states"):
+        entropy_from_fingerprint(*fingerprint_from_counts(counts), estimator, n_states=np.full(4, 50))
+
+
+def test_k_sensitivity_on_dask_input_equals_numpy_without_a_template_warning():
+    """The dask path computes the same K-sensitivity coordinates; it never warns about the
+    structure template's fake data, and says that its count is not available."""
+    pytest.importorskip("dask")
+    import warnings
+
+    rng = np.random.default_rng(4)
+    tok = rng.integers(0, 30, size=(4, 200))
+    ds = xr.Dataset({"token": (("checkpoint", "sample"), tok)}, attrs={"n_states": 30})
+    a = entropy(ds, system="sample")
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        b = entropy(ds.chunk({"checkpoint": 2}), system="sample").compute()
+    assert not [x for x in w if "depends on K" in str(x.message)]
+    for name in ("entropy_k_free", "entropy_at_support_k", "support_k"):
+        np.testing.assert_array_equal(a[name].values, b[name].values)
+    assert a.attrs["k_moved_beyond_interval"] == 0 and "k_moved_beyond_interval" not in b.attrs
+    assert "dask input" in b.attrs["k_sensitivity"]
