@@ -6,7 +6,8 @@ Pure functions on plain arrays and small Datasets:
   (member × boundary index) of locations and interval ends, in control units;
 * :func:`link_boundaries` — which boundaries of different members are the same transition:
   member after member, each boundary is matched to the open boundary *lines* by the
-  minimum-cost one-to-one assignment of ``|location − line's last location|`` (Kuhn 1955,
+  minimum-cost one-to-one assignment of ``|location − line's last location|`` (with
+  ``trend``, also the line's linear extrapolation; Kuhn 1955,
   :func:`scipy.optimize.linear_sum_assignment`), a match being accepted only within
   ``gate`` control units; unmatched boundaries start new lines. In one dimension the
   optimal assignment keeps the order of the boundaries, so lines never cross;
@@ -60,35 +61,46 @@ def default_gate(control_span: float) -> float:
     return DEFAULT_GATE_FRACTION * float(control_span) if np.isfinite(control_span) else np.inf
 
 
-def link_boundaries(location: np.ndarray, gate: float) -> np.ndarray:
+def _predicted(history: list[tuple[float, float]], at: float, trend: bool) -> tuple[float, float]:
+    """A line's last location and, with ``trend``, its linear extrapolation to position ``at``."""
+    (x1, y1) = history[-1]
+    if not trend or len(history) < 2 or history[-2][0] == x1:
+        return y1, y1
+    (x0, y0) = history[-2]
+    return y1, y1 + (y1 - y0) * (at - x1) / (x1 - x0)
+
+
+def link_boundaries(location: np.ndarray, gate: float, *, positions: np.ndarray | None = None,
+                    trend: bool = False) -> np.ndarray:
     """Line index of every boundary (member × boundary), -1 where there is none.
 
     Members are taken in order; the boundaries of member i are assigned one-to-one to the
-    lines seen so far (cost: distance to the line's most recent location) by the Hungarian
-    algorithm; assignments farther than ``gate`` are refused and start new lines. Lines are
+    lines seen so far by the Hungarian algorithm, the cost of a pair being the distance to the
+    line's most recent location — or, with ``trend`` (a boundary that moves with the second
+    control), the smaller of that and the distance to the line's linear extrapolation from
+    its last two locations to member i's ``positions`` value (default 0, 1, 2, …).
+    Assignments costing more than ``gate`` are refused and start new lines. Lines are
     numbered by their mean location.
     """
+    pos = np.arange(location.shape[0], dtype=float) if positions is None else np.asarray(positions, float)
     line = np.full(location.shape, -1, dtype=int)
-    last: list[float] = []
-    sums: list[list[float]] = []
+    history: list[list[tuple[float, float]]] = []
     for i in range(location.shape[0]):
         idx = np.flatnonzero(np.isfinite(location[i]))
         matched: dict[int, int] = {}
-        if idx.size and last:
-            cost = np.abs(location[i, idx][:, None] - np.asarray(last)[None, :])
-            big = np.where(cost <= gate, cost, 1e12 + cost)
-            rows, cols = linear_sum_assignment(big)
+        if idx.size and history:
+            pred = np.array([_predicted(h, pos[i], trend) for h in history])  # (lines, 2)
+            x = location[i, idx][:, None, None]
+            cost = np.abs(x - pred[None, :, :]).min(axis=-1)
+            rows, cols = linear_sum_assignment(np.where(cost <= gate, cost, 1e12 + cost))
             matched = {int(idx[r]): int(c) for r, c in zip(rows, cols, strict=True) if cost[r, c] <= gate}
         for j in idx:
-            c = matched.get(int(j))
-            if c is None:
-                c = len(last)
-                last.append(0.0)
-                sums.append([])
-            last[c] = float(location[i, j])
-            sums[c].append(float(location[i, j]))
+            c = matched.get(int(j), len(history))
+            if c == len(history):
+                history.append([])
+            history[c].append((float(pos[i]), float(location[i, j])))
             line[i, j] = c
-    order = np.argsort([np.mean(s) for s in sums], kind="stable")
+    order = np.argsort([np.mean([y for _, y in h]) for h in history], kind="stable")
     rank = np.empty(len(order), dtype=int)
     rank[order] = np.arange(len(order))
     return np.where(line >= 0, rank[np.maximum(line, 0)], -1)
@@ -104,7 +116,7 @@ def _by_line(values: np.ndarray, line: np.ndarray, n_lines: int) -> np.ndarray:
 
 def boundary_comparison(
     results: Mapping[Any, Any], member_dim: str, *, control: str, control_span: float,
-    gate: float | None = None,
+    gate: float | None = None, positions: np.ndarray | None = None, trend: bool = False,
 ) -> xr.Dataset:
     """Boundaries of every member side by side, and linked into lines across members.
 
@@ -117,7 +129,7 @@ def boundary_comparison(
     names = list(results)
     loc, lo, hi = boundary_arrays([results[k] for k in names])
     g = default_gate(control_span) if gate is None else float(gate)
-    line = link_boundaries(loc, g)
+    line = link_boundaries(loc, g, positions=positions, trend=trend)
     n_lines = int(line.max()) + 1 if line.size else 0
     md, bd = (member_dim, "boundary_index"), (member_dim, "line")
     return xr.Dataset(
@@ -128,7 +140,8 @@ def boundary_comparison(
         coords={member_dim: names, "boundary_index": np.arange(loc.shape[1]), "line": np.arange(n_lines)},
         attrs=provenance(control=control, gate=g, units="control values (the step coordinate when present)",
                          gate_rule=(f"{DEFAULT_GATE_FRACTION:g} x the control span" if gate is None else "given"),
-                         linking="Hungarian assignment to the lines' last locations, member by member"),
+                         linking=("Hungarian assignment to the lines' last locations"
+                                  + (" or their linear trend" if trend else "") + ", member by member")),
     )
 
 

@@ -5,7 +5,8 @@ multinomial counts, with its no-change test and likelihood-ratio intervals) and 
 labels (:func:`phasekit.label_phases` on :func:`phasekit.phase_levels`) at every value of
 ``across`` (sampling temperature, learning rate, data fraction, model size…), and links the
 boundaries of neighbouring ``across`` values into boundary *lines*
-(:func:`phasekit.compare.link_boundaries`: one-to-one assignment within a gate). The result,
+(:func:`phasekit.compare.link_boundaries`: one-to-one assignment within a gate, following
+each line's linear trend along ``across``). The result,
 :class:`PhaseDiagram`, is plain data; ``.to_dataset()`` holds
 
 * ``boundary``, ``boundary_lower``, ``boundary_upper`` (``across`` × ``boundary_index``, NaN-padded,
@@ -108,7 +109,10 @@ def diagram_from_results(
     """Assemble a :class:`PhaseDiagram` from one boundary result, phase labelling and
     order-parameter Dataset per ``across`` value (e.g. the members of an analysis)."""
     span = float(np.nanmax(control_grid) - np.nanmin(control_grid))
-    comp = boundary_comparison(dict(enumerate(results)), across, control=control, control_span=span, gate=gate)
+    values = np.asarray(across_values)
+    positions = values.astype(float) if np.issubdtype(values.dtype, np.number) else None
+    comp = boundary_comparison(dict(enumerate(results)), across, control=control, control_span=span, gate=gate,
+                               positions=positions, trend=True)
     comp = comp.assign_coords({across: np.asarray(across_values)})
     order = _order_map(orders, control).rename({"row": across})
     p = np.array([float(r.evidence.get("p_value", np.nan)) for r in results])

@@ -106,6 +106,22 @@ def test_link_boundaries_by_hand():
     assert sorted(line[1].tolist()) == [0, 1] and line[0, 0] in (0, 1)
 
 
+def test_link_boundaries_follows_a_moving_line():
+    """A boundary moving by 300 per step, and a false alarm at 900 beside the true 1500 at the
+    third value: nearest-last-location ties (900 and 1500 are both 300 from 1200) and can split
+    the line; the linear trend (1200 + 300 = 1500) keeps it whole."""
+    nan = np.nan
+    loc = np.array([[900.0, nan], [1200.0, nan], [900.0, 1500.0], [1800.0, nan], [2100.0, nan]])
+    line = link_boundaries(loc, 725.0, trend=True)
+    true_line = line[[0, 1, 2, 3, 4], [0, 0, 1, 0, 0]]
+    assert len(set(true_line.tolist())) == 1 and line[2, 0] != true_line[0]
+    # the extrapolation uses the positions given (uneven steps of the second control)
+    loc2 = np.array([[100.0], [200.0], [400.0]])
+    np.testing.assert_array_equal(link_boundaries(loc2, 150.0, positions=np.array([0.0, 1.0, 3.0]), trend=True),
+                                  [[0], [0], [0]])                        # 200 + 100 * (3 - 1) / 1 = 400
+    assert link_boundaries(loc2, 150.0).ravel().tolist() == [0, 0, 1]   # no trend: 400 is 200 from 200
+
+
 def test_run_spread_is_the_sample_sd():
     class R:  # the fields boundary_comparison reads from a BoundaryResult
         def __init__(self, locs):
