@@ -153,18 +153,48 @@ def _later_entries(rep: Report) -> list[dict[str, Any]]:
                           f"errors: {a.get('error_method', '')}.", ("arnold2024", "lin1991"),
                           window=a.get("window"), B=a.get("n_null"), seed=a.get("seed")))
     if rep.correlation is not None:
+        cf = rep.correlation.get("correlation_function")
         xi = rep.correlation.get("correlation_length")
-        meth = xi.attrs.get("method") if xi is not None else None
+        c_err = cf.attrs.get("error_method", "a jackknife over sequences") if cf is not None else ""
+        xa = xi.attrs if xi is not None else {}
         out.append(_entry("correlations", "The connected same-state correlation C(r) = P(s_t = s_{t+r}) − Σ_k p_k² "
-                          "along positions, normalised by C(0), with standard errors by a delete-a-group jackknife "
-                          f"over sequences; correlation length ξ from its decay ({meth or 'see phasekit.correlations'})"
-                          ".", ("madras1988", "sokal1997", "efron1993"), method=meth))
+                          f"along positions, normalised by C(0), with standard errors by {c_err}; the correlation "
+                          f"length ξ from a fit of its decay (form chosen by AIC with margin {xa.get('aic_margin')}: "
+                          f"{xa.get('decay', xa.get('method'))}), errors {xa.get('error_method', '')}.",
+                          ("efron1993", "akaike1974"), method=xa.get("method"), max_lag=cf.attrs.get("max_lag")
+                          if cf is not None else None))
+    out.extend(_member_entries(rep))
     if rep.transition is not None:
         out.append(_entry("transition order", "The order of the transition was classified across system sizes from "
                           "the scaling of the susceptibility maximum with N, the Binder cumulant's minimum and the "
                           "bimodality of the order-parameter distribution (kernel density, Silverman's bandwidth), with "
                           "transition and crossover models compared by AIC and the claim calibrated by simulation.",
                           ("binder1981", "akaike1974", "silverman1986")))
+    return out
+
+
+def _member_entries(rep: Report) -> list[dict[str, Any]]:
+    """Across members (issue 16): the comparison, the phase diagram, the size scaling."""
+    out = []
+    if rep.members:
+        comp = rep.comparison
+        gate = comp.attrs.get("gate") if comp is not None else None
+        out.append(_entry("members", f"Every member of '{rep.across}' ({len(rep.members)} members) was analysed on "
+                          "its own with the same settings; boundaries were aligned across members by a one-to-one "
+                          "(Hungarian) assignment of neighbouring members' boundaries within a gate"
+                          + (f" of {format_step(gate)} control units" if gate is not None else "") + ".",
+                          ("kuhn1955",), gate=gate))
+    ss = rep.size_scaling
+    if ss is not None:
+        cp = getattr(ss, "critical_point", None)
+        out.append(_entry("size scaling", "Across model sizes: the critical point from the crossings of the Binder "
+                          "cumulant between sizes (and from the drift of the susceptibility peaks), and the exponents "
+                          "from finite-size-scaling collapses obs(t, L) = L^a f((t − t_c) L^{1/ν}) with t_c fixed at "
+                          "the critical point (its error propagated), fitted by the Houdayer–Hartmann quality S; "
+                          "a collapse is trusted only when it passes its checks (S well below that of a flat curve).",
+                          ("binder1981", "houdayer2004", "efron1993"),
+                          sizes=", ".join(format_step(v) for v in getattr(ss, "sizes", ())),
+                          method=getattr(cp, "method", None), seed=getattr(ss, "seed", None)))
     return out
 
 
