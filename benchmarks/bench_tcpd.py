@@ -5,7 +5,7 @@ Reads the TCPD data set (van den Burg & Williams 2020, arXiv:2003.06222) from
 univariate series without missing values (30 series), and scores side by side, with
 TCPD's margin of 5 and all annotators:
 
-* ``phasekit``: ``phasekit.transitions.detect_boundaries`` with its defaults (its
+* ``phasekit``: ``phasekit.changepoints.detect_boundaries`` with its defaults (its
   series-path constants are chosen on synthetic series by
   ``bench_changepoint_constants.py``, not on TCPD, so this is an out-of-sample score);
   the run is repeated to check that the same call gives the same answer;
@@ -19,7 +19,8 @@ Published reference values on these 30 series (TCPD's own runs): Binseg as TCPD 
 0.575 / 0.668; oracle (best setting per series, bocpd) about 0.79 / 0.88. The data is
 only read; it is never copied into the repository (each data set keeps its licence).
 
-Run ``python benchmarks/bench_tcpd.py``; ``main(smoke=True)`` scores 3 short series.
+Run ``python benchmarks/bench_tcpd.py`` (or ``main(ci=True)``, the same 30 series);
+``main(smoke=True)`` scores 3 short series.
 """
 
 from __future__ import annotations
@@ -33,8 +34,7 @@ import numpy as np
 import ruptures as rpt
 import xarray as xr
 
-from phasekit.cpmetrics import margin_f1, segmentation_covering
-from phasekit.transitions import detect_boundaries
+from phasekit.changepoints import detect_boundaries, margin_f1, segmentation_covering
 
 PUBLISHED = {
     "binseg_tcpd_default": (0.693, 0.738),
@@ -69,7 +69,7 @@ def load_series(root: Path) -> list[dict]:
 
 
 def _phasekit(y: np.ndarray) -> list[int]:
-    res = detect_boundaries(xr.DataArray(y, dims=["t"]), dim="t")  # defaults, default seed
+    res = detect_boundaries(xr.DataArray(y, dims=["t"]), control="t")  # defaults, default seed
     return list(res.indices)
 
 
@@ -90,7 +90,9 @@ DETECTORS = {
 }
 
 
-def main(smoke: bool = False) -> dict:
+def main(smoke: bool = False, ci: bool = False) -> dict:
+    """Score every detector on the TCPD series (``smoke``: 3 short series; ``ci``: all 30,
+    which take about a minute)."""
     root = data_dir()
     if not (root / "annotations.json").exists():
         print(f"TCPD data not found at {root} (set PHASEKIT_TCPD); nothing to do")

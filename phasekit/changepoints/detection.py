@@ -285,14 +285,19 @@ def _select_counts(scan: _CountScan, o: _Options, n_boot: int, pen: float,
     phi = float(null.phi[0])
     cost = CostMultinomial(n_states=k, phi=phi, beta=1.0)
     cps = run_search(o.method, cost, o.min_size, counts.reshape(t_len, -1), pen) if k > 1 else []
-    z = null.z(scan.d_obs) if k > 1 else np.zeros(len(positions))
+    # the gate: the scan maximum over the positions a boundary may take (min_size
+    # checkpoints either side, as in the search), against the null of that maximum
+    valid = (positions >= o.min_size) & (positions <= t_len - o.min_size)
+    null.m_null = np.max((scan.d_null[:, valid] - null.mu[valid]) / null.sd[valid], axis=(1, 2))
+    z = np.where(valid, null.z(scan.d_obs), -np.inf) if k > 1 else np.zeros(len(positions))
     stat = float(z.max()) if z.size else 0.0
     p_global = null.p(stat) if k > 1 else 1.0
     peak = int(positions[int(np.argmax(z))]) if z.size else 0
     evidence.update({"phi": phi, "phi_pooled": float(null.phi[1]), "over_dispersion": null.note,
                      "statistic": stat, "scan_peak_index": peak, **p_value_fields(p_global, n_boot),
                      "n_candidates": len(cps)})
-    local = LocalTest(scan.cum, t_len, o.window, null, n_boot, o.rng, scan=(scan.d_obs, scan.d_null))
+    local = LocalTest(scan.cum, t_len, o.window, null, n_boot, o.rng, scan=(scan.d_obs, scan.d_null),
+                      min_size=o.min_size)
     if o.test:
         cands = sorted({*cps, *significant_peaks(z, positions, o.window, null, o.alpha, cps)})
         evidence["n_candidates"] = len(cands)
@@ -301,6 +306,8 @@ def _select_counts(scan: _CountScan, o: _Options, n_boot: int, pen: float,
             cps = [peak]  # the global test rejected no change: its peak is the boundary
         if cps:
             cps = grow(cps, local, o.alpha, o.min_size)
+        if p_global <= o.alpha and not cps:
+            cps = [peak]
     return merge_ramps(cps, counts, o.window, o.merge_within), list(cps), local, phi
 
 
@@ -319,13 +326,16 @@ def _channels_moved(scan: _CountScan, c: int, bounds: tuple[int, int], window: i
 
 def _count_details(scan: _CountScan, cps: list[int], all_cuts: list[int], local: LocalTest,
                    phi: float, o: _Options, n_boot: int, kept_pos: np.ndarray, cvals: np.ndarray,
-                   names: Sequence[str]) -> tuple[list[dict[str, Any]], list[tuple[float, float]]]:
+                   names: Sequence[str], peak: int,
+                   p_global: float) -> tuple[list[dict[str, Any]], list[tuple[float, float]]]:
     """Per-boundary evidence and intervals of the samples path."""
     counts = scan.counts
     t_len = counts.shape[0]
     log_t = math.log(max(t_len, 2))
     extra = log_t * (1 + float(np.maximum((counts.sum(axis=0) > 0).sum(axis=-1) - 1, 0).sum()))
     pvals = {c: local.p(c, cps) for c in cps}
+    if cps == [peak]:  # one boundary at the scan maximum: its test is the global scan test
+        pvals[peak] = min(pvals[peak], p_global)
     per, intervals = [], []
     for i, c in enumerate(cps):
         lo = max([x for x in all_cuts if x < c], default=0)
@@ -353,9 +363,10 @@ def _detect_counts(data: Any, dim: str, cvals: np.ndarray, o: _Options) -> Bound
     scan = _CountScan.build(counts, o.window, n_boot, o.rng)
     pen = math.log(max(t_len, 2)) if o.penalty == "auto" else float(o.penalty)
     cps, all_cuts, local, phi = _select_counts(scan, o, n_boot, pen, evidence)
-    evidence["scan_peak_index"] = int(kept_pos[evidence["scan_peak_index"]])
+    peak = int(evidence["scan_peak_index"])
+    evidence["scan_peak_index"] = int(kept_pos[peak])
     per, intervals = _count_details(scan, cps, all_cuts, local, phi, o, n_boot, kept_pos, cvals,
-                                    info["channels"])
+                                    info["channels"], peak, evidence["p_value"])
     indices = [int(kept_pos[c]) for c in cps]
     search = PenalisedSearch(o.method, "multinomial", {"n_states": k, "phi": phi, "beta": 1.0},
                              counts.reshape(t_len, -1), o.min_size, cvals[kept_pos]) if k > 1 else None

@@ -22,7 +22,7 @@ from .costs import deviance
 from .phases import level_arrays
 from .search import segments
 
-__all__ = ["SHORT_SCAN", "LocalTest", "ScanNull", "eliminate", "g_stat", "grow", "merge_ramps",
+__all__ = ["LocalTest", "ScanNull", "eliminate", "g_stat", "grow", "merge_ramps",
            "null_draws", "over_dispersion", "scan_stats", "significant_peaks", "window_sums"]
 
 
@@ -123,36 +123,32 @@ def scan_null(d_obs: np.ndarray, d_null: np.ndarray, clean: np.ndarray) -> ScanN
     return ScanNull(mu, sd, phi, psi, m_null)
 
 
-#: Scans over fewer positions (checkpoints - 1) than this start their drift estimate away
-#: from the strongest peak (see :func:`over_dispersion`).
-SHORT_SCAN = 12
-
-
 def over_dispersion(d_obs: np.ndarray, d_null: np.ndarray, positions: np.ndarray, window: int,
-                     alpha: float, rounds: int = 3) -> ScanNull:
+                    alpha: float, rounds: int = 3) -> ScanNull:
     """:func:`scan_null` with the clean positions found iteratively.
 
-    Start from every position (the median is robust to a few changes), then leave out
-    the windows around the significant scan maxima and measure again, until stable.
-    Positions are not left out around mere search candidates: drift makes candidates,
-    and leaving their windows out would measure the drift where it is weakest.
+    A change inflates the scan over the ``2 window - 1`` positions whose windows straddle
+    it, so measured over every position the drift (and its spread) is partly the change
+    itself: with two changes in 40 checkpoints half the positions are touched, and the
+    changes masked themselves (recall 0.77 on moderate jumps). So the windows around the
+    strongest multinomial peak are left out first; then, until stable, the windows
+    around the significant scan maxima under the null measured without them (a peak
+    that is not significant once its window is left out goes back in). Positions are
+    not left out around mere search candidates: drift makes candidates, and leaving
+    their windows out would measure the drift where it is weakest. Where fewer than 5
+    positions remain (short runs), a multinomial null without drift is assumed and
+    recorded in ``note``.
     """
-    clean = np.ones(len(positions), dtype=bool)
+    null = scan_null(d_obs, d_null, np.ones(len(positions), dtype=bool))
+    raw = ScanNull(null.mu, null.sd, np.ones(2), np.ones(2), null.m_null)
+    top = positions[int(np.argmax(raw.z(d_obs)))]
+    clean = np.array([not (top - window < t < top + window) for t in positions])
+    if clean.sum() < 5:
+        return ScanNull(null.mu, null.sd, np.ones(2), np.ones(2), null.m_null,
+                        note=f"not measurable from {len(positions) + 1} checkpoints: a multinomial "
+                        "null without drift is assumed (drift between checkpoints would "
+                        "then read as change)")
     null = scan_null(d_obs, d_null, clean)
-    if len(positions) < SHORT_SCAN:
-        # few checkpoints: one change touches most windows, so the median over all
-        # positions measures the change itself as "drift" and masks it. Leave out the
-        # windows around the strongest multinomial peak first; if too few positions are
-        # left to measure drift, assume none (pure multinomial) and say so.
-        raw = ScanNull(null.mu, null.sd, np.ones(2), np.ones(2), null.m_null)
-        top = positions[int(np.argmax(raw.z(d_obs)))]
-        clean = np.array([not (top - window < t < top + window) for t in positions])
-        if clean.sum() < 5:
-            return ScanNull(null.mu, null.sd, np.ones(2), np.ones(2), null.m_null,
-                             note=f"not measurable from {len(positions) + 1} checkpoints: a multinomial "
-                             "null without drift is assumed (drift between checkpoints would "
-                             "then read as change)")
-        null = scan_null(d_obs, d_null, clean)
     for _ in range(rounds):
         peaks = significant_peaks(null.z(d_obs), positions, window, null, alpha, [])
         new = np.array([all(not (t - window < c < t + window) for c in peaks) for t in positions])
@@ -163,6 +159,10 @@ def over_dispersion(d_obs: np.ndarray, d_null: np.ndarray, positions: np.ndarray
     return null
 
 
+#: Measure the drift again given the boundaries found before growing (LocalTest.condition_on).
+CONDITION_DRIFT = True
+
+
 class LocalTest:
     """No-change test of a boundary between its neighbours (windows clipped there).
 
@@ -171,11 +171,40 @@ class LocalTest:
     """
 
     def __init__(self, cum: np.ndarray, t_len: int, window: int, null: ScanNull, n_boot: int,
-                 rng: np.random.Generator, scan: tuple[np.ndarray, np.ndarray] | None = None):
+                 rng: np.random.Generator, scan: tuple[np.ndarray, np.ndarray] | None = None,
+                 min_size: int = 1):
         self.cum, self.t_len, self.window, self.null = cum, t_len, window, null
+        self.min_size = min_size
+        self._stretch: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
         self.n_boot, self.rng = n_boot, rng
-        self.scan = scan  # (d_obs, d_null) of the unclipped scan at positions 1..T-1
-        self._cache: dict[tuple[int, int, int], float] = {}
+        self.scan = scan  # (d_obs, d_null) of the drift scan at positions self.scan_pos
+        self.scan_pos = np.arange(1, t_len)
+
+    def condition_on(self, cps: Sequence[int]) -> None:
+        r"""Measure the drift again with the scan's windows clipped at the boundaries ``cps``.
+
+        A change inflates the unclipped scan over ``2 window`` positions around it, so
+        drift measured with it there (and the spread :math:`\psi`) is the change itself,
+        which hides the next change. Given the boundaries already accepted, the scan at
+        every other position with windows clipped at them measures the drift inside the
+        segments only; :math:`\phi, \psi` of the null become those (>= 1). The max-Z
+        null of the global test is unchanged.
+        """
+        srt = sorted(int(c) for c in cps)
+        if not srt:
+            return
+        pos = np.array([t for t in range(1, self.t_len) if t not in srt])
+        edges = np.array([0, *srt, self.t_len])
+        k = np.searchsorted(edges, pos, side="right")
+        a = np.maximum(edges[k - 1], pos - self.window)
+        b = np.minimum(edges[k], pos + self.window)
+        left, right = self.cum[pos] - self.cum[a], self.cum[b] - self.cum[pos]
+        d_obs = scan_stats(left, right)
+        d_null = null_draws(left, right, self.n_boot, self.rng)
+        measured = scan_null(d_obs, d_null, np.ones(pos.size, dtype=bool))
+        self.scan, self.scan_pos = (d_obs, d_null), pos
+        self.null = ScanNull(self.null.mu, self.null.sd, measured.phi, measured.psi, self.null.m_null,
+                             note=f"measured with windows clipped at the {len(srt)} boundaries found")
 
     def null_in(self, lo: int, hi: int, skip: Sequence[int] = ()) -> ScanNull:
         """The null with the over-dispersion of the stretch ``[lo, hi)`` if larger.
@@ -187,7 +216,7 @@ class LocalTest:
         if self.scan is None:
             return self.null
         d_obs, d_null = self.scan
-        pos = np.arange(1, self.t_len)
+        pos = self.scan_pos
         use = (pos > lo) & (pos < hi)
         for c in skip:
             use &= ~((pos > c - self.window) & (pos < c + self.window))
@@ -202,39 +231,62 @@ class LocalTest:
         i = srt.index(c)
         return (srt[i - 1] if i > 0 else 0), (srt[i + 1] if i + 1 < len(srt) else self.t_len)
 
+    def stretch(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        r"""The scan inside ``[lo, hi)`` with windows clipped there, and its own null.
+
+        Returns the split positions ``ts`` (``min_size`` from either end), the observed
+        statistics (n, 2), their null mean and sd (n, 2) from multinomial draws, and the
+        null of the stretch's maximum, :math:`M^*_{[lo,hi)} = \max_{t,j} (D^*_{tj} -
+        \mu_{tj}) / \sigma_{tj}` (B,): a boundary between its neighbours is tested by
+        the scan of that stretch, as binary segmentation tests each segment (Vostrikova
+        1981), not against the maximum over the whole run.
+        """
+        key = (lo, hi)
+        if key not in self._stretch:
+            ts = np.arange(lo + self.min_size, hi - self.min_size + 1)
+            if ts.size == 0:
+                empty = np.zeros((0, 2))
+                self._stretch[key] = (ts, empty, empty, empty, np.full(max(self.n_boot, 1), np.inf))
+            else:
+                a, b = np.maximum(lo, ts - self.window), np.minimum(hi, ts + self.window)
+                left, right = self.cum[ts] - self.cum[a], self.cum[b] - self.cum[ts]
+                draws = null_draws(left, right, self.n_boot, self.rng)
+                mu = draws.mean(axis=0)
+                sd = np.maximum(draws.std(axis=0, ddof=1), 1e-9 * np.maximum(mu, 1.0))
+                m_null = np.max((draws - mu) / sd, axis=(1, 2))
+                self._stretch[key] = (ts, scan_stats(left, right), mu, sd, m_null)
+        return self._stretch[key]
+
     def z(self, c: int, cps: Sequence[int]) -> float:
+        """Standardised scan statistic of ``c`` between its neighbours (drift measured
+        around it, away from its own window)."""
         lo, hi = self.neighbours(c, cps)
-        a, b = max(lo, c - self.window), min(hi, c + self.window)
-        key = (a, c, b)
-        if key not in self._cache:
-            left, right = self.cum[c] - self.cum[a], self.cum[b] - self.cum[c]
-            draws = null_draws(left[None], right[None], self.n_boot, self.rng)[:, 0]
-            mu = draws.mean(axis=0)
-            sd = np.maximum(draws.std(axis=0, ddof=1), 1e-9 * np.maximum(mu, 1.0))
-            null = self.null_in(lo, hi, [c])
-            self._cache[key] = float(null.z(scan_stats(left, right), mu, sd))
-        return self._cache[key]
+        ts, d, mu, sd, _ = self.stretch(lo, hi)
+        j = np.flatnonzero(ts == c)
+        if not j.size:
+            return -np.inf
+        return float(self.null_in(lo, hi, [c]).z(d[j[0]], mu[j[0]], sd[j[0]]))
 
     def p(self, c: int, cps: Sequence[int]) -> float:
-        return self.null.p(self.z(c, cps))
+        """p-value of ``c`` against the null of the maximum of its stretch's scan."""
+        lo, hi = self.neighbours(c, cps)
+        m_null = self.stretch(lo, hi)[4]
+        return float((1 + np.sum(m_null >= self.z(c, cps))) / (m_null.size + 1))
 
-    def best_in(self, lo: int, hi: int, min_size: int) -> tuple[int, float]:
+    def best_in(self, lo: int, hi: int, min_size: int | None = None) -> tuple[int, float, float]:
         """Strongest position of the scan inside ``[lo, hi)``, windows clipped there.
 
-        Returns the position and its Z (-inf when the stretch is too short).
+        Returns the position, its Z (-inf when the stretch is too short) and its p-value
+        against the stretch's maximum null.
         """
-        ts = np.arange(lo + min_size, hi - min_size + 1)
+        ts, d, mu, sd, m_null = self.stretch(lo, hi)
         if ts.size == 0:
-            return lo, -np.inf
-        a = np.maximum(lo, ts - self.window)
-        b = np.minimum(hi, ts + self.window)
-        left, right = self.cum[ts] - self.cum[a], self.cum[b] - self.cum[ts]
-        draws = null_draws(left, right, self.n_boot, self.rng)
-        mu = draws.mean(axis=0)
-        sd = np.maximum(draws.std(axis=0, ddof=1), 1e-9 * np.maximum(mu, 1.0))
-        z = self.null_in(lo, hi).z(scan_stats(left, right), mu, sd)
-        j = int(np.argmax(z))
-        return int(ts[j]), float(z[j])
+            return lo, -np.inf, 1.0
+        j = int(np.argmax(self.null_in(lo, hi).z(d, mu, sd)))
+        # its Z as the test of that boundary computes it: drift measured away from its window
+        zj = float(self.null_in(lo, hi, [int(ts[j])]).z(d[j], mu[j], sd[j]))
+        p = float((1 + np.sum(m_null >= zj)) / (m_null.size + 1))
+        return int(ts[j]), zj, p
 
 
 def grow(cps: list[int], local: LocalTest, alpha: float, min_size: int, max_rounds: int = 50) -> list[int]:
@@ -249,10 +301,12 @@ def grow(cps: list[int], local: LocalTest, alpha: float, min_size: int, max_roun
     """
     current = sorted(cps)
     for _ in range(max_rounds):
+        if CONDITION_DRIFT:
+            local.condition_on(current)
         added = []
         for a, b in segments(current, local.t_len):
-            t, zt = local.best_in(a, b, min_size)
-            if np.isfinite(zt) and local.null.p(zt) <= alpha:
+            t, zt, pt = local.best_in(a, b)
+            if np.isfinite(zt) and pt <= alpha:
                 added.append(t)
         if not added:
             break
