@@ -56,7 +56,7 @@ def _summary(doc: str | None) -> str:
 def _annotation(a: object) -> str:
     if a is inspect.Parameter.empty:
         return ""
-    return a if isinstance(a, str) else getattr(a, "__name__", str(a))  # type: ignore[return-value]
+    return a if isinstance(a, str) else str(getattr(a, "__name__", a))
 
 
 def _params(sig: inspect.Signature) -> list[str]:
@@ -68,7 +68,7 @@ def _params(sig: inspect.Signature) -> list[str]:
             star = True
         if p.kind is p.VAR_POSITIONAL:
             star = True
-        prefix = {p.VAR_POSITIONAL: "*", p.VAR_KEYWORD: "**"}.get(p.kind, "")
+        prefix = "*" if p.kind is p.VAR_POSITIONAL else "**" if p.kind is p.VAR_KEYWORD else ""
         ann = _annotation(p.annotation)
         text = f"{prefix}{p.name}" + (f": {ann}" if ann else "")
         if p.default is not p.empty:
@@ -82,7 +82,7 @@ def _signature(name: str, obj: object) -> str:
     if not (inspect.isclass(obj) or callable(obj)):
         return f"pk.{name}  # {type(obj).__name__}"
     try:
-        sig = inspect.signature(obj)  # type: ignore[arg-type]
+        sig = inspect.signature(obj)
     except (TypeError, ValueError):
         return f"pk.{name}(...)"
     params = _params(sig)
@@ -103,7 +103,7 @@ def _entry(name: str) -> list[str]:
     if inspect.isclass(obj) or callable(obj):
         text = _summary(obj.__doc__)
     else:
-        size = f" with {len(obj)} entries" if hasattr(obj, "__len__") else ""  # type: ignore[arg-type]
+        size = f" with {len(obj)} entries" if isinstance(obj, dict | list | tuple) else ""
         text = f"A constant ({type(obj).__name__}{size})."
     return [f"### `pk.{name}`", "", "```python", _signature(name, obj), "```", "",
             text + f" *(defined in `{mod}`)*", ""]
