@@ -401,3 +401,19 @@ def test_old_import_paths_keep_working():
     assert tr.BoundaryResult is pk.BoundaryResult is BoundaryResult
     assert cpm.margin_f1 is margin_f1 and cpm.segmentation_covering is segmentation_covering
     assert pk.scan_peaks is __import__("phasekit.anatomy").anatomy.scan_peaks
+
+
+def test_samples_path_identical_across_processes():
+    """Bit-identical samples-path result in a fresh interpreter (another hash seed)."""
+    import os
+    import subprocess
+    import sys
+
+    here = os.path.dirname(__file__)
+    code = (f"import sys\nsys.path.insert(0, {here!r})\n"
+            "from test_transitions import _three_phase_samples, _fingerprint\n"
+            "from phasekit.changepoints import detect_boundaries\n"
+            "print(_fingerprint(detect_boundaries(_three_phase_samples(seed=8)[0], n_bootstrap=60)))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONHASHSEED": "777"}).stdout.strip()
+    assert out == _fingerprint(detect_boundaries(_three_phase_samples(seed=8)[0], n_bootstrap=60))
