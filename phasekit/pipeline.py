@@ -129,7 +129,7 @@ def _member_dim(ds: xr.Dataset, across: str | None) -> str | None:
             raise SchemaError(f"across dim {across!r} is not in the data", where=f"dims are {list(dims)}",
                               fix=f"pass across= with one of {list(dims)}")
         return across
-    return next((d for d in ("model", "run") if d in dims), None)
+    return next((d for d in MEMBER_DIMS[1:] if d in dims), None)
 
 
 def _trim_padding(sub: xr.Dataset) -> xr.Dataset:
@@ -312,7 +312,9 @@ def _analyze_members(ds: xr.Dataset, *, across: str | None, sizes: Mapping[Any, 
         diagram = diagram_from_results([r.boundaries for r in reports.values()],
                                        [np.asarray(r.phases.values) for r in reports.values()],
                                        [r.order for r in reports.values()], across=dim, across_values=labels,
-                                       control=control, control_labels=np.asarray(first.order[control].values),
+                                       control=control, control_labels=np.asarray(
+                                           first.order[control].values if control in first.order.coords
+                                           else np.arange(first.order.sizes[control])),
                                        control_grid=grid, attrs={"seed": kw["seed"], "n_bootstrap": kw["n_bootstrap"],
                                                                  "method": "the members' analyses"})
     top = reports[key]
