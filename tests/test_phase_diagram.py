@@ -173,3 +173,6 @@ def test_analyze_across_sets_the_diagram_and_members():
     out = rep.diagram.to_dataset()
     np.testing.assert_array_less(np.abs(out["boundary"].values[:, 0] - truth["boundary_step"]), 100 + 1e-9)
     np.testing.assert_array_equal(rep.comparison["boundary"].values, out["boundary"].values)
+    back = pickle.loads(pickle.dumps(rep))                       # the whole multi-member report is plain data
+    assert (back == rep) is True
+    assert json.dumps(rep.to_dict())
