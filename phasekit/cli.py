@@ -226,10 +226,10 @@ def _has_analyze() -> bool:
 def _run_analyze(ds, outdir: Path, args: argparse.Namespace, *, input_desc: str, truth=None) -> int:
     from .pipeline import analyze
 
-    client = _start_client(args)
     sizes = _json_or(getattr(args, "sizes", None), "--sizes", parse_pairs=True)
     if not isinstance(sizes, dict) or "model" not in ds.dims or "size" in ds.coords:
         sizes = None  # readers of raw dumps put --sizes into the data; NetCDF/Zarr inputs get them here
+    client = _start_client(args)
     try:
         rep = analyze(
             ds,
