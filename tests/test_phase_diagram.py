@@ -176,3 +176,21 @@ def test_analyze_across_sets_the_diagram_and_members():
     back = pickle.loads(pickle.dumps(rep))                       # the whole multi-member report is plain data
     assert (back == rep) is True
     assert json.dumps(rep.to_dict())
+
+
+@pytest.mark.slow
+def test_the_docs_example_runs_and_says_what_it_prints():
+    """The worked example of docs/phase-diagrams.md: run it, and check the numbers it quotes."""
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "docs" / "phase-diagrams.md").read_text()
+    block = next(b.split("```", 1)[0] for b in text.split("```python\n")[1:] if "temperature_collapse_run(" in b)
+    ns: dict = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exec(compile(block, "docs/phase-diagrams.md", "exec"), ns)
+    out, truth = ns["out"], ns["truth"]
+    assert repr(ns["pd"]) == "PhaseDiagram(checkpoint x temperature: 5 values, 5 boundaries in 1 line(s))"
+    np.testing.assert_array_equal(out["boundary"].sel(boundary_index=0).values, [900, 1200, 1500, 1800, 2100])
+    np.testing.assert_array_equal(truth["boundary_step"], [900, 1200, 1500, 1800, 2100])
+    np.testing.assert_array_equal(out["boundary_lower"].sel(boundary_index=0).values, [800, 1100, 1400, 1700, 2000])
