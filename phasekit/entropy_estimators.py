@@ -145,6 +145,19 @@ _ERROR_METHOD = {
     "bma": "posterior_sd+kfree_gap",
 }
 
+#: how each error_method makes the stderr (the ``error_description`` attr of :func:`entropy`)
+_ERROR_DESCRIPTION = {
+    "delta_method": "delta method, sqrt((sum p ln^2 p - H^2)/N): sampling spread only, not the bias",
+    "jackknife_tokens": "delete-one-token jackknife: sampling spread only, not the bias",
+    "jackknife_tokens+unseen_tail": (
+        "sqrt(jackknife^2 + T^2), T = the Chao-Wang-Jost unseen-tail term: the sampling spread "
+        "plus the extrapolated unseen contribution counted as uncertain by its own size"),
+    "posterior_sd": "posterior standard deviation of H under the estimator's prior mixture",
+    "posterior_sd+kfree_gap": (
+        "sqrt(posterior sd^2 + (H - H_cwj)^2), H_cwj = the K-free Chao-Wang-Jost estimate: the "
+        "posterior spread plus the disagreement with a model that needs no K (model and K "
+        "uncertainty)"),
+}
 _MAX_CELLS = 1_500_000  # entries x grid points evaluated at once (memory bound)
 _PYM_DMAX = 0.95
 _PYM_HMAX_UNBOUNDED = 25.0
@@ -1273,6 +1286,7 @@ def entropy(
         "n_states": int(n_states) if n_states is not None else None,
         "N": float(totals.mean()) if totals.size else float("nan"),
         "error_method": _ERROR_METHOD[estimator],
+        "error_description": _ERROR_DESCRIPTION[_ERROR_METHOD[estimator]],
         "system": tuple(str(s) for s in system),
     }
     out = estimate(value, np.asarray(se).reshape(c.shape), name="entropy", **attrs)

@@ -542,6 +542,7 @@ def test_default_is_deterministic_and_identical_for_dask_input():
         np.testing.assert_array_equal(other.entropy_k_free.values, a.entropy_k_free.values)
     assert a.attrs["estimator"] == c.attrs["estimator"] == "bma"
     assert a.attrs["error_method"] == "posterior_sd+kfree_gap"
+    assert "Chao-Wang-Jost" in a.attrs["error_description"]
 
 
 # ----------------------------------------------------------------------------- K per configuration
