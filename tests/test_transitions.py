@@ -417,3 +417,13 @@ def test_samples_path_identical_across_processes():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONHASHSEED": "777"}).stdout.strip()
     assert out == _fingerprint(detect_boundaries(_three_phase_samples(seed=8)[0], n_bootstrap=60))
+
+
+def test_an_ensemble_gives_the_same_boundaries_as_its_dataset():
+    import phasekit as pk
+
+    ds, _ = _three_phase_samples(seed=3)
+    a = detect_boundaries(ds, n_bootstrap=60)
+    b = detect_boundaries(pk.ensemble(ds, system="sample"), n_bootstrap=60)
+    assert a.indices == b.indices and a.locations == b.locations and a.intervals == b.intervals
+    assert a.evidence["p_value"] == b.evidence["p_value"]

@@ -58,11 +58,13 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_SEED", "SERIES_MIN_SIZE", "SERIES_PENALTY_FACTOR", "detect_boundaries",
            "penalty_path"]
 
-#: Default shortest segment of the series path (samples path: 2 checkpoints).
+#: Default shortest segment of the series path (samples path: 2 checkpoints); chosen
+#: on synthetic series (benchmarks/bench_changepoint_constants.py), not on TCPD.
 SERIES_MIN_SIZE = 5
 
-#: Factor f of the series-path penalty f (C + 1) log n.
-SERIES_PENALTY_FACTOR = 3.0
+#: Factor f of the series-path penalty f (C + 1) log n, chosen with RHO_MAX on synthetic
+#: series (benchmarks/bench_changepoint_constants.py), not on TCPD.
+SERIES_PENALTY_FACTOR = 2.0
 
 
 
@@ -162,7 +164,7 @@ def detect_boundaries(
 
     **Series** (any real DataArray / Dataset): columns = other dims x variables, each
     scaled by :math:`\hat\sigma_c = \mathrm{MAD}(\Delta x_c)/(0.6745\sqrt2)`; cost
-    :class:`CostMeanShift`, ``penalty="auto"`` = ``SERIES_PENALTY_FACTOR`` (3)
+    :class:`CostMeanShift`, ``penalty="auto"`` = ``SERIES_PENALTY_FACTOR`` (2)
     :math:`(C + 1)\log n` (the modified BIC of Zhang & Siegmund 2007, Biometrics 63:22).
     Each candidate is tested between its neighbours by a parametric AR(1) bootstrap of
     the share of variance explained by the best split (``RHO_MAX`` caps the AR(1)
@@ -173,7 +175,8 @@ def detect_boundaries(
     Parameters
     ----------
     data
-        Samples Dataset (``token``) or real-valued DataArray/Dataset.
+        Samples Dataset (``token``), an :class:`~phasekit.Ensemble` (its counts are
+        used; no token is read again), or a real-valued DataArray/Dataset.
     control
         The control dim (default ``"checkpoint"``; ``"temperature"``...), or a non-dim
         coordinate holding the control values (e.g. ``"step"``; its dim is then the
@@ -216,6 +219,10 @@ def detect_boundaries(
     from ..configurations import is_ensemble, token_view
 
     if is_ensemble(data):  # its token-less view: labels and sizes, counts from the Ensemble (no token read)
+        data = token_view(data)
+    from ..configurations import Ensemble, token_view
+
+    if isinstance(data, Ensemble):  # counted once already: its token-less view counts through it
         data = token_view(data)
     _check_arguments(data, method, alpha, min_size)
     penalty = _check_penalty(penalty)

@@ -243,10 +243,11 @@ class LocalTest:
         """
         key = (lo, hi)
         if key not in self._stretch:
+            out: tuple[np.ndarray, ...]
             ts = np.arange(lo + self.min_size, hi - self.min_size + 1)
             if ts.size == 0:
                 empty = np.zeros((0, 2))
-                self._stretch[key] = (ts, empty, empty, empty, np.full(max(self.n_boot, 1), np.inf))
+                out = (ts, empty, empty, empty, np.full(max(self.n_boot, 1), np.inf))
             else:
                 a, b = np.maximum(lo, ts - self.window), np.minimum(hi, ts + self.window)
                 left, right = self.cum[ts] - self.cum[a], self.cum[b] - self.cum[ts]
@@ -254,8 +255,10 @@ class LocalTest:
                 mu = draws.mean(axis=0)
                 sd = np.maximum(draws.std(axis=0, ddof=1), 1e-9 * np.maximum(mu, 1.0))
                 m_null = np.max((draws - mu) / sd, axis=(1, 2))
-                self._stretch[key] = (ts, scan_stats(left, right), mu, sd, m_null)
-        return self._stretch[key]
+                out = (ts, scan_stats(left, right), mu, sd, m_null)
+            self._stretch[key] = out
+        ts, d, mu, sd, m_null = self._stretch[key]
+        return ts, d, mu, sd, m_null
 
     def z(self, c: int, cps: Sequence[int]) -> float:
         """Standardised scan statistic of ``c`` between its neighbours (drift measured
