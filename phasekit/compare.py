@@ -16,7 +16,10 @@ Pure functions on plain arrays and small Datasets:
   spread (sample standard deviation) of its location across runs — the run-to-run
   uncertainty of one run's boundary — and the standard error of the mean, s/√n;
 * :func:`phase_agreement` — whether members go through the same sequence of phases, and
-  the share of control values at which they carry the same label.
+  the share of control values at which they carry the same label;
+* :func:`scale_across_sizes` → :class:`SizeScaling` — across model sizes, the order of the
+  transition, the critical point and the collapse exponents, from the members' order
+  parameters, by phasekit's scaling functions (plain data, ``.to_dataset()``).
 """
 
 from __future__ import annotations
