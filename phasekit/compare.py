@@ -370,7 +370,9 @@ def scale_across_sizes(
     (:func:`phasekit.classify_transition`); unless a crossover, the critical point from the
     Binder crossings and from the χ peaks (:func:`phasekit.critical_point`); for a continuous
     transition, the collapses of U (ν), χ (γ/ν) and ⟨m⟩ (β/ν) with t_c fixed at the Binder
-    critical point and its error propagated (:func:`phasekit.finite_size_collapse`).
+    critical point and its error propagated (:func:`phasekit.finite_size_collapse`, 20
+    bootstrap refits each; the critical points use ``n_bootstrap``). ``block`` names a
+    coordinate along ``replica`` grouping correlated replicas (e.g. Markov chains).
     Everything not computed is a note, every assumption a field and a warning.
     """
     names = sorted(m_by_member, key=lambda k: float(sizes[k]))
