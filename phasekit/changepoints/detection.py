@@ -218,12 +218,9 @@ def detect_boundaries(
     """
     from ..configurations import is_ensemble, token_view
 
-    if is_ensemble(data):  # its token-less view: labels and sizes, counts from the Ensemble (no token read)
-        data = token_view(data)
-    from ..configurations import Ensemble, token_view
-
-    if isinstance(data, Ensemble):  # counted once already: its token-less view counts through it
-        data = token_view(data)
+    ensemble = data if is_ensemble(data) else None  # held: its view counts through it
+    if ensemble is not None:  # labels and sizes from the view, counts from the Ensemble (no token read)
+        data = token_view(ensemble)
     _check_arguments(data, method, alpha, min_size)
     penalty = _check_penalty(penalty)
     dim_, cvals = resolve_control(data, control, dim, caller="detect_boundaries")
