@@ -218,12 +218,12 @@ def test_size_scaling_from_a_real_model_family_is_rendered():
         row = next(r for r in block["key_numbers"] if r["quantity"].startswith("critical point (Binder"))
         assert format_estimate(sc.critical_point.value, sc.critical_point.stderr) in row["value"]
     source = {"nu": "binder", "gamma/nu": "chi", "beta/nu": "m"}
-    for k, (v, _se) in sc.exponents().items():
+    for k, (v, se) in sc.exponents().items():
         e = block["size_scaling"]["exponents"][k]
         assert e["value"] == pytest.approx(v)
         assert e["collapse_success"] == bool(sc.collapses[source[k]].success)
-        if not e["collapse_success"]:                   # never quoted as a finding
-            assert f"{k} = " not in block["text"]
+        quoted = f"{k} = {format_estimate(v, se)}" in block["text"]
+        assert quoted == e["collapse_success"]           # only trustworthy exponents are findings
     assert [m["member"] for m in block["members"]] == list(rep.members)
     import json
 
