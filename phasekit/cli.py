@@ -248,7 +248,7 @@ def _run_analyze(ds, outdir: Path, args: argparse.Namespace, *, input_desc: str,
         if client is not None:
             client.close()
     print(rep.text_summary(truth=truth))
-    print(f"wrote {outdir}/report.html, results.nc, summary.json and figures/")
+    print(f"wrote {outdir}/report.html, summary.json, methods.md, references.bib, results.nc and figures/")
     return 0
 
 
