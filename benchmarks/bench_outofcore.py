@@ -1,16 +1,22 @@
-"""Out-of-core benchmark: ``phasekit analyze`` on a Zarr store larger than the memory budget.
+"""Out-of-core benchmark: ``analyze`` on a Zarr store larger than the memory budget.
 
-Writes a Zarr store of int32 tokens (full size: 200 checkpoints × 100 prompts × 100
-samples × 250 positions = 5e8 tokens, 2 GB raw; one checkpoint per chunk; q = 10
-states) to a temporary directory, chunk by chunk (the writer never holds more than one
-checkpoint), then
+Writes a Zarr store of int32 tokens (full size, issue 15 item 7: 100 checkpoints × 100
+prompts × 100 samples × 250 positions = 2.5e8 tokens, 1 GB raw; one checkpoint per
+chunk; q = 10 states) to a temporary directory, chunk by chunk (the writer never holds
+more than one checkpoint), then
 
-1. runs ``phasekit analyze STORE -o OUT --quiet`` in a child process and records its
-   wall time and peak resident memory (``ru_maxrss`` of that process, read by a small
-   wrapper process through ``RUSAGE_CHILDREN``); the target is < 1.5 GB;
-2. optionally (``profile=True``) runs ``analyze`` once more with every stage function
-   wrapped to record its time and its own peak RSS, to say which stage holds the memory;
-3. measures counting-stage throughput on a subset that fits in memory: phasekit's
+1. runs the pipeline (``open_samples`` → ``analyze`` → ``Report.write``, what ``phasekit
+   analyze`` does) in a child process and records its wall time, its peak resident memory
+   (``ru_maxrss`` of that process, read by a small wrapper process through
+   ``RUSAGE_CHILDREN``; target < 768 MiB, aim 400 MiB) and the wall time of every stage
+   (``Report.provenance["stage_seconds"]``);
+2. runs **one counting pass** over the same store in its own process (``open_samples`` →
+   ``count_states(system="position")``: read every chunk once and count it) — the
+   alternative the analysis is measured against: its wall time should be within 2× this
+   pass plus a fixed overhead (the stages that never touch a token);
+3. optionally (``profile=True``) runs ``analyze`` once more with every stage function
+   wrapped to record its own peak RSS, to say which stage holds the memory;
+4. measures counting-stage throughput on a subset that fits in memory: phasekit's
    ``count_states`` (one configuration = one sequence, as ``analyze`` counts) against
    one ``np.sort`` pass over the same int64 keys ``config * q + token`` and against
    pandas ``groupby([config, token]).size()``; reported as ratios in the same run.
@@ -19,8 +25,9 @@ The tokens are a synthetic crystallisation: every sequence draws its tokens i.i.
 distribution that is uniform over the 10 states before the boundary checkpoint and
 concentrated on one state (p = 0.7) after it, so the report has a boundary to find.
 
-Run ``python benchmarks/bench_outofcore.py`` for the full size (needs ~2.1 GB of disk
-and tens of minutes on 2 cores) or ``--smoke``.
+Run ``python benchmarks/bench_outofcore.py`` for the full size (needs ~1.1 GB of disk
+and many minutes on 2 cores), ``--quarter`` for 1/4 of it (25 checkpoints), ``--ci`` or
+``--smoke``; ``main(smoke=..., ci=...)`` follows the runner's convention.
 """
 
 from __future__ import annotations
@@ -37,11 +44,13 @@ from pathlib import Path
 
 import numpy as np
 
-SHAPE_FULL = (200, 100, 100, 250)
+SHAPE_FULL = (100, 100, 100, 250)
+SHAPE_QUARTER = (25, 100, 100, 250)
 SHAPE_CI = (24, 20, 20, 50)
 SHAPE_SMOKE = (8, 6, 8, 20)
 N_STATES = 10
-RSS_TARGET_MIB = 1.5 * 1024  # 1.5 GB, as in issue 8
+RSS_TARGET_MIB = 768.0  # issue 15 item 7 (aim: 400 MiB)
+RSS_AIM_MIB = 400.0
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -119,23 +128,47 @@ def run_measured(cmd: list[str], timeout: float | None = None) -> dict:
 
 
 _ANALYZE = r"""
-import sys
+import json, sys, time
 from phasekit.ingest import open_samples
-from phasekit.report import analyze
+from phasekit.pipeline import analyze
 store, out, estimator = sys.argv[1:4]
-rep = analyze(open_samples(store), estimator=estimator, progress=False, input_description=store)
+t0 = time.perf_counter()
+ds = open_samples(store)
+t_open = time.perf_counter() - t0
+rep = analyze(ds, estimator=None if estimator == "default" else estimator, progress=False, input_description=store)
+t1 = time.perf_counter()
 rep.write(out)
-print(rep.text_summary())
+stages = {"open_samples": round(t_open, 3), **rep.provenance.get("stage_seconds", {}),
+          "Report.write": round(time.perf_counter() - t1, 3)}
+print(json.dumps({"stages": stages, "boundaries": [float(b) for b in rep.boundaries.locations]}))
 """
 
 
 def analyze_command(store: str | Path, out: str | Path, estimator: str | None) -> list[str]:
-    """``phasekit analyze STORE -o OUT`` — or, with an entropy ``estimator``, the same
-    pipeline through the API (``open_samples`` → ``analyze(..., estimator=)`` → ``write``),
-    since the CLI has no estimator flag."""
-    if estimator is None:
-        return [sys.executable, "-m", "phasekit.cli", "analyze", str(store), "-o", str(out), "--quiet"]
-    return [sys.executable, "-c", _ANALYZE, str(store), str(out), estimator]
+    """The pipeline of ``phasekit analyze STORE -o OUT`` through the API (``open_samples``
+    → ``analyze(..., estimator=)`` → ``write``; the CLI has no estimator flag), printing
+    the wall time of every stage as JSON."""
+    return [sys.executable, "-c", _ANALYZE, str(store), str(out), estimator or "default"]
+
+
+_COUNT_PASS = r"""
+import json, sys, time
+t0 = time.perf_counter()
+from phasekit.count import count_states
+from phasekit.ingest import open_samples
+c = count_states(open_samples(sys.argv[1]), system="position")
+print(json.dumps({"seconds": time.perf_counter() - t0, "entries": int(c.states.size)}))
+"""
+
+
+def counting_pass(store: str | Path, timeout: float | None = None) -> dict:
+    """One read-and-count pass over the whole store (what every stage of the old pipeline
+    repeated), in its own process: wall time (imports included, as for analyze) and peak RSS."""
+    r = run_measured([sys.executable, "-c", _COUNT_PASS, str(store)], timeout=timeout)
+    if r["returncode"] != 0:
+        raise RuntimeError(f"counting pass failed: {r['stderr'][-2000:]}")
+    return {**json.loads(r["stdout"].strip().splitlines()[-1]), "process_seconds": r["seconds"],
+            "peak_rss_mib": r["peak_rss_mib"]}
 
 
 _PROFILE = r"""
@@ -157,11 +190,10 @@ def reset_peak():
         return False
 
 rows = []
-STAGES = [("phasekit.observables", "order_parameters"), ("phasekit.lazy", "materialize"),
-          ("phasekit.observables", "prompt_structure"), ("phasekit.fluctuations", "susceptibility"),
-          ("phasekit.fluctuations", "binder_cumulant"), ("phasekit.transitions", "detect_boundaries"),
-          ("phasekit.anatomy", "seed_attribution"), ("phasekit.anatomy", "divergence_scan"),
-          ("phasekit.correlations", "correlation_function"), ("phasekit.correlations", "correlation_length")]
+STAGES = [("phasekit.configurations", "ensemble"), ("phasekit.pipeline", "_order_stage"),
+          ("phasekit.pipeline", "_fluctuation_stage"), ("phasekit.pipeline", "_prompt_structure_stage"),
+          ("phasekit.changepoints", "detect_boundaries"), ("phasekit.pipeline", "_seed_stage"),
+          ("phasekit.pipeline", "_scan_stage"), ("phasekit.pipeline", "_correlation_stage")]
 
 depth = [0]
 
@@ -188,7 +220,8 @@ def wrap(fn, label):
 for mod, name in STAGES:
     m = importlib.import_module(mod)
     setattr(m, name, wrap(getattr(m, name), name))
-from phasekit.report import Report, analyze
+from phasekit.report import Report
+from phasekit.pipeline import analyze
 from phasekit.ingest import open_samples
 Report.write = wrap(Report.write, "Report.write (html, netcdf, json, figures)")
 store, out, estimator = sys.argv[1:4]
@@ -287,79 +320,101 @@ def counting_throughput(store: str | Path, max_tokens: int, tmp: str | Path) -> 
 
 
 # ------------------------------------------------------------------ main
-def main(smoke: bool = False, full: bool = False, profile: bool | None = None,
+#: stages that read the tokens (the rest work from the Ensemble's counts: a fixed overhead)
+TOKEN_STAGES = ("open_samples", "counts", "correlations")
+
+
+def _rows(run: dict, stages: dict, count: dict, thr: dict, tokens: int, found: list, truth: float) -> list[dict]:
+    token_mib = tokens * 4 / 2**20
+    overhead = sum(v for k, v in stages.items() if k not in TOKEN_STAGES)
+    rows = [
+        {"measure": "analyze peak RSS (MiB)", "phasekit": round(run["peak_rss_mib"], 1),
+         "alternative": "raw token array in memory", "alternative_value": round(token_mib, 1),
+         "ratio": round(run["peak_rss_mib"] / token_mib, 3),
+         "note": f"target < {RSS_TARGET_MIB:.0f} MiB, aim {RSS_AIM_MIB:.0f}; rc={run['returncode']}"},
+        {"measure": "analyze wall time (s)", "phasekit": round(run["seconds"], 2),
+         "alternative": "one counting pass over the store (s)", "alternative_value": round(count["process_seconds"], 2),
+         "ratio": round(run["seconds"] / count["process_seconds"], 3),
+         "note": f"goal: <= 2 x pass + fixed overhead ({overhead:.1f} s of stages that read no token): "
+                 f"{run['seconds']:.1f} vs {2 * count['process_seconds'] + overhead:.1f}; boundaries {found}, "
+                 f"truth {truth}"},
+        {"measure": "counting pass peak RSS (MiB)", "phasekit": round(count["peak_rss_mib"], 1),
+         "alternative": "-", "alternative_value": None, "ratio": None, "note": f"{count['entries']} sparse entries"},
+    ]
+    rows += [{"measure": f"stage: {k} (s)", "phasekit": v, "alternative": "-", "alternative_value": None,
+              "ratio": None, "note": "reads the tokens" if k in TOKEN_STAGES else "reads no token"}
+             for k, v in stages.items()]
+    rows += [
+        {"measure": "counting time (s)", "phasekit": round(thr["phasekit_seconds"], 4),
+         "alternative": "one np.sort of int64 keys", "alternative_value": round(thr["sort_seconds"], 4),
+         "ratio": round(thr["phasekit_over_sort_time"], 3), "note": f"phasekit/sort time; {thr['tokens']} tokens"},
+        {"measure": "counting time (s)", "phasekit": round(thr["phasekit_seconds"], 4),
+         "alternative": "pandas groupby([config, token]).size()",
+         "alternative_value": round(thr["pandas_seconds"], 4), "ratio": round(thr["pandas_over_phasekit_time"], 2),
+         "note": f"pandas/phasekit time (speedup); results agree: {thr['results_agree']}"},
+    ]
+    return rows
+
+
+def _store(store: str | None, shape: tuple[int, int, int, int], tmp: str) -> tuple[Path, tuple, dict]:
+    if store is None:
+        path = Path(tmp) / "tokens.zarr"
+        return path, shape, write_store(path, shape)
+    import xarray as xr
+
+    with xr.open_zarr(store) as existing:
+        shape = tuple(int(existing.sizes[d]) for d in ("checkpoint", "prompt", "sample", "position"))
+    return Path(store), shape, {"write_seconds": float("nan"), "boundary_step": float((shape[0] // 2) * 100.0),
+                                "raw_gib": float(np.prod(shape)) * 4 / 2**30}
+
+
+def main(smoke: bool = False, ci: bool = False, quarter: bool = False, profile: bool | None = None,
          workdir: str | None = None, keep: bool = False, timeout: float | None = None,
          store: str | None = None, estimator: str | None = "miller_madow") -> dict:
     """Run the benchmark; returns ``{"benchmark": "outofcore", "rows": [...], ...}``.
 
-    ``smoke``: tiny store; default: a CI-sized store (24 × 20 × 20 × 50 = 4.8e5 tokens); ``full``: the
-    5e8-token store of issue 8. ``profile`` also measures each stage of ``analyze`` in
-    its own process (slow: every stage reopens and rereads the store). ``store``: reuse a store
-    written earlier by :func:`write_store` (its shape is read from it). ``estimator``:
-    the entropy estimator of the analysis (None = phasekit's default through the CLI; the
-    default here is Miller–Madow because the default Bayesian estimator costs ~10–20 ms
-    per configuration, i.e. hours for the 2e6 sequences of the full store — see
+    ``smoke``: tiny store; ``ci``: 24 × 20 × 20 × 50 = 4.8e5 tokens; ``quarter``: 25 of the
+    full store's 100 checkpoints (6.25e7 tokens); default: the 2.5e8-token store of issue
+    15. ``profile`` also measures each stage's own peak RSS in another process. ``store``:
+    reuse a store written earlier by :func:`write_store` (its shape is read from it).
+    ``estimator``: the entropy estimator of the analysis (None = phasekit's default; the
+    default here is Miller–Madow because the default Bayesian estimator costs ~10–20 ms per
+    configuration, i.e. hours for the 1e6 sequences of the full store — see
     docs/performance.md).
     """
-    shape = SHAPE_FULL if full else (SHAPE_SMOKE if smoke else SHAPE_CI)
-    profile = bool(profile)
+    shape = SHAPE_SMOKE if smoke else (SHAPE_CI if ci else (SHAPE_QUARTER if quarter else SHAPE_FULL))
     tmp = tempfile.mkdtemp(prefix="pk_outofcore_", dir=workdir)
     try:
-        if store is None:
-            store = Path(tmp) / "tokens.zarr"
-            info = write_store(store, shape)
-        else:
-            import xarray as xr
-
-            with xr.open_zarr(store) as existing:
-                shape = tuple(int(existing.sizes[d]) for d in ("checkpoint", "prompt", "sample", "position"))
-            info = {"write_seconds": float("nan"), "boundary_step": float((shape[0] // 2) * 100.0),
-                    "raw_gib": float(np.prod(shape)) * 4 / 2**30}
-        print(f"  wrote {store} ({info['raw_gib']:.3f} GiB raw) in {info['write_seconds']:.1f} s", flush=True)
-        out = Path(tmp) / "report"
-        run = run_measured(analyze_command(store, out, estimator), timeout=timeout)
+        path, shape, info = _store(store, shape, tmp)
+        print(f"  wrote {path} ({info['raw_gib']:.3f} GiB raw) in {info['write_seconds']:.1f} s", flush=True)
+        run = run_measured(analyze_command(path, Path(tmp) / "report", estimator), timeout=timeout)
         ok = run["returncode"] == 0
-        found = []
-        if ok and (out / "summary.json").exists():
-            found = [b["step"] for b in json.loads((out / "summary.json").read_text())["boundaries"]]
+        parsed = json.loads(run["stdout"].strip().splitlines()[-1]) if ok else {"stages": {}, "boundaries": []}
+        found, stages = parsed["boundaries"], parsed["stages"]
         print(f"  analyze: rc={run['returncode']} {run['seconds']:.1f} s, peak RSS {run['peak_rss_mib']:.0f} MiB, "
-              f"boundaries {found} (truth {info['boundary_step']})", flush=True)
+              f"boundaries {found} (truth {info['boundary_step']}); stages {stages}", flush=True)
         if not ok:
             print(run["stderr"][-2000:], file=sys.stderr)
-        stages = profile_stages(store, Path(tmp) / "report_profiled", estimator, timeout=timeout) if profile else []
-        for s in stages:
-            print(f"    stage {s}", flush=True)
-        thr = counting_throughput(store, max_tokens=2_000_000 if smoke else (50_000_000 if full else 10_000_000),
+        count = counting_pass(path, timeout=timeout)
+        print(f"  one counting pass: {count['process_seconds']:.1f} s, peak RSS {count['peak_rss_mib']:.0f} MiB",
+              flush=True)
+        profiled = profile_stages(path, Path(tmp) / "report_profiled", estimator, timeout=timeout) if profile else []
+        for row in profiled:
+            print(f"    stage {row}", flush=True)
+        thr = counting_throughput(path, max_tokens=2_000_000 if smoke else (10_000_000 if ci else 50_000_000),
                                   tmp=tmp)
         print(f"  counting {thr['tokens']:.3g} tokens: phasekit {thr['phasekit_seconds']:.3f} s, "
               f"np.sort {thr['sort_seconds']:.3f} s, pandas {thr['pandas_seconds']:.3f} s", flush=True)
         tokens = int(np.prod(shape))
-        rows = [
-            {"measure": "analyze peak RSS (MiB)", "phasekit": round(run["peak_rss_mib"], 1),
-             "alternative": "raw token array in memory", "alternative_value": round(tokens * 4 / 2**20, 1),
-             "ratio": round(run["peak_rss_mib"] / (tokens * 4 / 2**20), 3),
-             "note": f"target < {RSS_TARGET_MIB:.0f} MiB; rc={run['returncode']}"},
-            {"measure": "analyze wall time (s)", "phasekit": round(run["seconds"], 2),
-             "alternative": "-", "alternative_value": None, "ratio": None,
-             "note": f"boundaries found {found}, truth {info['boundary_step']}"},
-            {"measure": "counting time (s)", "phasekit": round(thr["phasekit_seconds"], 4),
-             "alternative": "one np.sort of int64 keys", "alternative_value": round(thr["sort_seconds"], 4),
-             "ratio": round(thr["phasekit_over_sort_time"], 3),
-             "note": f"phasekit/sort time; issue-8 target <= 2 at full size; {thr['tokens']} tokens"},
-            {"measure": "counting time (s)", "phasekit": round(thr["phasekit_seconds"], 4),
-             "alternative": "pandas groupby([config, token]).size()",
-             "alternative_value": round(thr["pandas_seconds"], 4),
-             "ratio": round(thr["pandas_over_phasekit_time"], 2),
-             "note": f"pandas/phasekit time (speedup); issue-8 target >= 10 at full size; "
-                     f"results agree: {thr['results_agree']}"},
-        ]
         return {
             "benchmark": "outofcore", "shape": list(shape), "tokens": tokens, "n_states": N_STATES,
-            "rss_target_mib": RSS_TARGET_MIB, "analyze": {k: run[k] for k in ("returncode", "seconds",
-                                                                               "peak_rss_mib")},
-            "analyze_ok": ok, "estimator": estimator or "default (CLI)", "under_rss_target": bool(run["peak_rss_mib"] < RSS_TARGET_MIB),
-            "boundaries_found": found, "boundary_truth": info["boundary_step"], "write_seconds":
-            info["write_seconds"], "stages": stages, "counting": thr, "rows": rows,
+            "rss_target_mib": RSS_TARGET_MIB, "rss_aim_mib": RSS_AIM_MIB,
+            "analyze": {k: run[k] for k in ("returncode", "seconds", "peak_rss_mib")}, "analyze_ok": ok,
+            "estimator": estimator or "default", "under_rss_target": bool(run["peak_rss_mib"] < RSS_TARGET_MIB),
+            "boundaries_found": found, "boundary_truth": info["boundary_step"],
+            "write_seconds": info["write_seconds"], "stage_seconds": stages, "counting_pass": count,
+            "stages_profiled": profiled, "counting": thr,
+            "rows": _rows(run, stages, count, thr, tokens, found, info["boundary_step"]),
         }
     finally:
         if keep:
@@ -372,19 +427,23 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--ci", action="store_true", help="CI size instead of the full size")
-    ap.add_argument("--profile", action="store_true", help="also profile every analyze stage")
+    ap.add_argument("--quarter", action="store_true", help="25 of the full store's 100 checkpoints")
+    ap.add_argument("--profile", action="store_true", help="also profile every analyze stage's peak RSS")
     ap.add_argument("--workdir", default=None, help="where to write the temporary store")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--json", default=None, help="write the result as JSON here")
-    ap.add_argument("--estimator", default="miller_madow", help="entropy estimator ('default' = CLI default)")
+    ap.add_argument("--estimator", default="miller_madow", help="entropy estimator ('default' = phasekit's)")
     ap.add_argument("--store", default=None, help="reuse this store instead of writing one")
-    ap.add_argument("--write-only", default=None, metavar="PATH", help="only write the full-size store to PATH")
+    ap.add_argument("--timeout", type=float, default=None, help="seconds per child process")
+    ap.add_argument("--write-only", default=None, metavar="PATH", help="only write the store to PATH")
     a = ap.parse_args()
     if a.write_only:
-        print(write_store(a.write_only, SHAPE_SMOKE if a.smoke else (SHAPE_CI if a.ci else SHAPE_FULL)))
+        print(write_store(a.write_only, SHAPE_SMOKE if a.smoke else (
+            SHAPE_CI if a.ci else (SHAPE_QUARTER if a.quarter else SHAPE_FULL))))
         sys.exit(0)
-    res = main(smoke=a.smoke, full=not (a.smoke or a.ci), profile=a.profile or None, workdir=a.workdir,
-               keep=a.keep, store=a.store, estimator=None if a.estimator == "default" else a.estimator)
+    res = main(smoke=a.smoke, ci=a.ci, quarter=a.quarter, profile=a.profile or None, workdir=a.workdir,
+               keep=a.keep, store=a.store, timeout=a.timeout,
+               estimator=None if a.estimator == "default" else a.estimator)
     text = json.dumps(res, indent=2, default=str)
     if a.json:
         Path(a.json).write_text(text)

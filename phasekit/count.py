@@ -29,6 +29,7 @@ configuration; each block read once) and the blocks' rows are scattered into pla
 
 from __future__ import annotations
 
+import os
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -289,7 +290,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             r, s = np.nonzero(dense)
             indptr = np.zeros(rows.shape[0] + 1, dtype=np.int64)
             np.cumsum(np.count_nonzero(dense, axis=1), out=indptr[1:])
-            return indptr, s.astype(np.int64), dense[r, s]
+            return indptr, s.astype(np.int32), dense[r, s]  # state ids < 256: int32, as below
         n_threads = max(1, min(_numba.get_num_threads(), rows.shape[0]))
         nnz = _numba_nnz(rows, n_scratch, n_threads)
         indptr = np.zeros(rows.shape[0] + 1, dtype=np.int64)
@@ -741,11 +742,57 @@ def _count_dask(tok: xr.DataArray, kept: tuple[Hashable, ...], system: tuple[Has
                             kwargs={"n_kept": len(kept), "width": width, "engine": engine})
     assert tok.chunks is not None
     kept_chunks = tuple(tuple(int(n) for n in c) for c in tok.chunks[: len(kept)])
+    if all(len(c) == 1 for c in kept_chunks[1:]):  # blocks are consecutive row ranges
+        per_row = min(width, _n_states_bound(tok))
+        return _stream_blocks(packed.data, kept_chunks, per_row, _state_dtype(tok.dtype))
     grid = np.asarray(packed.data.compute())
     corners = _block_corners(kept_chunks)
     parts = [grid[c].parts for c in corners]
     del grid
     return _assemble_blocks(parts, kept_chunks)
+
+
+def _n_states_bound(tok: xr.DataArray) -> int:
+    """At most this many distinct states per row: q when known, else unbounded."""
+    q = tok.attrs.get("n_states")
+    return int(q) if q is not None else np.iinfo(np.int64).max
+
+
+def _state_dtype(dtype: np.dtype) -> type:
+    return np.int32 if np.iinfo(dtype).max <= np.iinfo(np.int32).max else np.int64
+
+
+def _stream_blocks(packed: Any, kept_chunks: tuple[tuple[int, ...], ...], per_row: int,
+                   st_dtype: type) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Compute the blocks a few at a time, in row order, appending each block's rows to
+    output arrays allocated once at their upper bound (rows × min(width, q) entries).
+
+    Untouched pages of the bound are never resident, so the peak is the counts themselves
+    plus the blocks in flight — not the blocks' results and their concatenation at once.
+    """
+    import dask
+
+    n_rows = int(np.prod([sum(c) for c in kept_chunks], dtype=np.int64))
+    bound = n_rows * per_row
+    states: np.ndarray = np.empty(bound, dtype=st_dtype)
+    counts: np.ndarray = np.empty(bound, dtype=np.int64)
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    n_blocks = len(kept_chunks[0])
+    batch = max(2, 2 * int(dask.config.get("num_workers", None) or os.cpu_count() or 2))
+    offset = row = 0
+    for start in range(0, n_blocks, batch):
+        done = dask.compute(*[packed.blocks[i] for i in range(start, min(n_blocks, start + batch))])
+        for grid in done:
+            ip, st, ct = np.asarray(grid).reshape(-1)[0].parts
+            n, r = int(st.size), int(ip.size - 1)
+            if offset + n > bound:  # more distinct states per row than q allows
+                raise SchemaError(f"a configuration holds more than n_states={per_row} distinct states",
+                                  where="count_states", fix="pass the right n_states (valid tokens: -1, 0..q-1)")
+            states[offset : offset + n] = st
+            counts[offset : offset + n] = ct
+            indptr[row + 1 : row + 1 + r] = ip[1:] + offset
+            offset, row = offset + n, row + r
+    return indptr, states[:offset], counts[:offset]
 
 
 def _block_corners(kept_chunks: tuple[tuple[int, ...], ...]) -> list[tuple[int, ...]]:
