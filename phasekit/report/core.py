@@ -171,8 +171,10 @@ class Report:
 
         lines = [f"phasekit {__version__}: {self.provenance.get('input', '')}", *summary_lines(self.summary())]
         if truth and "boundaries" in truth:
-            lines.append(f"  truth (generator): boundaries at steps {[float(v) for v in truth['boundaries']]}, "
-                         f"seed prompt {truth.get('seed_prompt')}")
+            from .numbers import format_step
+
+            steps = ", ".join(format_step(v) for v in truth["boundaries"]) or "none"
+            lines.append(f"  truth (generator): boundaries at steps {steps}; seed prompt {truth.get('seed_prompt')}")
         return "\n".join(lines)
 
     # ------------------------------------------------------------------ writers
