@@ -172,8 +172,9 @@ class Report:
         lines = [f"phasekit {__version__}: {self.provenance.get('input', '')}", *summary_lines(self.summary())]
         if truth and "boundaries" in truth:
             from .numbers import format_step
+            from .summary import _join
 
-            steps = ", ".join(format_step(v) for v in truth["boundaries"]) or "none"
+            steps = _join([format_step(v) for v in truth["boundaries"]]) if len(truth["boundaries"]) else "none"
             lines.append(f"  truth (generator): boundaries at steps {steps}; seed prompt {truth.get('seed_prompt')}")
         return "\n".join(lines)
 

@@ -133,7 +133,7 @@ def _members_section(rep: Report) -> str:
         rows = []
         for key, m in rep.members.items():
             s = m.summary()
-            rows.append([key, ", ".join(format_step(b["step"]) for b in s["boundaries"]) or "none",
+            rows.append([key, "; ".join(format_step(b["step"]) for b in s["boundaries"]) or "none",
                          " → ".join(p["label"] for p in s["phases"]), s["headline"]])
         out.append(_table(["member", "boundaries", "phases", "summary"], rows))
     sc = rep.summary()["size_scaling"]
@@ -147,7 +147,7 @@ def _members_section(rep: Report) -> str:
                  for k, v in sc["exponents"].items()]
         rows.append(["transition class", (sc["transition"] or "not classified").replace("_", "-")])
         rows += [["assumption", a] for a in sc["assumptions"]] + [["note", n] for n in sc["notes"]]
-        out.append(f"<h3>Size scaling (sizes {_e(', '.join(format_step(v) for v in sc['sizes']))})</h3>"
+        out.append(f"<h3>Size scaling (sizes {_e('; '.join(format_step(v) for v in sc['sizes']))})</h3>"
                    + _table(["quantity", "value ± s.e."], rows))
     return "".join(out)
 

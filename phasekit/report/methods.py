@@ -193,7 +193,7 @@ def _member_entries(rep: Report) -> list[dict[str, Any]]:
                           "the critical point (its error propagated), fitted by the Houdayer–Hartmann quality S; "
                           "a collapse is trusted only when it passes its checks (S well below that of a flat curve).",
                           ("binder1981", "houdayer2004", "efron1993"),
-                          sizes=", ".join(format_step(v) for v in getattr(ss, "sizes", ())),
+                          sizes="; ".join(format_step(v) for v in getattr(ss, "sizes", ())),
                           method=getattr(cp, "method", None), seed=getattr(ss, "seed", None)))
     return out
 
@@ -246,7 +246,7 @@ def methods_markdown(rep: Report) -> str:
     x = rep.summary()["control"]
     lines.append(f"**Control axis.** {x['n_checkpoints']} checkpoints along '{x['dim']}', {x['unit']}s "
                  f"{format_step(x['first'])}–{format_step(x['last'])}"
-                 + (" (stages: " + ", ".join(f"{s['stage']} {format_step(s['first_step'])}–"
+                 + (" (stages: " + "; ".join(f"{s['stage']} {format_step(s['first_step'])}–"
                                              f"{format_step(s['last_step'])}" for s in x["stages"]) + ")"
                     if x["stages"] else "") + ".")
     lines.append("")

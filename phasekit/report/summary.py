@@ -297,7 +297,11 @@ def _phase_phrase(p: dict[str, Any], unit: str) -> str:
 
 
 def _join(parts: list[str]) -> str:
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    """``a, b and c``; ``a; b and c`` when the items hold commas (``1,000; 2,000 and 3,000``)."""
+    if len(parts) == 1:
+        return parts[0]
+    sep = "; " if any("," in p for p in parts) else ", "
+    return sep.join(parts[:-1]) + " and " + parts[-1]
 
 
 def summary_paragraph(block: dict[str, Any]) -> str:
@@ -444,7 +448,7 @@ def _scaling_sentence(sc: dict[str, Any], unit: str) -> str:
         parts.append(f"no trustworthy collapse for {', '.join(failed)} (see the size-scaling table)")
     what = "; ".join(parts) if parts else "no critical point or exponent could be estimated (" + \
         "; ".join(sc["notes"]) + ")"
-    return f"Across sizes {', '.join(format_step(v) for v in sc['sizes'])}: {what}."
+    return f"Across sizes {_join([format_step(v) for v in sc['sizes']])}: {what}."
 
 
 def _members_sentence(block: dict[str, Any], across: str) -> str:
@@ -493,7 +497,7 @@ def key_numbers(block: dict[str, Any]) -> list[dict[str, str]]:
                         ("critical point (χ peaks)", sc["critical_point_susceptibility"])):
             if c and c["value"] is not None:
                 rows.append({"quantity": name, "value": f"{unit} {format_estimate(c['value'], c['stderr'])}",
-                             "detail": f"across sizes {', '.join(format_step(v) for v in sc['sizes'])}"})
+                             "detail": f"across sizes {_join([format_step(v) for v in sc['sizes']])}"})
         for k, v in sc["exponents"].items():
             ok = v["collapse_success"]
             rows.append({"quantity": f"exponent {k}", "value": format_estimate(v["value"], v["stderr"])
