@@ -139,6 +139,8 @@ def test_html_has_the_tables_a_reader_needs(page, run):
     for row in phase_rows(rep):
         assert html.escape(f"{format_step(row['first_step'])}") in page
     assert "; ".join(["entropy=", "order_entropy="]) not in page   # levels are a table, not a blob
+    assert not re.search(r"(src|href)=['\"](https?:|//)", page)     # self-contained: nothing fetched
+    assert "<script" not in page
 
 
 def test_unknown_q_and_unparsed_answers_are_caveats(tmp_path):
