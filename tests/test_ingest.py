@@ -222,3 +222,22 @@ def test_dataset_source_is_validated(make_samples):
     with pytest.raises(pk.SchemaError, match="-3"):
         open_samples(ds)
     assert isinstance(open_samples(make_samples()), xr.Dataset)
+
+
+def test_array_store_takes_sizes_and_refuses_table_arguments(tmp_path):
+    """sizes= on a NetCDF store becomes the size coordinate along 'model' (it used to be
+    ignored silently); arguments that only describe records are refused, not ignored."""
+    tok = np.random.default_rng(0).integers(0, 3, size=(2, 3, 4)).astype("int32")
+    ds = xr.Dataset({"token": (("model", "checkpoint", "sample"), tok)},
+                    coords={"model": ["tiny-1B", "tiny-7B"], "step": ("checkpoint", [10, 20, 30])},
+                    attrs={"n_states": 3})
+    path = tmp_path / "run.nc"
+    ds.to_netcdf(path)
+    out = pk.open_samples(str(path), sizes={"tiny-1B": 1.1e9, "tiny-7B": 6.9e9})
+    assert out["size"].values.tolist() == [1.1e9, 6.9e9]
+    with pytest.raises(pk.SchemaError, match="sizes= has no size for model 'tiny-7B'"):
+        pk.open_samples(str(path), sizes={"tiny-1B": 1e9})
+    with pytest.raises(pk.SchemaError, match="text=, encoder= only apply when reading records"):
+        pk.open_samples(str(path), text="answer", encoder="integer")
+    with pytest.raises(pk.SchemaError, match="no 'model' dim"):
+        pk.open_samples(ds.isel(model=0, drop=True), sizes={"a": 1.0})

@@ -27,7 +27,8 @@ _ROLE_ARGS = ("checkpoint", "step", "stage", "model", "task", "prompt", "sample"
               "token", "text", "failure")
 
 
-def _open_store(source: Any, chunks: Any, n_states: int | None) -> xr.Dataset:
+def _open_store(source: Any, chunks: Any, n_states: int | None,
+                sizes: Mapping[Any, float] | None = None) -> xr.Dataset:
     if isinstance(source, xr.DataArray):
         ds = source.to_dataset(name="token")
     elif isinstance(source, xr.Dataset):
@@ -54,7 +55,40 @@ def _open_store(source: Any, chunks: Any, n_states: int | None) -> xr.Dataset:
                               where=str(path), fix="write tokens as int32/int64 with -1 for 'no token'")
     if n_states is not None:
         ds = ds.assign_attrs(n_states=int(n_states))
+    if sizes is not None:
+        ds = _store_sizes(ds, sizes)
     return validate(ds)
+
+
+def _store_sizes(ds: xr.Dataset, sizes: Mapping[Any, float]) -> xr.Dataset:
+    """``sizes=`` on an array store: the ``size`` coordinate along its ``model`` dim."""
+    from .checkpoints import model_sizes
+
+    if "model" not in ds.dims:
+        raise SchemaError("sizes= was given but the store has no 'model' dim", where=f"dims {list(ds.dims)}",
+                          fix="drop sizes=, or store the models along a 'model' dim")
+    labels = list(ds["model"].values) if "model" in ds.coords else list(range(ds.sizes["model"]))
+    values, note = model_sizes(labels, sizes)
+    out = ds.assign_coords(size=("model", np.asarray(values, dtype=float)))
+    out["size"].attrs["source"] = note
+    return out
+
+
+#: open_samples arguments that describe how to read records; an array store has none
+_TABLE_ONLY = ("checkpoint", "step", "stage", "model", "task", "prompt", "sample", "position", "token",
+               "text", "failure", "requests", "name_pattern", "stage_order", "encoder", "states",
+               "answer_pattern", "aliases", "max_unparsed")
+
+
+def _refuse_table_arguments(given: Mapping[str, Any], source: Any) -> None:
+    """A mapping argument passed with an array store would be silently ignored: refuse it."""
+    used = [k for k in _TABLE_ONLY if given.get(k) is not None]
+    if used:
+        raise SchemaError(f"{', '.join(f'{k}=' for k in used)} only apply when reading records "
+                          "(JSONL, CSV, Parquet, client logs); an array store already holds the canonical "
+                          "dataset", where=str(source) if not isinstance(source, xr.Dataset | xr.DataArray)
+                          else "in-memory xarray input",
+                          fix="drop them (rename dims/coords with ds.rename or ds.assign_coords instead)")
 
 
 def _is_store(source: Any) -> bool:
@@ -196,7 +230,13 @@ def open_samples(
         naming the problem, the place (file, line, record, checkpoint) and the fix.
     """
     if _is_store(source):
-        return _open_store(source, chunks, n_states)
+        _refuse_table_arguments(dict(checkpoint=checkpoint, step=step, stage=stage, model=model, task=task,
+                                     prompt=prompt, sample=sample, position=position, token=token, text=text,
+                                     failure=failure, requests=requests, name_pattern=name_pattern,
+                                     stage_order=stage_order, encoder=encoder, states=states,
+                                     answer_pattern=answer_pattern, aliases=aliases,
+                                     max_unparsed=max_unparsed), source)
+        return _open_store(source, chunks, n_states, sizes)
     step_field, step_map = _table_arg(step, "step")
     stage_field, stage_map = _table_arg(stage, "stage")
     given = {"checkpoint": checkpoint, "step": step_field, "stage": stage_field, "model": model,
