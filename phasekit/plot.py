@@ -22,6 +22,7 @@ import numpy as np
 import xarray as xr
 
 from ._meta import control_values
+from .errors import SchemaError
 
 __all__ = [
     "ControlAxis",
@@ -578,6 +579,55 @@ def _diagram_boundaries(ax, axis: ControlAxis, boundary: xr.DataArray, lower: xr
             ax.plot(axis.x_of(b[r, k]), r, "k|", ms=14, mew=2)
             if lo is not None and hi is not None and np.isfinite(lo[r, k]) and np.isfinite(hi[r, k]):
                 ax.plot([axis.x_of(lo[r, k]), axis.x_of(hi[r, k])], [r, r], color="k", lw=1.5)
+
+
+def order_map(diagram: xr.Dataset, *, control: Hashable, across: Hashable, variable: str | None = None,
+              ax=None):
+    """The order parameter as a colour map over control × across, with the boundary lines.
+
+    ``diagram`` is :meth:`phasekit.PhaseDiagram.to_dataset`: ``variable`` (default the
+    magnetization, else the entropy) over (across, control) is drawn as coloured cells at
+    the checkpoints' control values (``control_value``); each linked boundary line
+    (``line_location`` over across × line) is a black line through its locations, with its
+    (lower, upper] interval (``line_lower``/``line_upper``) as a horizontal bar at each value of
+    ``across``. The y axis is ``across`` in its own units, evenly spaced by index.
+    """
+    ax = _axes(ax)
+    name = variable or next((v for v in ("magnetization", "entropy") if v in diagram), None)
+    if name is None:
+        raise SchemaError("the diagram holds no order parameter to map", where="PhaseDiagram.to_dataset()",
+                          fix="pass variable= naming one of its (across, control) variables")
+    values = np.asarray(diagram[name].transpose(across, control).values, float)
+    cv = np.asarray(diagram["control_value"].transpose(across, control).values, float) \
+        if "control_value" in diagram else np.tile(np.arange(values.shape[1], dtype=float), (values.shape[0], 1))
+    axis = ControlAxis(tuple(float(a) for a in np.nanmean(cv, axis=0)), "linear", "step")
+    x = axis.positions
+    edges = np.concatenate([[x[0] - (x[1] - x[0]) / 2], (x[:-1] + x[1:]) / 2, [x[-1] + (x[-1] - x[-2]) / 2]]) \
+        if x.size > 1 else np.array([x[0] - 0.5, x[0] + 0.5])
+    mesh = ax.pcolormesh(edges, np.arange(values.shape[0] + 1) - 0.5, values, cmap="viridis", shading="flat")
+    units = diagram[name].attrs.get("units", "")
+    ax.figure.colorbar(mesh, ax=ax, label=f"{name} ({units})" if units else name)
+    if "line_location" in diagram:
+        loc = np.asarray(diagram["line_location"].transpose(across, ...).values, float)
+        lo = np.asarray(diagram["line_lower"].transpose(across, ...).values, float) if "line_lower" in diagram else None
+        hi = np.asarray(diagram["line_upper"].transpose(across, ...).values, float) if "line_upper" in diagram else None
+        rows = np.arange(loc.shape[0])
+        for k in range(loc.shape[1]):
+            ok = np.isfinite(loc[:, k])
+            ax.plot(loc[ok, k], rows[ok], "w-", lw=3, zorder=3)
+            ax.plot(loc[ok, k], rows[ok], "k-o", lw=1.2, ms=3, zorder=4, label="boundary line" if k == 0 else None)
+            if lo is not None and hi is not None:
+                for r in rows[ok & np.isfinite(lo[:, k]) & np.isfinite(hi[:, k])]:
+                    ax.plot([lo[r, k], hi[r, k]], [r, r], color="k", lw=2.5, zorder=4)
+        if loc.shape[1]:
+            ax.legend(fontsize=7, loc="upper left")
+    ax.set_yticks(range(values.shape[0]))
+    ax.set_yticklabels([f"{v:g}" if isinstance(v, int | float | np.number) else str(v)
+                        for v in diagram[across].values.tolist()])
+    ax.set_ylabel(str(across))
+    ax.set_xlabel(axis.label())
+    ax.set_title(f"{name} over {control} × {across}, with the boundary lines", fontsize=10)
+    return ax
 
 
 def size_comparison(comparison: xr.Dataset, *, member: Hashable = "member", ax=None, unit: str = "step"):

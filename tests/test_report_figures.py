@@ -237,3 +237,29 @@ def test_size_scaling_from_a_real_model_family_is_rendered():
     assert "Size scaling" in page and "id='members'" in page
     for f in figs.values():
         plt.close(f)
+
+
+def test_order_map_shows_the_order_parameter_and_the_boundary_lines():
+    """Issue 16 item 2: the diagram is drawn as the order parameter over control × across
+    (cells = the diagram's own values) with each linked boundary line through its
+    locations and its intervals; checked against the PhaseDiagram's Dataset."""
+    from matplotlib.collections import QuadMesh
+
+    from phasekit.datasets import temperature_collapse_run
+
+    run = temperature_collapse_run(n_prompts=6, n_samples=12, seed=3).data
+    d = pk.phase_diagram(run, control="checkpoint", across="temperature").to_dataset()
+    ax = pkplot.order_map(d, control="checkpoint", across="temperature")
+    mesh = next(c for c in ax.collections if isinstance(c, QuadMesh))
+    np.testing.assert_allclose(np.asarray(mesh.get_array()).reshape(5, -1),
+                               d["magnetization"].transpose("temperature", "checkpoint").values)
+    line = next(ln for ln in ax.get_lines() if ln.get_label() == "boundary line")
+    np.testing.assert_allclose(line.get_xdata(), d["line_location"].isel(line=0).values)
+    assert ax.get_xlabel() and ax.get_ylabel() == "temperature"
+    assert ax.figure.axes[-1].get_ylabel() == "magnetization"          # the colour bar says what it is
+    bars = [ln for ln in ax.get_lines() if len(ln.get_xdata()) == 2 and ln.get_ydata()[0] == ln.get_ydata()[1]]
+    spans = sorted((float(b.get_xdata()[0]), float(b.get_xdata()[1])) for b in bars)
+    expected = sorted(zip(d["line_lower"].isel(line=0).values.tolist(), d["line_upper"].isel(line=0).values.tolist(),
+                          strict=True))
+    assert spans == expected
+    plt.close(ax.figure)

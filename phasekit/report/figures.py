@@ -27,6 +27,7 @@ FIGURE_ORDER = (
     ("divergence_scan", "Seed attribution and divergence scan"),
     ("correlation", "Correlations"),
     ("parse_rates", "Data quality"),
+    ("order_map", "Across members"),
     ("phase_diagram", "Across members"),
     ("size_comparison", "Across members"),
 )
@@ -109,6 +110,8 @@ def _draw_members(rep: Report, figs: dict[str, Any]) -> None:
         ds = d.to_dataset()
         across = rep.across or getattr(d, "across", None)
         control = getattr(d, "control", rep.settings["control"])
+        if any(v in ds for v in ("magnetization", "entropy")) and across in ds.dims and control in ds.dims:
+            pkplot.order_map(ds, control=control, across=across, ax=_new(figs, "order_map", width=9))
         if "phase" in ds and across in ds["phase"].dims and control in ds["phase"].dims:
             pkplot.phase_diagram(ds["phase"], control=control, across=across,
                                  boundary=ds.get("boundary"), lower=ds.get("boundary_lower"),
@@ -177,6 +180,12 @@ def captions(rep: Report) -> dict[str, tuple[str, str]]:
             "parse rate per checkpoint",
             "Share of generations mapped to a state by the encoder, per checkpoint (ingestion audit); unparsed "
             "answers are not counted in any estimate. " + axis_note),
+        "order_map": (
+            "order parameter over control × the second dim",
+            "Colour: the order parameter (magnetization when q is known, else the entropy in nats) of every "
+            "(value of the second dim, checkpoint) cell, pooled over prompts and samples; black lines: the linked "
+            "boundary lines of the phase diagram through each boundary location, with its (lower, upper] interval "
+            "as a thick horizontal bar."),
         "phase_diagram": (
             "phase diagram",
             "Phase of every (member, checkpoint) cell; black ticks: boundaries, horizontal bars: their "
