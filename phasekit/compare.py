@@ -103,6 +103,8 @@ def link_boundaries(location: np.ndarray, gate: float, *, positions: np.ndarray 
                 history.append([])
             history[c].append((float(pos[i]), float(location[i, j])))
             line[i, j] = c
+    if not history:                      # no member has a boundary: no lines
+        return line
     order = np.argsort([np.mean([y for _, y in h]) for h in history], kind="stable")
     rank = np.empty(len(order), dtype=int)
     rank[order] = np.arange(len(order))

@@ -194,3 +194,12 @@ def test_the_docs_example_runs_and_says_what_it_prints():
     np.testing.assert_array_equal(out["boundary"].sel(boundary_index=0).values, [900, 1200, 1500, 1800, 2100])
     np.testing.assert_array_equal(truth["boundary_step"], [900, 1200, 1500, 1800, 2100])
     np.testing.assert_array_equal(out["boundary_lower"].sel(boundary_index=0).values, [800, 1100, 1400, 1700, 2000])
+
+
+def test_linking_without_any_boundary_gives_no_lines():
+    """No member has a boundary (e.g. a narrow temperature grid): no lines, not an IndexError."""
+    from phasekit.compare import link_boundaries
+
+    empty = np.full((4, 2), np.nan)
+    assert (link_boundaries(empty, gate=100.0) == -1).all()
+    assert (link_boundaries(empty, gate=100.0, trend=True) == -1).all()
