@@ -25,6 +25,8 @@ a phase is the step of its first checkpoint.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import xarray as xr
 
@@ -184,37 +186,8 @@ def crystallisation_run(
     Samanta, Holtzman & West (2026), arXiv 2606.29933.
     """
     q = int(n_states)
-    for name, value, low in (
-        ("n_checkpoints", n_checkpoints, 1),
-        ("n_prompts", n_prompts, 1),
-        ("n_samples", n_samples, 1),
-        ("n_states", q, 2),
-        ("nucleation_width", nucleation_width, 1),
-    ):
-        if int(value) < low:
-            raise SchemaError(
-                f"{name}={value} is below {low}",
-                where=f"crystallisation_run({name}=...)",
-                fix=f"pass {name} >= {low}",
-            )
-    if not 2 <= seed_top <= q:
-        raise SchemaError(
-            f"seed_top={seed_top} must lie in [2, n_states={q}]",
-            where="crystallisation_run(seed_top=...)",
-            fix="the seed support needs at least two states so that settling can move mass",
-        )
-    if not 0.0 <= missing < 1.0 or liquid_drift < 0 or concentration <= 0:
-        raise SchemaError(
-            "missing must lie in [0, 1), liquid_drift >= 0 and concentration > 0",
-            where="crystallisation_run(missing=, liquid_drift=, concentration=)",
-            fix="pass values in range",
-        )
-    if settling and not transition:
-        raise SchemaError(
-            "a settling phase needs a nucleation before it",
-            where="crystallisation_run(transition=False, settling=True)",
-            fix="pass transition=True, or settling=False/None",
-        )
+    _check_run_arguments(n_checkpoints, n_prompts, n_samples, q, nucleation_width, seed_top, missing,
+                         liquid_drift, concentration, transition, settling)
     rng = rng_from(seed)
     C, P, S = int(n_checkpoints), int(n_prompts), int(n_samples)
 
@@ -223,89 +196,104 @@ def crystallisation_run(
         settling = bool(transition and rng.random() < 0.5)
     settling = bool(settling and transition)
     n_phases = 1 + int(transition) + int(settling)
-    nucleation_min = max(_MIN_PHASE, nucleation_width + 3)
     if n_phases == 1 and C < 2:
-        raise SchemaError(
-            "a run needs at least 2 checkpoints",
-            where="crystallisation_run(n_checkpoints=...)",
-            fix="pass n_checkpoints >= 2",
-        )
-    bounds = _choose_boundaries(C, n_phases, nucleation_min, rng)
-
-    # liquid: per-prompt Dirichlet base + Gaussian random walk in the logits
-    base = rng.dirichlet(np.full(q, float(concentration)), size=P)
-    base = np.clip(base, 1e-12, None)
-    walk = rng.normal(0.0, float(liquid_drift), size=(C, P, q))
-    walk[0] = 0.0
-    logits = np.log(base)[None] + np.cumsum(walk, axis=0)
-    probs = _softmax(logits)  # (C, P, q): the liquid distributions
-
-    phases = ["liquid"] * C
-    stage = ["base"] * C
-    seed_prompt = None
-    seed_dist = None
-    settled = None
-    support: list[int] = []
+        raise SchemaError("a run needs at least 2 checkpoints", where="crystallisation_run(n_checkpoints=...)",
+                          fix="pass n_checkpoints >= 2")
+    bounds = _choose_boundaries(C, n_phases, max(_MIN_PHASE, nucleation_width + 3), rng)
+    probs = _liquid_probabilities(rng, C, P, q, concentration, liquid_drift)
+    truth: dict[str, Any] = {"phases": ["liquid"] * C, "stage": ["base"] * C, "seed_prompt": None,
+                             "seed_distribution": None, "settled_distribution": None, "seed_support": []}
     if transition:
-        b1 = bounds[0]
-        s_idx = int(rng.integers(P))
-        seed_prompt = f"p{s_idx:02d}"
-        parent = probs[b1 - 1, s_idx]  # the seed as it exists in the last base checkpoint
-        top = np.argsort(-parent, kind="stable")[:seed_top]
-        support = sorted(int(k) for k in top)
-        seed_dist = np.zeros(q)
-        seed_dist[top] = parent[top] ** float(sharpen)
-        seed_dist /= seed_dist.sum()
-        ramp = np.minimum((np.arange(C - b1) + 1) / float(nucleation_width), 1.0)
-        probs[b1:] = (1.0 - ramp)[:, None, None] * probs[b1:] + ramp[:, None, None] * seed_dist
-        for c in range(b1, C):
-            phases[c] = "nucleation"
-            stage[c] = "sft"
+        truth.update(_nucleate(probs, bounds[0], rng, seed_top, sharpen, nucleation_width))
         if settling:
-            b2 = bounds[1]
-            first, second = top[0], top[1]
-            swapped = seed_dist.copy()
-            swapped[[first, second]] = seed_dist[[second, first]]
-            settled = (1.0 - settling_shift) * seed_dist + settling_shift * swapped
-            probs[b2:] = settled
-            for c in range(b2, C):
-                phases[c] = "settling"
-                stage[c] = "rl"
+            truth.update(_settle(probs, bounds[1], truth, settling_shift))
 
     tokens = _sample_categorical(probs, S, rng)
     if missing > 0:
         tokens[rng.random(tokens.shape) < missing] = -1
-
-    ds = xr.Dataset(
-        {"token": (("checkpoint", "prompt", "sample"), tokens)},
-        coords={
-            "checkpoint": [f"ckpt-{i:03d}" for i in range(C)],
-            "prompt": [f"p{j:02d}" for j in range(P)],
-            "sample": np.arange(S),
-            "step": ("checkpoint", steps),
-            "stage": ("checkpoint", np.array(stage, dtype=str)),
-            "state": [str(k + 1) for k in range(q)],
-        },
-        attrs={
-            "n_states": q,
-            "generator": "phasekit.datasets.crystallisation_run",
-            "description": "synthetic liquid/nucleation/settling run of single-answer samples",
-        },
-    )
-    truth = {
-        "boundaries": [float(steps[b]) for b in bounds],
-        "boundary_index": [int(b) for b in bounds],
-        "phases": phases,
-        "seed_prompt": seed_prompt,
-        "seed_distribution": seed_dist,
-        "settled_distribution": settled,
-        "seed_support": support,
-        "probabilities": probs,
-        "transition": bool(transition),
-        "settling": settling,
-        "n_states": q,
-    }
+    truth.pop("_top", None)
+    ds = _run_dataset(tokens, steps, truth.pop("stage"), q)
+    truth.update({"boundaries": [float(steps[b]) for b in bounds], "boundary_index": [int(b) for b in bounds],
+                  "probabilities": probs, "transition": bool(transition), "settling": settling, "n_states": q})
     return Generated(ds, truth)
+
+
+def _check_run_arguments(n_checkpoints: int, n_prompts: int, n_samples: int, q: int, nucleation_width: int,
+                         seed_top: int, missing: float, liquid_drift: float, concentration: float,
+                         transition: bool, settling: bool | None) -> None:
+    """SchemaError for any :func:`crystallisation_run` argument out of range."""
+    for name, value, low in (("n_checkpoints", n_checkpoints, 1), ("n_prompts", n_prompts, 1),
+                             ("n_samples", n_samples, 1), ("n_states", q, 2),
+                             ("nucleation_width", nucleation_width, 1)):
+        if int(value) < low:
+            raise SchemaError(f"{name}={value} is below {low}", where=f"crystallisation_run({name}=...)",
+                              fix=f"pass {name} >= {low}")
+    if not 2 <= seed_top <= q:
+        raise SchemaError(f"seed_top={seed_top} must lie in [2, n_states={q}]",
+                          where="crystallisation_run(seed_top=...)",
+                          fix="the seed support needs at least two states so that settling can move mass")
+    if not 0.0 <= missing < 1.0 or liquid_drift < 0 or concentration <= 0:
+        raise SchemaError("missing must lie in [0, 1), liquid_drift >= 0 and concentration > 0",
+                          where="crystallisation_run(missing=, liquid_drift=, concentration=)",
+                          fix="pass values in range")
+    if settling and not transition:
+        raise SchemaError("a settling phase needs a nucleation before it",
+                          where="crystallisation_run(transition=False, settling=True)",
+                          fix="pass transition=True, or settling=False/None")
+
+
+def _liquid_probabilities(rng: np.random.Generator, C: int, P: int, q: int, concentration: float,
+                          liquid_drift: float) -> np.ndarray:
+    """(C, P, q) liquid distributions: a Dirichlet(concentration) base per prompt whose logits
+    random-walk with Gaussian steps of sd ``liquid_drift`` along the checkpoints."""
+    base = np.clip(rng.dirichlet(np.full(q, float(concentration)), size=P), 1e-12, None)
+    walk = rng.normal(0.0, float(liquid_drift), size=(C, P, q))
+    walk[0] = 0.0
+    return _softmax(np.log(base)[None] + np.cumsum(walk, axis=0))
+
+
+def _nucleate(probs: np.ndarray, b1: int, rng: np.random.Generator, seed_top: int, sharpen: float,
+              nucleation_width: int) -> dict[str, Any]:
+    """Ramp every prompt onto the seed from checkpoint ``b1`` (in place): mixture weight
+    min((c − b1 + 1)/width, 1) on the seed distribution, which is the seed prompt's last
+    liquid distribution on its ``seed_top`` likeliest states raised to ``sharpen``."""
+    C, P, q = probs.shape
+    s_idx = int(rng.integers(P))
+    parent = probs[b1 - 1, s_idx]  # the seed as it exists in the last base checkpoint
+    top = np.argsort(-parent, kind="stable")[:seed_top]
+    seed_dist = np.zeros(q)
+    seed_dist[top] = parent[top] ** float(sharpen)
+    seed_dist /= seed_dist.sum()
+    ramp = np.minimum((np.arange(C - b1) + 1) / float(nucleation_width), 1.0)
+    probs[b1:] = (1.0 - ramp)[:, None, None] * probs[b1:] + ramp[:, None, None] * seed_dist
+    phases = ["liquid"] * b1 + ["nucleation"] * (C - b1)
+    stage = ["base"] * b1 + ["sft"] * (C - b1)
+    return {"phases": phases, "stage": stage, "seed_prompt": f"p{s_idx:02d}", "seed_distribution": seed_dist,
+            "seed_support": sorted(int(k) for k in top), "_top": top}
+
+
+def _settle(probs: np.ndarray, b2: int, truth: dict[str, Any], settling_shift: float) -> dict[str, Any]:
+    """From checkpoint ``b2`` every prompt samples s' = (1 − ρ) s + ρ P s (P swaps the seed's
+    two likeliest states), in place."""
+    seed_dist, top = truth["seed_distribution"], truth["_top"]
+    swapped = seed_dist.copy()
+    swapped[[top[0], top[1]]] = seed_dist[[top[1], top[0]]]
+    settled = (1.0 - settling_shift) * seed_dist + settling_shift * swapped
+    probs[b2:] = settled
+    C = probs.shape[0]
+    return {"settled_distribution": settled, "phases": truth["phases"][:b2] + ["settling"] * (C - b2),
+            "stage": truth["stage"][:b2] + ["rl"] * (C - b2)}
+
+
+def _run_dataset(tokens: np.ndarray, steps: np.ndarray, stage: list[str], q: int) -> xr.Dataset:
+    C, P, S = tokens.shape
+    return xr.Dataset(
+        {"token": (("checkpoint", "prompt", "sample"), tokens)},
+        coords={"checkpoint": [f"ckpt-{i:03d}" for i in range(C)], "prompt": [f"p{j:02d}" for j in range(P)],
+                "sample": np.arange(S), "step": ("checkpoint", steps),
+                "stage": ("checkpoint", np.array(stage, dtype=str)), "state": [str(k + 1) for k in range(q)]},
+        attrs={"n_states": q, "generator": "phasekit.datasets.crystallisation_run",
+               "description": "synthetic liquid/nucleation/settling run of single-answer samples"})
 
 
 _DEMO_SEED = 20260601
