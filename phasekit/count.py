@@ -512,30 +512,33 @@ class Counts:
         a, b = self.indptr[start], self.indptr[stop]
         return self.indptr[start : stop + 1] - a, self.states[a:b], self.counts[a:b]
 
-    def isel(self, indexers: dict[Hashable, int]) -> Counts:
-        """The rows at one position of some kept dims (those dims are dropped), like ``Dataset.isel``."""
+    def isel(self, indexers: dict[Hashable, int | slice]) -> Counts:
+        """The rows at positions of some kept dims, like ``Dataset.isel``: an integer drops
+        that dim, a slice keeps it."""
         unknown = [d for d in indexers if d not in self.dims]
         if unknown:
             raise SchemaError(f"cannot select along {unknown}", where=f"kept dims are {list(self.dims)}",
                               fix="name kept dims")
         grid = np.arange(self.n_config, dtype=np.int64).reshape(self.shape)
-        index = tuple(int(indexers[d]) if d in indexers else slice(None) for d in self.dims)
-        rows = grid[index].reshape(-1)
+        index = tuple((v if isinstance(v, slice) else int(v)) if (v := indexers.get(d)) is not None
+                      else slice(None) for d in self.dims)
+        sub = grid[index]
+        rows = sub.reshape(-1)
         nnz = np.diff(self.indptr)[rows]
         indptr = np.zeros(rows.size + 1, dtype=np.int64)
         np.cumsum(nnz, out=indptr[1:])
         take = np.repeat(self.indptr[:-1][rows] - indptr[:-1], nnz) + np.arange(indptr[-1])
-        kept = tuple(d for d in self.dims if d not in indexers)
+        dropped = {d for d, v in indexers.items() if not isinstance(v, slice)}
+        kept = tuple(d for d in self.dims if d not in dropped)
         coords = {}
         for k, v in self.coords.items():
             vdims = _coord_dims(v)
-            if set(vdims) <= set(kept):
+            if not set(vdims) & set(indexers):
                 coords[k] = v
-            elif isinstance(v, xr.Variable) and set(vdims) - set(indexers) <= set(kept):
-                coords[k] = v.isel({d: int(i) for d, i in indexers.items() if d in vdims})
-        return Counts(kept, tuple(n for d, n in zip(self.dims, self.shape, strict=True) if d not in indexers),
-                      indptr, self.states[take], self.counts[take], self.n_states, self.system, coords,
-                      dict(self.attrs))
+            elif isinstance(v, xr.Variable) and set(vdims) - dropped <= set(kept):
+                coords[k] = v.isel({d: i for d, i in indexers.items() if d in vdims})
+        return Counts(kept, tuple(int(n) for n in sub.shape), indptr, self.states[take], self.counts[take],
+                      self.n_states, self.system, coords, dict(self.attrs))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Counts):

@@ -441,12 +441,49 @@ def _token_dims(ens: Ensemble) -> list[Hashable]:
     return list(ens.provenance.get("dims", [*ens.dims, *ens.system]))
 
 
+#: configurations per block of the order-parameter stage (caps its per-entry temporaries)
+ORDER_BLOCK_CONFIGS = 100_000
+
+
+def _by_control_blocks(ens: Ensemble, func: Any) -> xr.Dataset:
+    """``func`` (a per-configuration function of an Ensemble) on consecutive blocks of the
+    control dim of about :data:`ORDER_BLOCK_CONFIGS` configurations, concatenated.
+
+    Every configuration is computed from its own counts, so the result equals one call on
+    the whole Ensemble; the attrs that depend on all configurations (``N`` or
+    ``N_min``/``N_max``) are recomputed from ``n_tokens``. Only the block's temporaries
+    are alive at once.
+    """
+    from .lazy import SIZE_ATTRS, _size_attrs
+
+    c = ens.counts
+    n_ctrl = c.shape[c.dims.index(ens.control)]
+    step = max(1, ORDER_BLOCK_CONFIGS // max(1, c.n_config // max(n_ctrl, 1)))
+    if step >= n_ctrl:
+        return func(ens)
+    parts = []
+    for a in range(0, n_ctrl, step):
+        b = min(n_ctrl, a + step)
+        parts.append(func(dataclasses.replace(
+            ens, counts=c.isel({ens.control: slice(a, b)}), control_values=ens.control_values[a:b],
+            stage=None if ens.stage is None else ens.stage[a:b], _pooled={})))
+    out = xr.concat(parts, dim=ens.control, data_vars="all", coords="minimal", compat="override",
+                    combine_attrs="override")
+    if "n_tokens" in out:
+        sizes = _size_attrs(out["n_tokens"].values)
+        for obj in (out, *out.data_vars.values()):
+            if any(k in obj.attrs for k in SIZE_ATTRS):
+                obj.attrs = {**{k: v for k, v in obj.attrs.items() if k not in SIZE_ATTRS}, **sizes}
+    return out
+
+
 def _order_stage(ens: Ensemble, estimator: str | None) -> tuple[xr.Dataset, xr.DataArray | None, xr.Dataset]:
     """Order parameters per configuration (from the Ensemble's counts) and their replica means."""
     from .observables import order_parameters, with_stderr
 
     est_kw = {} if estimator is None else {"estimator": estimator}
-    per_config = order_parameters(ens, system=ens.system, n_states=ens.n_states, **est_kw)
+    per_config = _by_control_blocks(ens, lambda part: order_parameters(part, system=ens.system,
+                                                                       n_states=ens.n_states, **est_kw))
     m = with_stderr(per_config, "magnetization") if "magnetization" in per_config else None
     order_vars: dict[str, Any] = {}
     for v in ORDER_VARS:
@@ -510,7 +547,7 @@ def _seed_stage(ens: Ensemble, n_bootstrap: int, seed: int) -> xr.Dataset | None
                             system=seed_system, n_states=ens.n_states, n_bootstrap=n_bootstrap, seed=seed)
 
 
-def _scan_stage(ens: Ensemble, seed: int) -> xr.Dataset:
+def _scan_stage(ens: Ensemble, seed: int) -> xr.DataArray:
     """The divergence scan along the control dim (counts pooled over every other dim)."""
     from .changepoints import divergence_scan
 

@@ -118,8 +118,13 @@ def test_as_counts_and_the_token_less_view():
     assert view.dims == ds["token"].dims and view.shape == ds["token"].shape
     assert view.nbytes == 1 or view.data.strides == (0,) * view.ndim  # holds no tokens
     np.testing.assert_array_equal(view["step"].values, ds["step"].values)
+    # counting the view gives the Ensemble's counts (no token read); a sliced view is refused
+    assert count_states(view, system="position") is e.counts
+    assert count_states(view, system=("sample", "position")) == count_states(ds, system=("sample", "position"))
     with pytest.raises(SchemaError):
-        count_states(view, system="position")
+        count_states(view.isel(checkpoint=slice(0, 2)), system="position")
+    with pytest.raises(SchemaError):
+        count_states(view, system="sample")  # would split the stored configurations
 
 
 def test_counts_isel_matches_recount():
@@ -130,3 +135,19 @@ def test_counts_isel_matches_recount():
 
 def test_ensemble_is_registered():
     assert pk.ensemble is ensemble and pk.Ensemble is Ensemble
+
+
+@pytest.mark.parametrize("estimator", [None, "miller_madow"])
+def test_order_stage_by_control_blocks_equals_one_call(estimator, monkeypatch):
+    """analyze computes order parameters block by block along the control dim (to cap its
+    temporaries); every value and attr, the size attrs of ragged data included, equals one call."""
+    import phasekit.pipeline as pl
+    from phasekit.observables import order_parameters
+
+    ds = _samples(shape=(5, 3, 12, 8))
+    e = ensemble(ds)
+    whole = order_parameters(e, system=e.system, n_states=Q, **({} if estimator is None else
+                                                                 {"estimator": estimator}))
+    monkeypatch.setattr(pl, "ORDER_BLOCK_CONFIGS", 80)  # blocks of 2, 2, 1 checkpoints (36 configurations each)
+    per_config, _m, _order = pl._order_stage(e, estimator)
+    xr.testing.assert_identical(per_config, whole)
