@@ -27,6 +27,8 @@ compares equal after a round trip.
 from __future__ import annotations
 
 import dataclasses
+import uuid
+import weakref
 from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
@@ -44,6 +46,8 @@ __all__ = ["Ensemble", "as_counts", "default_roles", "ensemble", "is_ensemble", 
 _PROVENANCE_ATTRS = ("source", "encoder", "text_column", "n_unparsed", "n_missing", "n_rows", "format")
 #: marks the token-less view of an Ensemble (see :func:`token_view`)
 VIEW_ATTR = "phasekit_ensemble_view"
+#: the Ensembles behind live views (weak: a view does not keep its Ensemble alive)
+_VIEWS: weakref.WeakValueDictionary[str, Ensemble] = weakref.WeakValueDictionary()
 
 
 def default_roles(ds: xr.Dataset | xr.DataArray) -> dict[str, Any]:
@@ -360,10 +364,13 @@ def token_view(data: Any) -> xr.DataArray:
     """The token DataArray of a Dataset, or an Ensemble's token-*less* view.
 
     The view has the dims (in the data's order), the grid coordinates and the q of the
-    tokens, but holds no tokens: its values are a zero-memory broadcast of ``-1`` and its
-    ``attrs["phasekit_ensemble_view"]`` makes :func:`phasekit.count_states` refuse it. It
-    serves functions that take labels and sizes from the token array and counts from
-    :func:`as_counts`.
+    tokens, but holds no tokens: its values are a zero-memory broadcast of ``-1``. Its
+    ``attrs["phasekit_ensemble_view"]`` (a string key) leads :func:`phasekit.count_states`
+    back to the Ensemble, so a function that takes labels and sizes from the token array
+    and counts it with ``count_states`` works unchanged on an Ensemble (no token read).
+    A view that was sliced or relabelled no longer matches its Ensemble: counting it is
+    an error. Anything that reads the view's *values* sees no tokens — only counting goes
+    through the Ensemble.
     """
     if not isinstance(data, Ensemble):
         from .schema import token_array
@@ -375,7 +382,28 @@ def token_view(data: Any) -> xr.DataArray:
     dims = [d for d in data.provenance.get("dims", [*c.dims, *data.system])]
     dims = [d for d in dims if d in sizes] + [d for d in sizes if d not in dims]
     values = np.broadcast_to(np.int8(-1), tuple(int(sizes[d]) for d in dims))
-    attrs: dict[str, Any] = {VIEW_ATTR: "the tokens are not held by an Ensemble: pass the Ensemble to count-based functions"}
+    key = f"ensemble-{uuid.uuid4().hex}"
+    _VIEWS[key] = data
+    attrs: dict[str, Any] = {VIEW_ATTR: key}
     if data.n_states is not None:
         attrs["n_states"] = int(data.n_states)
     return xr.DataArray(values, dims=dims, coords={k: v for k, v in c.coords.items()}, name="token", attrs=attrs)
+
+
+def counts_of_view(view: xr.DataArray, system: Hashable | Iterable[Hashable], n_states: int | None) -> Counts:
+    """The counts behind a :func:`token_view`, pooled over ``system``.
+
+    Raises a SchemaError when the Ensemble is gone, or the view no longer matches it
+    (sliced, reordered or relabelled along a grid dim).
+    """
+    ens = _VIEWS.get(str(view.attrs.get(VIEW_ATTR)))
+    if ens is None:
+        raise SchemaError("this token array is an Ensemble's token-less view, and its Ensemble is gone",
+                          where="count_states", fix="pass the Ensemble itself")
+    c = ens.counts
+    same = all(d in view.dims and int(view.sizes[d]) == n for d, n in zip(c.dims, c.shape, strict=True))
+    same = same and all(k in view.coords and view.coords[k].variable.equals(v) for k, v in c.coords.items())
+    if not same:
+        raise SchemaError("a token-less Ensemble view was sliced or relabelled: it no longer matches its counts",
+                          where="count_states", fix="count the Dataset, or select from the Ensemble's counts")
+    return as_counts(ens, system=system, n_states=n_states)

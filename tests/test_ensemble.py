@@ -7,6 +7,7 @@ import pytest
 import scipy.stats as st
 import xarray as xr
 
+from phasekit.errors import SchemaError
 from phasekit.fluctuations import (
     bimodality,
     binder_cumulant,
@@ -16,7 +17,6 @@ from phasekit.fluctuations import (
     response,
     susceptibility,
 )
-from phasekit.errors import SchemaError
 
 
 def _m(values: np.ndarray, N: int | None = 64) -> xr.DataArray:
