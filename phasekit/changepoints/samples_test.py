@@ -174,6 +174,7 @@ class LocalTest:
                  rng: np.random.Generator, scan: tuple[np.ndarray, np.ndarray] | None = None,
                  min_size: int = 1):
         self.cum, self.t_len, self.window, self.null = cum, t_len, window, null
+        self.first = null  # the drift measured before any boundary was accepted
         self.min_size = min_size
         self._stretch: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
         self.n_boot, self.rng = n_boot, rng
@@ -203,7 +204,10 @@ class LocalTest:
         d_null = null_draws(left, right, self.n_boot, self.rng)
         measured = scan_null(d_obs, d_null, np.ones(pos.size, dtype=bool))
         self.scan, self.scan_pos = (d_obs, d_null), pos
-        self.null = ScanNull(self.null.mu, self.null.sd, measured.phi, measured.psi, self.null.m_null,
+        # never below the drift measured before (away from the strongest peak): segments
+        # without drift (a collapsed phase) must not lower the drift of one that has it
+        self.null = ScanNull(self.null.mu, self.null.sd, np.maximum(self.first.phi, measured.phi),
+                             np.maximum(self.first.psi, measured.psi), self.null.m_null,
                              note=f"measured with windows clipped at the {len(srt)} boundaries found")
 
     def null_in(self, lo: int, hi: int, skip: Sequence[int] = ()) -> ScanNull:
