@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
+import xarray as xr
 
 from .errors import SchemaError
 
@@ -52,6 +53,22 @@ def rng_for(seed: int | np.random.Generator | None = DEFAULT_SEED) -> tuple[np.r
     return np.random.default_rng(int(seed)), int(seed)
 
 
+def _arrays_equal(a: tuple, b: tuple) -> bool:
+    return len(a) == len(b) and all(np.array_equal(np.asarray(x), np.asarray(y), equal_nan=True)
+                                    for x, y in zip(a, b, strict=True))
+
+
+def _as_dataset(res: tuple, names: tuple[str, ...]) -> xr.Dataset:
+    """Plain-data form: the per-cell arrays on dims ``dim_0…``; the replicates add ``replicate``."""
+    out = {}
+    for name, arr in zip(names, res, strict=True):
+        a = np.asarray(arr, dtype=float)
+        dims = tuple(f"dim_{i}" for i in range(a.ndim - (name == "replicates"))) + (
+            ("replicate",) if name == "replicates" else ())
+        out[name] = (dims, a)
+    return xr.Dataset(out)
+
+
 class JackknifeResult(NamedTuple):
     """Result of :func:`jackknife`.
 
@@ -65,6 +82,16 @@ class JackknifeResult(NamedTuple):
     stderr: np.ndarray
     replicates: np.ndarray
 
+    def __eq__(self, other: object) -> bool:  # array-safe (tuple equality is elementwise)
+        return isinstance(other, JackknifeResult) and _arrays_equal(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def to_dataset(self) -> xr.Dataset:
+        """``value``, ``bias_corrected``, ``stderr`` and ``replicates`` as variables."""
+        return _as_dataset(self, self._fields)
+
 
 class BootstrapResult(NamedTuple):
     """Result of :func:`bootstrap`: ``value`` on the full sample, ``stderr`` = standard
@@ -74,6 +101,16 @@ class BootstrapResult(NamedTuple):
     value: np.ndarray
     stderr: np.ndarray
     replicates: np.ndarray
+
+    def __eq__(self, other: object) -> bool:  # array-safe (tuple equality is elementwise)
+        return isinstance(other, BootstrapResult) and _arrays_equal(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def to_dataset(self) -> xr.Dataset:
+        """``value``, ``stderr`` and ``replicates`` as variables."""
+        return _as_dataset(self, self._fields)
 
 
 def jackknife(func: Callable[..., Any], data: np.ndarray, axis: int = -1) -> JackknifeResult:

@@ -180,13 +180,11 @@ def test_ensemble_is_plain_data():
     _round_trip(ens)
 
 
-@_pending("H6", "JackknifeResult with array-safe __eq__ and .to_dataset()")
 def test_jackknife_result_is_plain_data():
     data = np.random.default_rng(0).normal(size=(3, 40))
     _round_trip(pk.jackknife(np.mean, data, axis=-1))
 
 
-@_pending("H6", "BootstrapResult with array-safe __eq__ and .to_dataset()")
 def test_bootstrap_result_is_plain_data():
     data = np.random.default_rng(0).normal(size=(3, 40))
     _round_trip(pk.bootstrap(np.mean, data, axis=-1, n_bootstrap=20))
