@@ -4,7 +4,10 @@ Samples: Swendsen-Wang (phasekit.datasets.potts), periodic L x L lattices, q = 2
 L = 8..32 and q = 3 with L = 8..24, 17 temperatures within ±12 % of
 T_c = 1/ln(1 + √q), 1,500 samples each (32 chains, recorded every 3 sweeps; the
 bootstrap resamples whole chains, ``block="chain"``, so chain correlations enter the
-error bars). Exact values (Wu 1982): q = 2: ν = 1, γ/ν = 7/4, β/ν = 1/8;
+error bars). Generating them takes ~2 minutes, so they are cached, exactly (the count of
+the most frequent state per sample), in ``tests/fixtures/potts`` by
+``tests/fixtures/potts/make_potts_fixtures.py``; ``test_fixture_is_the_generator_output``
+regenerates the smallest size of each q and requires the file to match it. Exact values (Wu 1982): q = 2: ν = 1, γ/ν = 7/4, β/ν = 1/8;
 q = 3: ν = 5/6, γ/ν = 26/15, β/ν = 2/15.
 
 Exponents at a fixed Binder cumulant (no t_c needed; issue 14.6 goals): q = 2: nu within
@@ -20,29 +23,42 @@ ranked first among the 2D classes.
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from phasekit.datasets.potts import POTTS_EXACT, critical_temperature, potts_by_size
-from phasekit.observables import magnetization
+from phasekit.datasets.potts import POTTS_EXACT, critical_temperature
 from phasekit.scaling import critical_point, finite_size_collapse, fixed_binder_exponents
 from phasekit.universality import compatible_classes
 
 pytestmark = pytest.mark.slow
 
-SIZES = {2: (8, 12, 16, 24, 32), 3: (8, 12, 16, 24)}
-N_SAMPLES = 1500
-SEED = 20261127
+_SCRIPT = Path(__file__).parent / "fixtures" / "potts" / "make_potts_fixtures.py"
+_spec = importlib.util.spec_from_file_location("make_potts_fixtures", _SCRIPT)
+assert _spec is not None and _spec.loader is not None
+fixtures = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fixtures)
+
+
+@pytest.mark.parametrize("q", [2, 3])
+def test_fixture_is_the_generator_output(q):
+    """The cached samples are what the generator draws today (smallest size, same seed)."""
+    L = fixtures.SIZES[q][0]
+    fresh = fixtures.generate(q, (L,))[L]
+    cached = fixtures.load(q)[L]
+    np.testing.assert_allclose(cached.values, fresh.values, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(cached["chain"].values, fresh["chain"].values)
+    np.testing.assert_array_equal(cached["temperature"].values, fresh["temperature"].values)
+    assert cached.attrs["N"] == fresh.attrs["N"]
 
 
 @pytest.fixture(scope="module", params=[2, 3], ids=["q2", "q3"])
 def potts(request):
     q = request.param
     tc = critical_temperature(q)
-    temps = tc * np.linspace(0.88, 1.12, 17)
-    data, truth = potts_by_size(q, SIZES[q], temps, N_SAMPLES, seed=SEED + q,
-                                n_between=3, n_equilibrate=100)
-    m = {L: magnetization(ds, system="position") for L, ds in data.items()}
+    m = fixtures.load(q)
     exact = POTTS_EXACT[q]
     collapses = {
         obs: finite_size_collapse(m, observable=obs, block="chain", n_bootstrap=20, seed=1)

@@ -592,6 +592,7 @@ def classify_transition(
     error_rate: float = 0.05,
     n_calibration: int = 100,
     seed: int | np.random.Generator | None = 0,
+    settle: bool = True,
 ) -> TransitionClass:
     r"""First-order, continuous or crossover, from the order parameter at several sizes.
 
@@ -682,6 +683,10 @@ def classify_transition(
     n_calibration : simulations per alternative class (0: no calibration; then
         ``conclusive`` is the rules' alone, recorded as ``error_rate = NaN``).
     seed : seed or Generator of the calibration simulations (default 0: deterministic).
+    settle : when not conclusive, also search by simulation for how many more replicas
+        would settle it (``to_settle``; the costliest step). ``False`` skips the search
+        (``to_settle`` then says so); ``kind``, ``conclusive`` and ``error_rate`` are the
+        same either way (the search runs after the calibration).
 
     References
     ----------
@@ -696,12 +701,13 @@ def classify_transition(
     layout, assumptions = _layout(items, replica, control, n_by_size, dimension)
     dec = _decide(layout, dimension, min_exponent)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    conclusive, reason, cal, settle = _calibrated(layout, dec, rng, dimension, min_exponent,
-                                                  float(error_rate), int(n_calibration))
+    conclusive, reason, cal, to_settle = _calibrated(layout, dec, rng, dimension, min_exponent,
+                                                     float(error_rate), int(n_calibration),
+                                                     bool(settle))
     if assumptions:
         warnings.warn("classify_transition: " + "; ".join(assumptions), RuntimeWarning,
                       stacklevel=2)
-    return _transition_result(dec["kind"], conclusive, reason, dec, cal, settle, error_rate, seed,
+    return _transition_result(dec["kind"], conclusive, reason, dec, cal, to_settle, error_rate, seed,
                               min_exponent, tuple(assumptions))
 
 
@@ -741,7 +747,8 @@ def _layout(items: dict[float, xr.DataArray], replica: Hashable, control: Hashab
 
 def _calibrated(layout: list, dec: dict[str, Any], rng: np.random.Generator,
                 dimension: float | None, min_exponent: float, error_rate: float,
-                n_calibration: int) -> tuple[bool, str, dict[str, Any], dict[str, Any]]:
+                n_calibration: int, search: bool = True
+                ) -> tuple[bool, str, dict[str, Any], dict[str, Any]]:
     """Conclusive only at the stated error rate (see :func:`classify_transition`): the
     calibration, the reason extended with it, and what more data would settle it."""
     kind, conclusive, reason = dec["kind"], dec["conclusive"], dec["reason"]
@@ -760,8 +767,11 @@ def _calibrated(layout: list, dec: dict[str, Any], rng: np.random.Generator,
         return True, reason + (
             f"; conclusive at the stated error rate {error_rate:g}: the closest alternative "
             f"models claim '{kind}' in {rate} of this layout"), cal, settle
-    settle = _replicas_to_settle(cal["models"], layout, rng, dimension, min_exponent, error_rate,
-                                 n_scan=max(20, n_calibration // 3))
+    if search:
+        settle = _replicas_to_settle(cal["models"], layout, rng, dimension, min_exponent,
+                                     error_rate, n_scan=max(20, n_calibration // 3))
+    else:
+        settle["text"] = ("What more data would settle it was not searched for (settle=False).")
     if cal["error_rate"] <= error_rate:
         reason += (f"; not conclusive by the rules above (calibrated error rate {rate}, stated "
                    f"{error_rate:g}). " + settle["text"])
