@@ -222,6 +222,7 @@ def detect_boundaries(
     if ensemble is not None:  # labels and sizes from the view, counts from the Ensemble (no token read)
         data = token_view(ensemble)
     _check_arguments(data, method, alpha, min_size)
+    assert isinstance(data, xr.Dataset | xr.DataArray)  # narrowed: _check_arguments raised otherwise
     penalty = _check_penalty(penalty)
     dim_, cvals = resolve_control(data, control, dim, caller="detect_boundaries")
     n_total = data.sizes[dim_]
