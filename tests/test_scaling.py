@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 
 import matplotlib
 import numpy as np
@@ -377,6 +378,19 @@ def test_susceptibility_nu_assumed_is_a_field_and_a_warning():
         r = critical_point(data, method="susceptibility", n_bootstrap=20)
     assert r.nu_assumed == 1.0
     assert r.control_range[0] <= r.value <= r.control_range[1]
+
+
+def test_binder_drift_exponent_is_a_field_and_a_warning():
+    """Extrapolating the crossings as T_c + b L^-omega fixes omega (it is not fitted): that
+    is an assumption, a field and a warning; the size-independent mean assumes no omega."""
+    data = _binder_replicas(sizes=(8, 12, 16, 24), n=200)
+    with pytest.warns(RuntimeWarning, match="omega fixed at 1"):
+        r = critical_point(data, n_bootstrap=10, extrapolate=True)
+    assert r.omega_assumed == 1.0 and r.fit["omega"] == 1.0
+    assert any("omega fixed at 1" in a for a in r.assumptions)
+    plain = critical_point(data, n_bootstrap=10, extrapolate=False)
+    assert plain.omega_assumed is None and not any("omega" in a for a in plain.assumptions)
+    assert pickle.loads(pickle.dumps(r)) == r
 
 
 def test_estimate_outside_the_control_range_is_an_error():

@@ -66,11 +66,14 @@ class CriticalPoint:
     systematic: float = float("nan")
     #: where the control values came from (``step`` coordinate, the dim's values, positions)
     control_source: str = ""
+    #: ``method="binder"``: the fixed drift exponent ω of ``T_c + b L_small^-ω`` when the
+    #: crossings were extrapolated (an assumption: ω is not fitted), else None
+    omega_assumed: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable summary."""
         keys = ("value", "stderr", "method", "n_bootstrap", "fit", "nu_assumed", "seed",
-                "systematic", "control_source", "attrs")
+                "systematic", "control_source", "omega_assumed", "attrs")
         out = {k: getattr(self, k) for k in keys}
         out.update(crossings=self.crossings.to_dict(orient="records"),
                    assumptions=list(self.assumptions), edge_peaks=list(self.edge_peaks),
@@ -88,7 +91,8 @@ class CriticalPoint:
                               nu_assumed=self.nu_assumed, edge_peaks=list(self.edge_peaks),
                               dropped_sizes=list(self.dropped_sizes),
                               control_range=list(self.control_range), seed=self.seed,
-                              control_source=self.control_source, fit=str(self.fit))
+                              control_source=self.control_source, fit=str(self.fit),
+                              omega_assumed=self.omega_assumed)
         return ds
 
     def __eq__(self, other: object) -> bool:
@@ -283,4 +287,5 @@ def critical_point(
         assumptions=tuple(notes), nu_assumed=nu_assumed, edge_peaks=edge, dropped_sizes=dropped,
         control_range=(lo, hi), seed=seed if isinstance(seed, int) else None,
         systematic=float(systematic), control_source=rd.control_source,
+        omega_assumed=float(omega) if method == "binder" and fit.get("extrapolated") else None,
     )

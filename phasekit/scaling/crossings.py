@@ -131,7 +131,8 @@ def _binder_estimate(
     chi2_lin = float(np.sum(w * (c - A @ coef) ** 2))
     lin: dict[str, Any] = {"model": f"crossing = T_c + b * L_small^-{omega:g}",
            "parameters": {"T_c": float(coef[0]), "b": float(coef[1])},
-           "chi2": chi2_lin, "dof": int(ok.sum() - 2), "extrapolated": True}
+           "chi2": chi2_lin, "dof": int(ok.sum() - 2), "extrapolated": True,
+           "omega": float(omega)}
     if extrapolate == "auto":
         # keep the 1/L drift only when the data ask for it: AICc (Hurvich & Tsai 1989),
         # AIC with the small-sample correction 2k(k+1)/(n-k-1), which on 6 crossings
@@ -245,6 +246,10 @@ def _assumptions(
         if "too few sizes" in fit["model"]:
             notes.append("Binder crossings taken as size independent (too few sizes to "
                          "extrapolate their drift)")
+        if fit.get("extrapolated") and "omega" in fit:
+            notes.append(f"Binder crossings extrapolated as T_c + b L_small^-omega with the "
+                         f"drift exponent omega fixed at {fit['omega']:g} (not fitted; pass "
+                         "omega= to set it, extrapolate=False for the size-independent mean)")
     else:
         used = {L for L, x in zip(sizes, points, strict=True) if np.isfinite(x)}
         if edge:
