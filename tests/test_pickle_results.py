@@ -5,9 +5,8 @@ itself after the round trip (``==`` returns True, not an array), holds no closur
 lambdas, generators or open files anywhere inside it, and has ``.to_dataset()`` giving an
 ``xarray.Dataset`` that is the same after the round trip.
 
-Classes whose owner has not made them plain data yet are marked
-``xfail(strict=True, reason=...)``: the day one is fixed the strict xfail turns into a
-failure and the mark must go.
+Every class listed in issue 15 item 3 passes (the strict xfails that marked the ones not
+yet fixed during the redesign are gone); a new result class gets a test here.
 """
 
 from __future__ import annotations
@@ -128,10 +127,6 @@ def _first_order_replicas(sizes=(6, 8, 12), n_rep=150, seed=5) -> dict[int, xr.D
 
 
 # --------------------------------------------------------------------------- the classes
-def _pending(owner: str, what: str):
-    return pytest.mark.xfail(strict=True, reason=f"{owner}: {what} (issue 15 item 3) not landed yet")
-
-
 def test_boundary_result_is_plain_data():
     res = pk.detect_boundaries(_run(), n_bootstrap=20)
     assert type(res).__name__ == "BoundaryResult"
