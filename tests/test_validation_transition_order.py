@@ -21,9 +21,11 @@ wrong answers is at most the stated rate (slow).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -372,11 +374,11 @@ def test_measured_error_rate_at_most_the_stated_one():
     runs after the calibration and cannot change the verdict (checked on the first runs)."""
     wrong = {"first_order": 0, "continuous": 0, "crossover": 0}
     n = dict.fromkeys(wrong, 0)
-    for reps in (4, 16):
-        for seed in range(6):
-            for truth, m, ctrl in _class_cases(reps, 700 + 10 * reps + seed):
+    for reps in CLASS_CASES.REPLICAS:
+        for i, seed in enumerate(CLASS_CASES.seeds(reps)):
+            for truth, m, ctrl in CLASS_CASES.load(reps, seed):
                 res = classify_transition(m, replica="sample", control=ctrl, settle=False)
-                if seed == 0 and reps == 4:
+                if i == 0 and reps == 4:
                     full = classify_transition(m, replica="sample", control=ctrl)
                     assert (full.kind, full.conclusive, full.error_rate) == (
                         res.kind, res.conclusive, res.error_rate)
@@ -388,11 +390,33 @@ def test_measured_error_rate_at_most_the_stated_one():
         assert wrong[truth] / n[truth] <= 0.05, (truth, wrong, n)
 
 
-def _class_cases(reps: int, seed: int):
-    gen = biased_spins(3, SIZES, np.linspace(0.0, 1.0, 9), reps, seed=seed)
-    cross = {L: magnetization(ds, system="position") for L, ds in gen.data.items()}
-    return [
-        ("first_order", _potts_m(10, SIZES, reps, 9, seed=seed, n_equilibrate=50), "temperature"),
-        ("continuous", _potts_m(2, SIZES, reps, 9, seed=seed, n_equilibrate=50), "temperature"),
-        ("crossover", cross, "control"),
-    ]
+def _load_script(path: Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+#: the 36 datasets of known class, generated once and cached exactly (~20 s to generate)
+CLASS_CASES = _load_script(Path(__file__).parent / "fixtures" / "transition_order"
+                           / "make_class_cases.py")
+
+
+@pytest.mark.slow
+def test_class_cases_fixture_is_the_generator_output():
+    """The cached datasets are what the generators draw today (first seed, 4 replicas),
+    and they are the layout this module's generator gives (sizes, grids, N)."""
+    reps, seed = 4, CLASS_CASES.seeds(4)[0]
+    assert tuple(SIZES) == CLASS_CASES.SIZES
+    for (kind, fresh, ctrl), (kind2, cached, ctrl2) in zip(
+            CLASS_CASES.generate(reps, seed), CLASS_CASES.load(reps, seed), strict=True):
+        assert (kind, ctrl) == (kind2, ctrl2)
+        for L in SIZES:
+            a = fresh[L].transpose(ctrl, "sample")
+            np.testing.assert_array_equal(a.values, cached[L].values)
+            np.testing.assert_array_equal(a[ctrl].values, cached[L][ctrl].values)
+            assert a.attrs["N"] == cached[L].attrs["N"]
+    np.testing.assert_array_equal(
+        _potts_m(2, SIZES, reps, 9, seed=seed, n_equilibrate=50)[8].values,
+        CLASS_CASES.load(reps, seed)[1][1][8].values)
