@@ -363,7 +363,8 @@ def _store(store: str | None, shape: tuple[int, int, int, int], tmp: str) -> tup
     import xarray as xr
 
     with xr.open_zarr(store) as existing:
-        shape = tuple(int(existing.sizes[d]) for d in ("checkpoint", "prompt", "sample", "position"))
+        c, p, n, t = (int(existing.sizes[d]) for d in ("checkpoint", "prompt", "sample", "position"))
+    shape = (c, p, n, t)
     return Path(store), shape, {"write_seconds": float("nan"), "boundary_step": float((shape[0] // 2) * 100.0),
                                 "raw_gib": float(np.prod(shape)) * 4 / 2**30}
 
