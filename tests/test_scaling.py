@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import warnings
 
 import matplotlib
 import numpy as np
@@ -391,6 +392,25 @@ def test_binder_drift_exponent_is_a_field_and_a_warning():
     plain = critical_point(data, n_bootstrap=10, extrapolate=False)
     assert plain.omega_assumed is None and not any("omega" in a for a in plain.assumptions)
     assert pickle.loads(pickle.dumps(r)) == r
+
+
+def test_binder_error_includes_the_correction_to_scaling_shift():
+    """stderr = bootstrap ⊕ drop-smallest shift ⊕ the shift under the leading correction,
+    the last recomputed here from the crossings table: WLS of T* on
+    (L1^-1 - L2^-1)/(L2 - L1) (omega = 1, 1/nu = 1) with the crossings' bootstrap errors."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = critical_point(_binder_replicas(sizes=(8, 12, 16, 24), n=200), n_bootstrap=20)
+    t = r.crossings
+    L1, L2 = t["size_1"].to_numpy(), t["size_2"].to_numpy()
+    x = (1 / L1 - 1 / L2) / (L2 - L1)
+    sw = 1 / t["stderr"].to_numpy()
+    A = np.column_stack([sw, x * sw])
+    tc_corr = np.linalg.lstsq(A, t["crossing"].to_numpy() * sw, rcond=None)[0][0]
+    assert np.isclose(r.correction_systematic, abs(r.value - tc_corr), rtol=1e-9, atol=1e-12)
+    expect = np.sqrt(r.fit["statistical_stderr"] ** 2 + r.systematic**2 + r.correction_systematic**2)
+    assert np.isclose(r.stderr, expect, rtol=1e-12)
+    assert float(r.to_dataset()["critical_point_correction_systematic"]) == r.correction_systematic
 
 
 def test_estimate_outside_the_control_range_is_an_error():

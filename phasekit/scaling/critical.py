@@ -24,6 +24,7 @@ from ..errors import SchemaError
 from .crossings import (
     _assumptions,
     _binder_estimate,
+    _correction_shift,
     _max_at_edge,
     _peak_estimate,
 )
@@ -66,6 +67,9 @@ class CriticalPoint:
     systematic: float = float("nan")
     #: where the control values came from (``step`` coordinate, the dim's values, positions)
     control_source: str = ""
+    #: ``method="binder"``: the shift of T_c when the crossings are fitted with the leading
+    #: correction to scaling (ω = ``omega``, 1/ν = 1), in ``stderr`` (NaN: < 3 pairs)
+    correction_systematic: float = float("nan")
     #: ``method="binder"``: the fixed drift exponent ω of ``T_c + b L_small^-ω`` when the
     #: crossings were extrapolated (an assumption: ω is not fitted), else None
     omega_assumed: float | None = None
@@ -73,7 +77,8 @@ class CriticalPoint:
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable summary."""
         keys = ("value", "stderr", "method", "n_bootstrap", "fit", "nu_assumed", "seed",
-                "systematic", "control_source", "omega_assumed", "attrs")
+                "systematic", "correction_systematic", "control_source", "omega_assumed",
+                "attrs")
         out = {k: getattr(self, k) for k in keys}
         out.update(crossings=self.crossings.to_dict(orient="records"),
                    assumptions=list(self.assumptions), edge_peaks=list(self.edge_peaks),
@@ -86,7 +91,9 @@ class CriticalPoint:
         table = {f"crossing_{c}": ((dim,), self.crossings[c].to_numpy())
                  for c in self.crossings.columns}
         ds = xr.Dataset({"critical_point": ((), self.value), "critical_point_stderr": ((), self.stderr),
-                         "critical_point_systematic": ((), self.systematic), **table})
+                         "critical_point_systematic": ((), self.systematic),
+                         "critical_point_correction_systematic": ((), self.correction_systematic),
+                         **table})
         ds.attrs = provenance(method=self.method, assumptions=list(self.assumptions),
                               nu_assumed=self.nu_assumed, edge_peaks=list(self.edge_peaks),
                               dropped_sizes=list(self.dropped_sizes),
@@ -235,7 +242,11 @@ def critical_point(
 
     Error: the procedure repeated on ``n_bootstrap`` replica resamples (whole ``block=``
     groups when replicas are correlated in groups), ⊕ the finite-size systematic (shift
-    when the smallest size is dropped; the bootstrap part is ``fit["statistical_stderr"]``).
+    when the smallest size is dropped; the bootstrap part is ``fit["statistical_stderr"]``)
+    ⊕, for ``binder``, ``correction_systematic``: the shift when the crossings are fitted
+    with the leading correction to scaling ``T* = T_c + a (L1^−ω − L2^−ω)/(L2^{1/ν} −
+    L1^{1/ν})`` (ω = ``omega``, 1/ν = 1). Without it the q = 3 Potts error bars covered
+    T_c in 1 of 4 seeds (crossings converge from below); with it 4 of 4.
     Deterministic by default (``seed=0``); ``seed=None`` or a Generator for fresh draws.
 
     References: Binder (1981); Landau & Binder (2014), ch. 4.
@@ -264,6 +275,13 @@ def critical_point(
     systematic = _drop_smallest_shift(base, points, weights, value, est)
     if np.isfinite(systematic):
         stderr = float(math.hypot(stderr, systematic))
+    correction = (_correction_shift(list(mats), points, weights, value, omega)
+                  if method == "binder" else float("nan"))
+    if np.isfinite(correction):
+        stderr = float(math.hypot(stderr, correction))
+    fit["correction_systematic_model"] = (
+        f"T* = T_c + a (L1^-{omega:g} - L2^-{omega:g})/(L2^(1/nu) - L1^(1/nu)), 1/nu = 1"
+        if method == "binder" else "none")
     sizes = list(mats)
     edge = tuple(float(L) for L, c in base.items() if method == "susceptibility" and _max_at_edge(c))
     notes, dropped, nu_assumed = _assumptions(method, fit, sizes, points, edge)
@@ -279,7 +297,9 @@ def critical_point(
         method=method, n_bootstrap=n_bootstrap, bootstrap=boot_values,
         attrs=provenance(
             estimator=f"critical_point({method})", control=str(control), replica=str(replica),
-            error_method=f"bootstrap over replicas ({n_bootstrap} resamples)",
+            error_method=f"bootstrap over replicas ({n_bootstrap} resamples) (+) shift when the "
+            "smallest size is dropped" + (" (+) shift under the leading correction to scaling "
+                                          "of the crossings" if method == "binder" else ""),
             seed="generator passed" if isinstance(seed, np.random.Generator) else str(seed),
             assumptions="; ".join(notes),
             N={str(k): v for k, v in sites.items()} if observable == "chi" else "not used",
@@ -288,4 +308,5 @@ def critical_point(
         control_range=(lo, hi), seed=seed if isinstance(seed, int) else None,
         systematic=float(systematic), control_source=rd.control_source,
         omega_assumed=float(omega) if method == "binder" and fit.get("extrapolated") else None,
+        correction_systematic=float(correction),
     )
