@@ -213,7 +213,7 @@ def resolve_n_states(obj: Any, n_states: int | None = None) -> int | None:
     A q that is not a positive integer raises a SchemaError (functions that divide by
     q − 1, such as the magnetisation, also refuse q = 1).
     """
-    q = n_states
+    q: Any = n_states  # an attr may hold a numpy integer, a float or a string
     if q is None:
         for o in (obj, getattr(obj, "token", None) if isinstance(obj, xr.Dataset) else None):
             if o is None:
