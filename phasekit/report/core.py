@@ -19,6 +19,7 @@ import xarray as xr
 
 from .._meta import control_values
 from .._version import __version__
+from .numbers import finite_or_none
 
 __all__ = ["ORDER_VARS", "Report", "SUMMARY_SCHEMA_VERSION"]
 
@@ -109,8 +110,8 @@ class Report:
             "reference": str(s.attrs.get("reference", "first checkpoint")),
             "final_seed": cons[-1] if cons.size else None,
             "per_checkpoint": [
-                {"step": float(x[i]), "consensus_seed": cons[i], "seed_divergence": _finite(div_c.values[i]),
-                 "support_retention": _finite(ret_c.values[i])}
+                {"step": float(x[i]), "consensus_seed": cons[i], "seed_divergence": finite_or_none(div_c.values[i]),
+                 "support_retention": finite_or_none(ret_c.values[i])}
                 for i in range(x.size)
             ],
         }
@@ -143,8 +144,8 @@ class Report:
         if self.correlation is not None and "correlation_length" in self.correlation:
             xi = self.correlation["correlation_length"]
             corr = {"method": xi.attrs.get("method"), "decay": xi.attrs.get("decay"),
-                    "correlation_length": [_finite(v) for v in np.asarray(xi.values).ravel()],
-                    "stderr": [_finite(v) for v in np.asarray(xi.coords["stderr"].values).ravel()]
+                    "correlation_length": [finite_or_none(v) for v in np.asarray(xi.values).ravel()],
+                    "stderr": [finite_or_none(v) for v in np.asarray(xi.coords["stderr"].values).ravel()]
                     if "stderr" in xi.coords else None}
         summary = self.summary()
         return {
@@ -286,14 +287,6 @@ class Report:
 
 
 # ---------------------------------------------------------------------- helpers
-def _finite(v: Any) -> float | None:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if np.isfinite(f) else None
-
-
 def _nan(v: Any) -> float:
     return np.nan if v is None else float(v)
 

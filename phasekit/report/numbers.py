@@ -16,13 +16,15 @@ __all__ = [
     "format_interval",
     "format_p_value",
     "format_percent",
+    "finite_or_none",
     "format_step",
     "is_integral",
     "p_value_floor_bound",
 ]
 
 
-def _finite(v: Any) -> float | None:
+def finite_or_none(v: Any) -> float | None:
+    """``float(v)`` when it is a finite number, else None (NaN, inf, None, text)."""
     try:
         f = float(v)
     except (TypeError, ValueError):
@@ -32,7 +34,7 @@ def _finite(v: Any) -> float | None:
 
 def is_integral(v: Any) -> bool:
     """True for a finite number equal to an integer (a training step, a count)."""
-    f = _finite(v)
+    f = finite_or_none(v)
     return f is not None and f == round(f)
 
 
@@ -42,7 +44,7 @@ def format_step(v: Any) -> str:
     Every step in the report is printed this way (tables, text, tick labels); a
     non-integer control value (a temperature) falls back to 4 significant digits.
     """
-    f = _finite(v)
+    f = finite_or_none(v)
     if f is None:
         return "–"
     if f == round(f):
@@ -64,7 +66,7 @@ def format_interval(lower: Any, upper: Any, *, n_checkpoints: int | None = None,
     between two adjacent checkpoints, which is exact at checkpoint resolution. A zero-width
     interval (``lower == upper``) says so instead of printing ``"2345 – 2345"``.
     """
-    lo, hi = _finite(lower), _finite(upper)
+    lo, hi = finite_or_none(lower), finite_or_none(upper)
     if lo is None or hi is None:
         return "interval not available"
     if lo == hi:
@@ -93,7 +95,7 @@ def format_p_value(p: Any, *, n_resamples: int | None = None, at_floor: bool | N
 
     ``at_floor`` defaults to ``p <= 1/(B+1)`` when ``n_resamples`` (B) is given.
     """
-    f = _finite(p)
+    f = finite_or_none(p)
     if f is None:
         return "not tested"
     if n_resamples is not None and n_resamples > 0:
@@ -118,10 +120,10 @@ def _decimals_for(se: float) -> int:
 def format_estimate(value: Any, stderr: Any = None) -> str:
     """``"0.376 ± 0.021"``: the error to 2 significant digits and the value to the same
     decimal place; without an error, 3 significant digits; missing -> ``"–"``."""
-    v = _finite(value)
+    v = finite_or_none(value)
     if v is None:
         return "–"
-    se = _finite(stderr)
+    se = finite_or_none(stderr)
     if se is None:
         return f"{v:.3g}"
     d = min(_decimals_for(se), 8)
@@ -130,7 +132,7 @@ def format_estimate(value: Any, stderr: Any = None) -> str:
 
 def format_percent(fraction: Any, digits: int = 1) -> str:
     """A fraction as a percentage: ``0.0342`` -> ``"3.4%"``."""
-    f = _finite(fraction)
+    f = finite_or_none(fraction)
     if f is None:
         return "–"
     return f"{100 * f:.{digits}f}%"

@@ -16,6 +16,7 @@ import numpy as np
 
 from .._meta import control_values
 from .numbers import (
+    finite_or_none,
     format_estimate,
     format_interval,
     format_p_value,
@@ -46,14 +47,6 @@ LEVEL_UNITS = {
     "js_divergence": ("between-prompt JS divergence", "nats"), "overlap": ("prompt overlap q_ab", "dimensionless"),
     "susceptibility": ("susceptibility χ", "dimensionless"), "binder": ("Binder cumulant U", "dimensionless"),
 }
-
-
-def _f(v: Any) -> float | None:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if np.isfinite(f) else None
 
 
 def _control(rep: Report) -> tuple[np.ndarray, np.ndarray | None, str]:
@@ -127,7 +120,7 @@ def phase_rows(rep: Report) -> list[dict[str, Any]]:
 
 
 def _n_resamples(evidence: dict[str, Any], fallback: Any) -> int | None:
-    floor = _f(evidence.get("p_value_floor"))
+    floor = finite_or_none(evidence.get("p_value_floor"))
     if floor:
         return int(round(1.0 / floor)) - 1
     n = evidence.get("n_bootstrap", fallback)
@@ -147,11 +140,11 @@ def boundary_rows(rep: Report) -> list[dict[str, Any]]:
         e = per[i] if i < len(per) else {}
         span = e.get("interval_index")
         n_in = int(span[1] - span[0] + 1) if span is not None and len(span) == 2 else None
-        p = _f(e.get("p_value"))
+        p = finite_or_none(e.get("p_value"))
         at_floor = e.get("p_value_at_floor")
         out.append({
-            "step": float(loc), "index": int(idx), "interval": [_f(lo), _f(hi)],
-            "interval_width": (_f(hi) - _f(lo)) if _f(hi) is not None and _f(lo) is not None else None,  # type: ignore[operator]
+            "step": float(loc), "index": int(idx), "interval": [finite_or_none(lo), finite_or_none(hi)],
+            "interval_width": (finite_or_none(hi) - finite_or_none(lo)) if finite_or_none(hi) is not None and finite_or_none(lo) is not None else None,  # type: ignore[operator]
             "interval_checkpoints": n_in,
             "interval_text": format_interval(lo, hi, n_checkpoints=n_in, unit="steps" if unit == "step" else ""),
             "test": str(ev.get("test", b.method)),
@@ -171,10 +164,10 @@ def no_change_test(rep: Report) -> dict[str, Any]:
     """The global no-change test: what it is, its p-value and the resamples behind it."""
     ev = rep.boundaries.evidence
     n_res = _n_resamples(ev, rep.boundaries.attrs.get("n_bootstrap"))
-    p = _f(ev.get("p_value"))
+    p = finite_or_none(ev.get("p_value"))
     return {"test": str(ev.get("test", rep.boundaries.method)), "p_value": p, "n_resamples": n_res,
             "p_value_text": format_p_value(p, n_resamples=n_res, at_floor=ev.get("p_value_at_floor")),
-            "alpha": _f(rep.boundaries.attrs.get("alpha", ev.get("alpha")))}
+            "alpha": finite_or_none(rep.boundaries.attrs.get("alpha", ev.get("alpha")))}
 
 
 def seed_block(rep: Report) -> dict[str, Any] | None:
@@ -188,8 +181,8 @@ def seed_block(rep: Report) -> dict[str, Any] | None:
     ret = np.asarray(s["support_retention"].isel(last).values, dtype=float).ravel() \
         if "support_retention" in s else np.array([])
     ret = ret[np.isfinite(ret)]
-    share = _f(s["consensus_share"].isel(last).values) if "consensus_share" in s else None
-    conf = _f(s["consensus_confidence"].isel(last).values) if "consensus_confidence" in s else None
+    share = finite_or_none(s["consensus_share"].isel(last).values) if "consensus_share" in s else None
+    conf = finite_or_none(s["consensus_confidence"].isel(last).values) if "consensus_confidence" in s else None
     reference = str(s.attrs.get("reference", "first checkpoint"))
     ref_label = "the base-stage checkpoints" if len(reference.split(",")) > 1 else f"checkpoint {reference}"
     return {
@@ -403,7 +396,7 @@ def member_rows(rep: Report) -> list[dict[str, Any]]:
     for key, m in rep.members.items():
         b = m.boundaries
         out.append({"member": str(key), "boundaries": [float(v) for v in b.locations],
-                    "intervals": [[_f(lo), _f(hi)] for lo, hi in b.intervals],
+                    "intervals": [[finite_or_none(lo), finite_or_none(hi)] for lo, hi in b.intervals],
                     "phases": [p["label"] for p in phase_rows(m)],
                     "representative": key == rep.settings.get("representative")})
     return out
@@ -417,7 +410,7 @@ def size_scaling_block(rep: Report) -> dict[str, Any] | None:
         return None
 
     def cp(x: Any) -> dict[str, Any] | None:
-        return None if x is None else {"value": _f(getattr(x, "value", None)), "stderr": _f(getattr(x, "stderr", None)),
+        return None if x is None else {"value": finite_or_none(getattr(x, "value", None)), "stderr": finite_or_none(getattr(x, "stderr", None)),
                                        "method": str(getattr(x, "method", ""))}
 
     ex = ss.exponents() if hasattr(ss, "exponents") else {}
@@ -427,7 +420,7 @@ def size_scaling_block(rep: Report) -> dict[str, Any] | None:
     return {"sizes": [float(v) for v in getattr(ss, "sizes", ())],
             "critical_point": cp(getattr(ss, "critical_point", None)),
             "critical_point_susceptibility": cp(getattr(ss, "critical_point_susceptibility", None)),
-            "exponents": {k: {"value": _f(v), "stderr": _f(e),
+            "exponents": {k: {"value": finite_or_none(v), "stderr": finite_or_none(e),
                               "collapse_success": bool(getattr(collapses.get(source.get(k, "")), "success", False)),
                               "collapse_message": str(getattr(collapses.get(source.get(k, "")), "message", ""))}
                           for k, (v, e) in ex.items()},
