@@ -578,7 +578,7 @@ def _correlation_stage(work: xr.Dataset, control: str) -> xr.Dataset | None:
 
 _SINGLE_SIZE_NOTE = ("one system size only: the order of the transition (first-order vs continuous vs "
                      "crossover) needs the same analysis at several sizes (a 'model' dim with a 'size' "
-                     "coordinate); the Binder cumulant and the order-parameter histograms above are "
+                     "coordinate); the Binder cumulant and the order-parameter histograms in this report are "
                      "single-size hints only")
 
 
