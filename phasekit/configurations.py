@@ -279,7 +279,7 @@ def _from_store(store: Any, replica: Any, control: Any, n_states: int | None) ->
         pool = ("prompt", "sample") if "position" in system else ("prompt",)
         replica = tuple(d for d in pool if d in c.dims)
     replica = as_dims(replica)
-    q = n_states if n_states is not None else store.n_states
+    q = resolve_n_states(store, n_states)
     if q is not None:
         c = dataclasses.replace(c, n_states=int(q))
     skeleton = xr.Dataset(coords={k: v for k, v in c.coords.items()})

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ._meta import control_values, provenance
+from ._meta import control_values, provenance, resolve_n_states
 from .compare import boundary_comparison
 from .errors import SchemaError
 from .schema import token_array
@@ -158,7 +158,7 @@ def phase_diagram(
     from . import detect_boundaries, label_phases, phase_levels
 
     _check_dims(ds, control, across)
-    q = n_states if n_states is not None else ds.attrs.get("n_states")
+    q = resolve_n_states(ds, n_states)
     if isinstance(ds, xr.DataArray):
         ds = ds.to_dataset(name="token")
     results, phases, orders, grid = [], [], [], []

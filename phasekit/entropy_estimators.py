@@ -108,7 +108,7 @@ import xarray as xr
 from scipy.special import digamma, gammaincc, gammaln
 from scipy.special import gamma as gamma_fn
 
-from ._meta import as_dims, estimate
+from ._meta import as_dims, estimate, resolve_n_states
 from .errors import SchemaError
 
 __all__ = [
@@ -1317,8 +1317,7 @@ def entropy(
             lazy.attrs["k_sensitivity"] += ("; dask input: no count and no warning (compare "
                                             "entropy_at_support_k with +-1.96 stderr after compute)")
         return lazy
-    if n_states is None:
-        n_states = ds.attrs.get("n_states") if hasattr(ds, "attrs") else None
+    n_states = resolve_n_states(ds, n_states)
     c = count_states(ds, system=system, n_states=n_states)
     if n_states is None:
         n_states = c.n_states

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ._meta import require_system
+from ._meta import require_system, resolve_n_states
 from .errors import SchemaError
 
 __all__ = ["is_lazy", "map_configurations", "materialize", "SIZE_ATTRS"]
@@ -165,9 +165,9 @@ def map_configurations(
         raise SchemaError(f"tokens must be integers, got dtype {tok.dtype}", where="variable 'token'",
                           fix="map answers to integer states with open_samples(..., encoder=...)")
     kwargs = dict(kwargs or {})
-    q = n_states if n_states is not None else tok.attrs.get("n_states")
+    q = resolve_n_states(tok, n_states)  # the token variable's attrs first, then the Dataset's
     if isinstance(ds, xr.Dataset) and q is None:
-        q = ds.attrs.get("n_states")
+        q = resolve_n_states(ds)
     kept = tuple(d for d in tok.dims if d not in system)
     if not kept:
         raise SchemaError("every dim is a system dim: there is a single configuration",

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .._meta import control_values, provenance
+from .._meta import control_values, provenance, resolve_n_states
 from ..errors import SchemaError
 from .inputs import counts_tensor, resolve_control
 from .search import segments
@@ -216,7 +216,7 @@ def label_phases(
                           fix="pass phase_levels(ds) or pk.order_parameters(ds) reduced to one value per checkpoint")
     n = levels.sizes[name]
     segs = segments(_boundary_positions(boundaries, n), n)
-    q = n_states if n_states is not None else levels.attrs.get("n_states")
+    q = resolve_n_states(levels, n_states)
     scalar_vars = [str(v) for v in levels.data_vars if levels[v].dims == (name,)]
     stats = {v: _segment_stats(levels, v, segs) for v in scalar_vars}
     means = {v: m for v, (m, _) in stats.items()}
