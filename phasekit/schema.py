@@ -159,29 +159,69 @@ def _check_steps(ds: xr.Dataset, control: str) -> None:
     if "step" not in ds.coords:
         return
     step = ds["step"]
-    if step.dims != (control,):
+    if step.dims == (control,):
+        _check_step_row(np.asarray(step.values), ds[control].values if control in ds.coords else None, control)
+        return
+    member = next((d for d in step.dims if d != control), None)
+    if step.ndim != 2 or control not in step.dims or member not in MEMBER_STEP_DIMS:
         raise SchemaError(
-            f"coordinate 'step' must lie along '{control}', has dims {step.dims}",
+            f"coordinate 'step' must lie along '{control}' (or along (member, '{control}') for models, runs or "
+            f"tasks with their own checkpoints), has dims {step.dims}",
             where="coordinate 'step'",
             fix=f"assign it with ds.assign_coords(step=('{control}', steps))",
         )
-    values = step.values
+    _check_member_steps(ds, step.transpose(member, control), member, control)
+
+
+#: dims along which members (models, runs, tasks) may have their own checkpoint grids
+MEMBER_STEP_DIMS = ("model", "run", "task")
+
+
+def _check_member_steps(ds: xr.Dataset, step: xr.DataArray, member: Hashable, control: str) -> None:
+    """A (member, checkpoint) ``step``: each member's steps checked as a 1-D grid; NaN only as
+    trailing padding of a shorter run, whose checkpoints hold no tokens (all -1)."""
+    values = np.asarray(step.values)
+    labels = ds[control].values if control in ds.coords else None
+    tok = token_array(ds)
+    for i, row in enumerate(values):
+        name = f"{member}={ds[member].values[i]!s}" if member in ds.coords else f"{member} {i}"
+        if not np.issubdtype(row.dtype, np.number):
+            raise SchemaError(f"'step' must be numeric, got dtype {row.dtype}", where=f"coordinate 'step', {name}",
+                              fix="convert steps to numbers (e.g. parse 'ckpt-1000' to 1000)")
+        finite = np.isfinite(row.astype(float))
+        n = int(finite.sum())
+        if not finite[:n].all():
+            raise SchemaError(f"'step' of {name} has NaN before its last checkpoint",
+                              where=f"coordinate 'step', {name}",
+                              fix="NaN steps may only pad the end of a shorter run; sort its checkpoints first")
+        if n < row.size and isinstance(tok.data, np.ndarray):  # padding checked in memory only
+            pad = tok.isel({member: i, control: slice(n, None)})
+            if bool((pad >= 0).any()):
+                raise SchemaError(f"{name} has tokens at checkpoints without a step", where=f"coordinate 'step', {name}",
+                                  fix="give those checkpoints their steps, or set their tokens to -1 (padding)")
+        _check_step_row(row[:n], labels[:n] if labels is not None else None, control, name)
+
+
+def _check_step_row(values: np.ndarray, labels: np.ndarray | None, control: str, member: str = "") -> None:
+    """One checkpoint grid: numeric, no NaN, non-decreasing."""
+    where_member = f", {member}" if member else ""
     if not np.issubdtype(values.dtype, np.number):
         raise SchemaError(
             f"'step' must be numeric, got dtype {values.dtype}",
-            where="coordinate 'step'",
+            where="coordinate 'step'" + where_member,
             fix="convert steps to numbers (e.g. parse 'ckpt-1000' to 1000)",
         )
+    label = (lambda i: f"{control}={labels[i]!s}") if labels is not None else (lambda i: f"{control} index {i}")
     if np.isnan(values.astype(float)).any():
         i = int(np.flatnonzero(np.isnan(values.astype(float)))[0])
-        raise SchemaError("'step' contains NaN", where=f"{control}={ds[control].values[i]!s}",
+        raise SchemaError("'step' contains NaN", where=label(i) + where_member,
                           fix="give every checkpoint a numeric step")
     dec = np.flatnonzero(np.diff(values.astype(float)) < 0)
     if dec.size:
         i = int(dec[0]) + 1
         raise SchemaError(
             f"'step' decreases from {values[i - 1]!s} to {values[i]!s}",
-            where=f"{control}={ds[control].values[i]!s}",
+            where=label(i) + where_member,
             fix="sort the checkpoints by step: ds.sortby('step')",
         )
 

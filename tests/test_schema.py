@@ -117,3 +117,29 @@ def test_summary_counts_tokens_and_padding(make_samples):
 def test_not_a_dataset(make_samples):
     with pytest.raises(pk.SchemaError, match="Dataset"):
         validate(xr.DataArray([1, 2]).values)
+
+
+def test_members_with_their_own_checkpoints_validate_and_read_back(tmp_path):
+    """A (model, checkpoint) step (a family whose models have different checkpoint grids,
+    the shorter padded with NaN steps and -1 tokens) is valid and survives a NetCDF round
+    trip; NaN inside a grid, tokens at padded checkpoints, a decreasing grid and a 2-D step
+    along a dim that is not a member dim are errors naming the member."""
+    tok = np.random.default_rng(0).integers(0, 3, size=(2, 4, 5))
+    tok[1, 3] = -1
+    step = np.array([[10, 20, 30, 40], [10, 20, 30, np.nan]])
+    ds = xr.Dataset({"token": (("model", "checkpoint", "sample"), tok)},
+                    coords={"model": ["a", "b"], "step": (("model", "checkpoint"), step)}, attrs={"n_states": 3})
+    pk.validate(ds)
+    ds.to_netcdf(tmp_path / "family.nc")
+    back = pk.open_samples(str(tmp_path / "family.nc"))
+    np.testing.assert_array_equal(back["step"].values, step)
+    bad_tokens = tok.copy()
+    bad_tokens[1, 3] = 1
+    with pytest.raises(pk.SchemaError, match="model=b has tokens at checkpoints without a step"):
+        pk.validate(ds.assign(token=(("model", "checkpoint", "sample"), bad_tokens)))
+    with pytest.raises(pk.SchemaError, match="NaN before its last checkpoint"):
+        pk.validate(ds.assign_coords(step=(("model", "checkpoint"), np.array([[10, 20, 30, 40], [10, np.nan, 30, 40]]))))
+    with pytest.raises(pk.SchemaError, match="decreases from 30 to 20"):
+        pk.validate(ds.assign_coords(step=(("model", "checkpoint"), np.array([[10, 20, 30, 40], [10, 30, 20, 40]]))))
+    with pytest.raises(pk.SchemaError, match="must lie along 'checkpoint'"):
+        pk.validate(ds.rename(model="temperature"))
