@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ._meta import control_values
+from ._meta import control_values, with_stderr
 from .errors import SchemaError
 
 __all__ = [
@@ -243,6 +243,12 @@ def _stderr(da: xr.DataArray) -> np.ndarray | None:
     return None
 
 
+def _var_stderr(ds: xr.Dataset, var: str) -> np.ndarray:
+    """The standard error of result variable ``var`` (NaN where none is stored), through
+    the one converter :func:`phasekit.with_stderr`."""
+    return np.asarray(with_stderr(ds, var).coords["stderr"].values, dtype=float)
+
+
 def _line(ax, axis: ControlAxis, y: np.ndarray, se: np.ndarray | None, label: str, *, band: bool = True, **kw):
     x = axis.positions
     (ln,) = ax.plot(x, y, marker="o", ms=3, label=label, zorder=5, **kw)
@@ -292,9 +298,8 @@ def order_parameters(
              "mode_fraction": "mode fraction"}
     for var in variables:
         if var in order:
-            se = order.get(f"{var}_stderr")
-            _line(ax, axis, np.asarray(order[var].values, float),
-                  None if se is None else np.asarray(se.values, float), names.get(var, var.replace("_", " ")))
+            _line(ax, axis, np.asarray(order[var].values, float), _var_stderr(order, var),
+                  names.get(var, var.replace("_", " ")))
     ax.set_ylim(-0.05, 1.02)
     _finish(ax, axis, boundaries, "order parameter (dimensionless)", "Order parameters", phase_legend=True)
     return ax
@@ -305,9 +310,8 @@ def entropy(order: xr.Dataset, *, dim: Hashable = "checkpoint", boundaries: Any 
     """Entropy H (nats) of the answers per configuration, replica mean ± 1 s.e."""
     ax = _axes(ax)
     axis = axis or control_axis(order, dim)
-    se = order.get("entropy_stderr")
     est = order["entropy"].attrs.get("estimator")
-    _line(ax, axis, np.asarray(order["entropy"].values, float), None if se is None else np.asarray(se.values, float),
+    _line(ax, axis, np.asarray(order["entropy"].values, float), _var_stderr(order, "entropy"),
           "H" + (f" ({est})" if est else ""))
     _finish(ax, axis, boundaries, "entropy H (nats)", "Entropy of the answers")
     return ax
@@ -318,9 +322,8 @@ def prompt_divergence(structure: xr.Dataset, *, dim: Hashable = "checkpoint", bo
     """Between-prompt Jensen–Shannon divergence (nats) ± 1 s.e., and its finite-sample null."""
     ax = _axes(ax)
     axis = axis or control_axis(structure, dim)
-    se = structure.get("js_divergence_stderr")
     _line(ax, axis, np.asarray(structure["js_divergence"].values, float),
-          None if se is None else np.asarray(se.values, float), "mean pairwise JS between prompts")
+          _var_stderr(structure, "js_divergence"), "mean pairwise JS between prompts")
     if "js_divergence_null" in structure:
         ax.plot(axis.positions, structure["js_divergence_null"].values, color="0.35", ls=":", zorder=5,
                 label="null: all prompts share one distribution")
@@ -445,9 +448,7 @@ def _seed_mean(seed: xr.Dataset, var: str, dim: Hashable) -> tuple[np.ndarray, n
     da = seed[var]
     other = [d for d in da.dims if d != dim]
     if not other:
-        se = seed.get(f"{var}_stderr")
-        return np.asarray(da.values, float), (np.asarray(se.values, float) if se is not None
-                                              else np.full(da.shape, np.nan))
+        return np.asarray(da.values, float), _var_stderr(seed, var)
     n = da.notnull().sum(other)
     mean = da.mean(other)
     se = da.std(other, ddof=1) / np.sqrt(n.where(n > 1))
