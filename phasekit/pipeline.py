@@ -30,12 +30,12 @@ import platform
 import sys
 import time
 from collections.abc import Hashable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import xarray as xr
 
-from ._meta import as_dims
+from ._meta import as_dataset_estimate, as_dims
 from ._version import __version__
 from .configurations import Ensemble, default_roles
 from .errors import SchemaError
@@ -512,10 +512,9 @@ def _fluctuation_stage(order: xr.Dataset, per_config: xr.Dataset, m: xr.DataArra
     u = binder_cumulant(m_rep, replica=rep_dim)
     if "N" not in m.attrs:
         chi.attrs["N_note"] = "configurations differ in size; n = their mean size"
-    order["susceptibility"] = chi.reset_coords(drop=True)
-    order["susceptibility_stderr"] = chi.coords["stderr"].reset_coords(drop=True)
-    order["binder"] = u.reset_coords(drop=True)
-    order["binder_stderr"] = u.coords["stderr"].reset_coords(drop=True)
+    for name, est in (("susceptibility", chi), ("binder", u)):  # <name>, <name>_stderr variables
+        for var, da in as_dataset_estimate(est, name).items():
+            order[var] = da.reset_coords(drop=True)
     return order
 
 
@@ -570,9 +569,8 @@ def _correlation_stage(work: xr.Dataset, control: str) -> xr.Dataset | None:
     else:
         cf = correlation_function(work, sequence="position", keep=control)
     xi = correlation_length(cf, sequence="position")
-    cf_vars = {"correlation_function": cf.drop_vars("stderr", errors="ignore")}
-    if "stderr" in cf.coords:  # one 'stderr' coord per Dataset: keep C(r)'s as a variable
-        cf_vars["correlation_function_stderr"] = cf.coords["stderr"].reset_coords(drop=True)
+    # one 'stderr' coord per Dataset: C(r)'s is kept as a correlation_function_stderr variable
+    cf_vars = as_dataset_estimate(cast(xr.DataArray, cf), "correlation_function")  # C(r) is a DataArray
     return xr.Dataset({**cf_vars, "correlation_length": xi})
 
 
