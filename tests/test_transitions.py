@@ -277,8 +277,9 @@ def test_identical_across_processes():
     assert len(here.indices) == 2
 
 
-def test_anatomy_resampling_is_deterministic_by_default():
-    from phasekit.anatomy import divergence_scan, seed_attribution
+def test_scan_and_seed_attribution_resampling_is_deterministic_by_default():
+    from phasekit.changepoints import divergence_scan
+    from phasekit.observables import seed_attribution
 
     ds, _ = _three_phase_samples(seed=6)
     a, b = seed_attribution(ds, n_bootstrap=30), seed_attribution(ds, n_bootstrap=30)
@@ -400,7 +401,7 @@ def test_old_import_paths_keep_working():
     assert tr.detect_boundaries is pk.detect_boundaries is detect_boundaries
     assert tr.BoundaryResult is pk.BoundaryResult is BoundaryResult
     assert cpm.margin_f1 is margin_f1 and cpm.segmentation_covering is segmentation_covering
-    assert pk.scan_peaks is __import__("phasekit.anatomy").anatomy.scan_peaks
+    assert pk.scan_peaks is __import__("phasekit.changepoints.scan").changepoints.scan.scan_peaks
 
 
 def test_samples_path_identical_across_processes():

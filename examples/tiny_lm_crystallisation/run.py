@@ -251,8 +251,8 @@ def summarise(out: Path, info: dict) -> dict:
 
     import pandas as pd
 
-    from phasekit.anatomy import seed_attribution
     from phasekit.ingest import open_samples
+    from phasekit.observables import seed_attribution
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
