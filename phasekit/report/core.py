@@ -41,7 +41,7 @@ class Report:
         ``js_divergence`` and ``overlap`` where there are prompts.
     per_config : the order parameters per configuration (before the replica mean).
     magnetization : m per configuration (for histograms and fluctuations).
-    boundaries : :class:`phasekit.transitions.BoundaryResult`
+    boundaries : :class:`phasekit.changepoints.BoundaryResult`
     phases : phase label per control value
     seed : seed attribution against the first checkpoint (or None without prompts)
     divergence : the before/after divergence scan

@@ -135,7 +135,7 @@ def _later_entries(rep: Report) -> list[dict[str, Any]]:
     out.append(_entry("phase labels", "Segments between boundaries were labelled liquid (high entropy, distinct "
                       "prompt distributions), nucleation (collapse of entropy and of between-prompt divergence) or "
                       "settling (low entropy with mass redistributed inside a fixed support) by "
-                      "phasekit.transitions.label_phases, following the three-phase picture of the motivating study.",
+                      "phasekit.changepoints.label_phases, following the three-phase picture of the motivating study.",
                       ("samanta2026",)))
     if rep.seed is not None:
         a = rep.seed.attrs

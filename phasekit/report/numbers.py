@@ -61,7 +61,7 @@ def format_interval(lower: Any, upper: Any, *, n_checkpoints: int | None = None,
     """A boundary's location interval ``(lower, upper]`` with its width.
 
     The change happened after the checkpoint at ``lower`` and by the one at ``upper``
-    (:class:`phasekit.transitions.BoundaryResult`). ``n_checkpoints`` is the number of
+    (:class:`phasekit.changepoints.BoundaryResult`). ``n_checkpoints`` is the number of
     candidate first checkpoints in the confidence set: 1 means the data locate the change
     between two adjacent checkpoints, which is exact at checkpoint resolution. A zero-width
     interval (``lower == upper``) says so instead of printing ``"2345 – 2345"``.
