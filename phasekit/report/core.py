@@ -46,7 +46,7 @@ class Report:
     seed : seed attribution against the first checkpoint (or None without prompts)
     divergence : the before/after divergence scan
     correlation : C(r) per control value and the correlation length (sequence tasks)
-    transition : :class:`phasekit.anatomy.TransitionClass` when sizes allow, else None
+    transition : :class:`phasekit.scaling.TransitionClass` when sizes allow, else None
     transition_note : why there is no classification, when there is none
     settings, provenance : how it was made
     members : one Report per member of a ``model``/``run``/``task`` dim (keys like
