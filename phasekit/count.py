@@ -644,8 +644,8 @@ def _token_dataarray(ds: xr.Dataset | xr.DataArray) -> xr.DataArray:
 
 def count_states(
     ds: xr.Dataset | xr.DataArray,
-    system: Hashable | Iterable[Hashable] = ("sample",),
     *,
+    system: Hashable | Iterable[Hashable] = ("sample",),
     n_states: int | None = None,
     engine: str = "auto",
 ) -> Counts:

@@ -1259,6 +1259,7 @@ def entropy_from_counts(
 
 def entropy(
     ds: xr.Dataset | xr.DataArray,
+    *,
     system: Hashable | Iterable[Hashable] = ("sample",),
     estimator: str | None = None,
     n_states: int | None = None,

@@ -131,9 +131,9 @@ def _resolve_size(m: xr.DataArray, n: float | xr.DataArray | None) -> float | xr
 
 def susceptibility(
     m: xr.DataArray,
+    *,
     replica: Hashable | Iterable[Hashable] = "sample",
     n: float | xr.DataArray | None = None,
-    *,
     temperature: Hashable | None = None,
     corrected: bool = True,
 ) -> xr.DataArray:
@@ -198,8 +198,8 @@ def susceptibility(
 
 def binder_cumulant(
     m: xr.DataArray,
-    replica: Hashable | Iterable[Hashable] = "sample",
     *,
+    replica: Hashable | Iterable[Hashable] = "sample",
     corrected: bool = True,
 ) -> xr.DataArray:
     """Binder cumulant U = 1 − ⟨m⁴⟩ / (3⟨m²⟩²) over replicas.
@@ -246,7 +246,7 @@ def _bimodality_from_moments(M: list[np.ndarray], n: np.ndarray) -> np.ndarray:
 
 
 def bimodality(
-    m: xr.DataArray, replica: Hashable | Iterable[Hashable] = "sample"
+    m: xr.DataArray, *, replica: Hashable | Iterable[Hashable] = "sample"
 ) -> xr.DataArray:
     """Sarle's bimodality coefficient of the order parameter across replicas.
 
@@ -282,9 +282,9 @@ def bimodality(
 
 def order_histogram(
     m: xr.DataArray,
+    *,
     replica: Hashable | Iterable[Hashable] = "sample",
     bins: int | Sequence[float] | np.ndarray = 20,
-    *,
     range: tuple[float, float] | None = None,  # noqa: A002 - numpy's name
 ) -> xr.DataArray:
     """Histogram of the order parameter across replicas, per kept cell.
@@ -414,9 +414,9 @@ def _local_poly_derivative(
 
 def response(
     series: xr.DataArray,
+    *,
     control: Hashable = "checkpoint",
     smooth: int = 5,
-    *,
     order: int = 2,
     coord: Hashable | None = None,
 ) -> xr.DataArray:

@@ -28,7 +28,7 @@ def test_dataset_and_dataarray_delegate_to_public_functions(ds):
     xr.testing.assert_identical(m, magnetization(ds, system="position"))
     xr.testing.assert_identical(m.phase.susceptibility(replica="sample"),
                                 susceptibility(m, replica="sample"))
-    xr.testing.assert_identical(m.phase.binder_cumulant("sample"), binder_cumulant(m, "sample"))
+    xr.testing.assert_identical(m.phase.binder_cumulant(replica="sample"), binder_cumulant(m, replica="sample"))
     # the token DataArray works too (q from its attrs)
     tok = ds.token.assign_attrs(n_states=3)
     xr.testing.assert_identical(tok.phase.magnetization(system="position").drop_attrs(),

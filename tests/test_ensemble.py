@@ -154,10 +154,10 @@ def test_binder_matches_direct_formula_and_jackknife(mvals):
 
 def test_binder_limits():
     ordered = _m(np.full((1, 30), 0.8))
-    np.testing.assert_allclose(binder_cumulant(ordered, "sample").values, 2 / 3, rtol=1e-12)
+    np.testing.assert_allclose(binder_cumulant(ordered, replica="sample").values, 2 / 3, rtol=1e-12)
     # a Gaussian order parameter (disordered phase of a vector/Ising magnet) gives U -> 0
     g = np.random.default_rng(6).normal(size=(1, 20000))
-    U = binder_cumulant(_m(g), "sample")
+    U = binder_cumulant(_m(g), replica="sample")
     assert abs(U.values[0]) < 5 * U.stderr.values[0] + 1e-3
 
 

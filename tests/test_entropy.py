@@ -453,7 +453,7 @@ def test_entropy_wrapper_default_and_n_states_resolution():
     assert h.dims == ("checkpoint", "prompt", "position")
     h16 = entropy(ds, system="sample", estimator="nsb", n_states=16)  # argument wins
     assert h16.attrs["n_states"] == 16
-    assert float(h16[1, 0, 0]) != pytest.approx(float(entropy(ds, "sample", "nsb")[1, 0, 0]))
+    assert float(h16[1, 0, 0]) != pytest.approx(float(entropy(ds, system="sample", estimator="nsb")[1, 0, 0]))
     bare = xr.Dataset({"token": ds.token})
     with pytest.raises(SchemaError, match="n_states"):
         entropy(bare, system="sample", estimator="nsb")
