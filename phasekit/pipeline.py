@@ -225,11 +225,11 @@ def _scaling_across_models(ds: xr.Dataset, reports: Mapping[str, Report], seed: 
         return None, "one model only: scaling across sizes needs at least two"
     m, n_cfg, sizes = {}, {}, {}
     for (key, rep), size in zip(reports.items(), np.asarray(ds["size"].values, dtype=float), strict=True):
-        if rep.magnetization is None:
+        pooled = _pooled_magnetization(rep)
+        if pooled is None:
             return None, ("no finite-size scaling: it is measured on the Potts magnetization, which needs q "
                           "(n_states=; CLI --n-states)")
-        mi, rep_dim = _stack_replicas(rep.magnetization.drop_vars("stderr", errors="ignore"),
-                                      tuple(rep.settings["replica"]))
+        mi, rep_dim = pooled
         n = mi.attrs.get("N")
         n_cfg[key] = float(n) if n is not None and np.size(n) == 1 else float(
             rep.per_config["n_tokens"].where(rep.per_config["n_tokens"] > 0).mean())
@@ -245,6 +245,34 @@ def _scaling_across_models(ds: xr.Dataset, reports: Mapping[str, Report], seed: 
         warnings.warn(f"scaling across model sizes not done: {err}", RuntimeWarning, stacklevel=3)
         return None, f"no finite-size scaling: {err}"
     return res, ""
+
+
+def _pooled_magnetization(rep: Report) -> tuple[xr.DataArray, Hashable] | None:
+    """One model's magnetization with its replicas stacked on one dim; with members inside
+    the model (runs, seeds) every member's replicas pooled, so the size scaling uses all runs
+    rather than a representative. None when q is unknown (no magnetization)."""
+    if rep.members:
+        parts = [_pooled_magnetization(sub) for sub in rep.members.values()]
+        if any(p is None for p in parts):
+            return None
+        dims = {p[1] for p in parts if p is not None}
+        if len(dims) != 1:
+            return None
+        rep_dim = dims.pop()
+        arrays, offset = [], 0
+        for part in parts:
+            a = part[0].drop_vars([rep_dim], errors="ignore") if part is not None else None
+            if a is not None and "chain" in a.coords and a["chain"].dims == (rep_dim,):
+                chains = np.asarray(a["chain"].values, dtype=int)   # a run's chains are its own blocks
+                a = a.assign_coords(chain=(rep_dim, chains + offset))
+                offset += int(chains.max()) + 1
+            if a is not None:
+                arrays.append(a)
+        pooled = xr.concat(arrays, dim=rep_dim, join="outer", coords="minimal", compat="override")
+        return pooled.assign_coords({rep_dim: np.arange(pooled.sizes[rep_dim])}), rep_dim
+    if rep.magnetization is None:
+        return None
+    return _stack_replicas(rep.magnetization.drop_vars("stderr", errors="ignore"), tuple(rep.settings["replica"]))
 
 
 def _span(reports: Mapping[str, Report]) -> tuple[np.ndarray, float]:
@@ -270,7 +298,8 @@ def _analyze_members(ds: xr.Dataset, *, across: str | None, sizes: Mapping[Any, 
     with ``across`` the ``diagram`` (:func:`phasekit.diagram.diagram_from_results`). The
     top-level fields are those of the largest model (models) or of the first member, named
     in ``settings["representative"]``; with nested member dims (runs inside models) the outer
-    comparison and size scaling use each inner member's representative. Returns None when
+    comparison uses each inner member's representative and the size scaling pools the replicas
+    of every inner member (:func:`_pooled_magnetization`). Returns None when
     there is no member dim.
     """
     from .compare import boundary_comparison, phase_agreement, run_spread

@@ -271,3 +271,23 @@ def test_three_models_boundaries_within_one_checkpoint_of_the_truth():
     rep = _quiet_analyze(ds, n_bootstrap=100)
     for i, (g, member) in enumerate(zip(gens, rep.members.values(), strict=True)):
         assert _within_one_checkpoint(member.boundaries.locations, g.truth["boundaries"], _steps_of(ds, i, "model"))
+
+
+def test_runs_inside_models_pool_their_replicas_for_the_size_scaling():
+    """Models × runs: the size scaling uses every run's prompts as replicas of its model
+    (it used each model's first run only); the pooled values are the runs' magnetizations."""
+    from phasekit.pipeline import _pooled_magnetization
+
+    gens = [crystallisation_run(n_checkpoints=16, n_prompts=4, n_samples=8, settling=False, log_steps=False,
+                                seed=s) for s in (1, 2, 3, 4)]
+    per_model = [_stack(gens[:2], "run", ["a", "b"]), _stack(gens[2:], "run", ["a", "b"])]
+    ds = xr.concat(per_model, dim="model", coords="different", compat="equals", join="override")
+    ds = ds.assign_coords(model=["1B", "7B"], size=("model", [1e9, 7e9]))
+    rep = _quiet_analyze(ds, n_bootstrap=20)
+    model = rep.members["model=1B"]
+    assert set(model.members) == {"run=a", "run=b"}
+    m, rep_dim = _pooled_magnetization(model)
+    assert m.sizes[rep_dim] == 2 * 4
+    expected = np.concatenate([pk.magnetization(g.data, system="sample").transpose("checkpoint", "prompt").values
+                               for g in gens[:2]], axis=1)
+    np.testing.assert_allclose(m.transpose("checkpoint", rep_dim).values, expected)
