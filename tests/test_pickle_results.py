@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import io
-import math
 import pickle
 import types
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 import xarray as xr
+from _order_data import first_order_replicas
 
 import phasekit as pk
 
@@ -113,17 +113,7 @@ def _scaling_curves(sizes=(8, 12, 16, 24, 32), a=0.5, seed=0) -> dict[int, xr.Da
 
 
 def _first_order_replicas(sizes=(6, 8, 12), n_rep=150, seed=5) -> dict[int, xr.DataArray]:
-    rng = np.random.default_rng(seed)
-    controls = np.linspace(0.4, 0.6, 21)
-    out = {}
-    for L in sizes:
-        N = L * L
-        w = 1 / (1 + np.exp(-(controls - 0.5) * N / 4))
-        ordered = rng.random((controls.size, n_rep)) < w[:, None]
-        noise = rng.normal(0, 1 / math.sqrt(N), (controls.size, n_rep))
-        m = np.where(ordered, 0.9 + 0.1 * noise, np.abs(noise))
-        out[L] = xr.DataArray(m, dims=("control", "sample"), coords={"control": controls}, attrs={"N": N})
-    return out
+    return first_order_replicas(sizes, np.linspace(0.4, 0.6, 21), n_rep, np.random.default_rng(seed))
 
 
 # --------------------------------------------------------------------------- the classes

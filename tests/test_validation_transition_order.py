@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from _order_data import first_order_replicas as _m_first_order
 
 import phasekit as pk
 from phasekit.datasets.crystallisation import crystallisation_run
@@ -136,21 +137,6 @@ def test_single_size_says_what_cannot_be_concluded():
 
 
 # ------------------------------------------- classification on synthetic data (from test_anatomy)
-def _m_first_order(sizes, controls, n_rep, rng):
-    """Two-phase coexistence: m = 0.9 (ordered) with probability w(c), else ~0, w sharpening
-    like N; chi_max = N w(1 - w) (Δm)² grows exactly like N."""
-    out = {}
-    for L in sizes:
-        N = L * L
-        w = 1 / (1 + np.exp(-(controls - 0.5) * N / 4))
-        ordered = rng.random((controls.size, n_rep)) < w[:, None]
-        noise = rng.normal(0, 1 / math.sqrt(N), (controls.size, n_rep))
-        m = np.where(ordered, 0.9 + 0.1 * noise, np.abs(noise))
-        out[L] = xr.DataArray(m, dims=("control", "sample"), coords={"control": controls},
-                              attrs={"N": N})
-    return out
-
-
 def _m_crossover(sizes, controls, n_rep, rng):
     """Independent spins: m ~ |Normal(b(c), 1/N)|, chi bounded."""
     out = {}
