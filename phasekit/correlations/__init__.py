@@ -49,8 +49,8 @@ import scipy.fft as sfft
 import xarray as xr
 from scipy import optimize, sparse
 
-from ._meta import as_dims, estimate, renamed_keyword, require_dims, resolve_n_states, stderr_of
-from .errors import SchemaError
+from .._meta import as_dims, estimate, renamed_keyword, require_dims, resolve_n_states, stderr_of
+from ..errors import SchemaError
 
 __all__ = [
     "correlation_function",
@@ -77,7 +77,7 @@ _DENSE_KEYS = 30_000_000
 
 # --------------------------------------------------------------------------- input
 def _token_da(ds: xr.Dataset | xr.DataArray) -> xr.DataArray:
-    from .schema import token_array
+    from ..schema import token_array
 
     return token_array(ds)
 
@@ -692,7 +692,7 @@ def correlation_function(
     state by a cost model; memory never scales with the vocabulary size. The plug-in
     :math:`D` is biased by O(ξ / (M L)), negligible when pooling many tokens.
     """
-    from .lazy import is_lazy, map_configurations
+    from ..lazy import is_lazy, map_configurations
 
     sequence = renamed_keyword("correlation_function", "dim", "sequence", dim, sequence, "position")
     if is_lazy(ds) and stationary:  # dask-backed: one curve per block of the kept dims (lazy)
@@ -717,7 +717,7 @@ def _entropy_batch(
     ``entropy_from_fingerprint`` with the true alphabet size (``None`` when unknown, so
     estimators that need K raise instead of guessing it from the observed support).
     """
-    from .entropy_estimators import entropy_from_fingerprint
+    from ..entropy_estimators import entropy_from_fingerprint
 
     indptr = [0]
     mult: list[np.ndarray] = []
