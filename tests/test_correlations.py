@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 from scipy.signal import lfilter
 
-import phasekit.correlations as pc
+import phasekit.correlations.pairs as pc_pairs
 from phasekit.correlations import (
     autocorrelation_time,
     correlation_function,
@@ -75,13 +75,13 @@ def test_stationary_matches_brute_force_with_padding(path, monkeypatch):
     x[rng.random(x.shape) < 0.1] = -1  # scattered holes
     x[::4, 70:] = -1  # ragged ends
     if path == "fft":
-        monkeypatch.setattr(pc, "_PAIR_COST", 1.0)
-        monkeypatch.setattr(pc, "_PAIR_COST_NUMBA", 1.0)
+        monkeypatch.setattr(pc_pairs, "_PAIR_COST", 1.0)
+        monkeypatch.setattr(pc_pairs, "_PAIR_COST_NUMBA", 1.0)
     elif path.startswith("enumerate"):
-        monkeypatch.setattr(pc, "_PAIR_COST", 0.0)
-        monkeypatch.setattr(pc, "_PAIR_COST_NUMBA", 0.0)
+        monkeypatch.setattr(pc_pairs, "_PAIR_COST", 0.0)
+        monkeypatch.setattr(pc_pairs, "_PAIR_COST_NUMBA", 0.0)
     if path == "enumerate-numpy":
-        monkeypatch.setattr(pc, "_NUMBA_KERNEL", False)
+        monkeypatch.setattr(pc_pairs, "_NUMBA_KERNEL", False)
     c = correlation_function(_tokens(x, 6), max_lag=30)
     np.testing.assert_allclose(c.values, brute_correlation(x, 30), rtol=0, atol=1e-9)
     assert c.dims == ("lag",)
