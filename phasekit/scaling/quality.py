@@ -95,19 +95,16 @@ def _quality_rows_py(x, y, dy, starts, group, order):
     for p in range(P):
         for i in range(n):
             xi = x[p, i]
-            W = 0.0
-            WY = 0.0
+            W = WY = 0.0
             used[i] = False
             for k in range(n_sizes):
                 if group[i] == k:
                     continue
-                lo = starts[k]
-                hi = starts[k + 1]
+                lo, hi = starts[k], starts[k + 1]
                 nk = hi - lo
                 if nk < 2 or xi < x[p, lo] or xi > x[p, hi - 1]:
                     continue
-                a = 0
-                b = nk
+                a, b = 0, nk
                 while a < b:  # first index with x > xi
                     mid = (a + b) // 2
                     if x[p, lo + mid] <= xi:
@@ -119,8 +116,7 @@ def _quality_rows_py(x, y, dy, starts, group, order):
                     j = nk - 1
                 m = min(order + 1, nk)
                 s0 = min(max(j - m // 2, 0), nk - m)
-                Yk = 0.0
-                Vk = 0.0
+                Yk = Vk = 0.0
                 ok = True
                 for u in range(m):
                     cu = 1.0
@@ -142,10 +138,7 @@ def _quality_rows_py(x, y, dy, starts, group, order):
                 used[i] = True
                 Ym[i] = WY / W
                 dYm2[i] = 1.0 / W
-        cnt = 0
-        acc = 0.0
-        sw = 0.0
-        swy = 0.0
+        cnt, acc, sw, swy = 0, 0.0, 0.0, 0.0
         for i in range(n):
             if used[i]:
                 cnt += 1
