@@ -30,7 +30,7 @@ import time
 import numpy as np
 import ruptures as rpt
 
-from phasekit.changepoints import detect_boundaries, margin_f1, phase_levels
+from phasekit.changepoints import detect_boundaries, interval_coverage, margin_f1, phase_levels
 from phasekit.datasets.crystallisation import crystallisation_run, drifting_jump_run
 
 SCENARIOS = {
@@ -69,19 +69,9 @@ def _hits(truth, pred, margin=1):
 
 def coverage(n_runs: int) -> dict[str, float]:
     """Coverage of the 95 % location sets on weak jumps (location uncertain by a few checkpoints)."""
-    covered, widths = [], []
-    for s in range(n_runs):
-        ds, truth = jump_run(2000 + s, jump=0.9, drift=0.0, conc=None, prompts=3, samples=12, q=4)
-        res = detect_boundaries(ds)
-        for t in truth:
-            near = [b for b, i in zip(res.evidence["boundaries"], res.indices, strict=True) if abs(i - t) <= 3]
-            if near:
-                first, last = near[0]["interval_index"]
-                covered.append(first <= t <= last)
-                widths.append(last - first + 1)
-    return {"runs": n_runs, "detected_true_boundaries": len(covered),
-            "coverage": float(np.mean(covered)) if covered else float("nan"),
-            "mean_width_checkpoints": float(np.mean(widths)) if widths else float("nan")}
+    runs = (jump_run(2000 + s, jump=0.9, drift=0.0, conc=None, prompts=3, samples=12, q=4)
+            for s in range(n_runs))
+    return interval_coverage(runs)
 
 
 def main(smoke: bool = False, ci: bool = False) -> dict:

@@ -64,3 +64,19 @@ def test_bad_input():
         margin_f1([1.5], [1])
     with pytest.raises(SchemaError):
         segmentation_covering([5], [5], 0)
+
+
+def test_interval_coverage_counts_by_hand():
+    """The simulation-study helper on a fake detector with known sets: run 1 has true
+    boundaries 10 and 30, sets [9, 11] (holds 10) and [32, 33] (misses 30); run 2 has
+    truth 20 and no detection within 3. Coverage 1/2, widths 3 and 2."""
+    from types import SimpleNamespace
+
+    from phasekit.changepoints import interval_coverage
+
+    found = {"a": SimpleNamespace(indices=[10, 32], evidence={"boundaries": [
+                 {"interval_index": [9, 11]}, {"interval_index": [32, 33]}]}),
+             "b": SimpleNamespace(indices=[5], evidence={"boundaries": [{"interval_index": [5, 5]}]})}
+    out = interval_coverage([("a", [10, 30]), ("b", [20])], found.__getitem__)
+    assert out == {"runs": 2, "detected_true_boundaries": 2, "coverage": 0.5,
+                   "mean_width_checkpoints": 2.5}

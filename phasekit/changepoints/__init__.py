@@ -22,7 +22,7 @@ from .detection import (
     detect_boundaries,
     penalty_path,
 )
-from .metrics import margin_f1, segmentation_covering, true_positives
+from .metrics import interval_coverage, margin_f1, segmentation_covering, true_positives
 from .phases import label_phases, phase_levels
 from .result import BoundaryResult, PenaltyPath, p_value_fields
 from .scan import divergence_scan, scan_peaks
@@ -41,6 +41,7 @@ __all__ = [
     "PenaltyPath",
     "detect_boundaries",
     "divergence_scan",
+    "interval_coverage",
     "label_phases",
     "margin_f1",
     "optimal_partition",
