@@ -202,7 +202,9 @@ def interval_coverage(
     confidence sets of Siegmund (1988), which assume a change is there.
     """
     if detect is None:
-        from .detection import detect_boundaries as detect
+        from .detection import detect_boundaries
+
+        detect = detect_boundaries
     covered, widths, n_runs = [], [], 0
     for data, truth in runs:
         n_runs += 1
