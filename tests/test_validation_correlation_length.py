@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from phasekit.correlations import correlation_length
+from phasekit.correlations import correlation_function, correlation_length
 from phasekit.datasets.sequences import (
     markov_chain,
     power_law_sequences,
@@ -185,6 +185,96 @@ def _ragged(ds: xr.Dataset, max_len: int, seed: int) -> xr.Dataset:
     return xr.Dataset({"token": (("sample", "position"), x)}, attrs=ds.attrs)
 
 
+def _matrix_power_correlation(p: np.ndarray, max_lag: int) -> np.ndarray:
+    """C(r)/C(0) straight from the definition, with no spectral decomposition: pi from
+    pi P = pi, sum pi = 1 (least squares), P(s_t = s_t+r) = sum_k pi_k (P^r)_kk."""
+    q = p.shape[0]
+    a = np.vstack([p.T - np.eye(q), np.ones((1, q))])
+    pi = np.linalg.lstsq(a, np.r_[np.zeros(q), 1.0], rcond=None)[0]
+    disconnected = float(np.sum(pi**2))
+    out, power = [], np.eye(q)
+    for _ in range(max_lag + 1):
+        out.append((float(np.sum(pi * np.diag(power))) - disconnected) / (1.0 - disconnected))
+        power = power @ p
+    return np.array(out)
+
+
+@pytest.mark.parametrize("p", [_nested_chain(2, 3, 4, 0.87, (0.02, 0.02, 0.09)),
+                               _nested_chain(5, 1, 4, 0.5, (0.0, 0.42, 0.08))],
+                         ids=["crowded", "slow_mode"])
+def test_exact_reference_is_the_definition(p):
+    """The spectral C(r) the tests below compare with equals C(r) from matrix powers."""
+    np.testing.assert_allclose(_exact_correlation(p, 60)[0], _matrix_power_correlation(p, 60),
+                               rtol=0, atol=1e-12)
+
+
+def _ragged_checkpoints(lams, n: int, max_len: int, seed: int) -> xr.Dataset:
+    """One checkpoint per stay probability (0 = white noise), q = 10, ragged sequences of
+    8..max_len tokens (-1 after each sequence's end)."""
+    rng = np.random.default_rng(seed)
+    runs = [rng.integers(0, 10, (n, max_len)) if lam == 0 else
+            markov_chain(10, lam, n, max_len, seed=seed + i)[0]["token"].values
+            for i, lam in enumerate(lams)]
+    x = np.stack(runs)
+    ends = rng.integers(8, max_len + 1, size=x.shape[:-1])
+    x[np.arange(max_len) >= ends[..., None]] = -1
+    return xr.Dataset({"token": (("checkpoint", "sample", "position"), x)},
+                      coords={"checkpoint": [100 * (i + 1) for i in range(len(lams))]},
+                      attrs={"n_states": 10})
+
+
+def test_per_checkpoint_lengths_on_ragged_sequences_are_flagged_per_cell():
+    """The issue's per-checkpoint case (ragged, <= 39 tokens; today '2,546...110' with no
+    flag): by default one xi per checkpoint, each flagged on its own against the exact
+    -1/ln(lambda), (1 + lambda)/(2(1 - lambda)) and sqrt(lambda)/(1 - lambda)."""
+    lams = (0.5, 0.99, 0.0)
+    ds = _ragged_checkpoints(lams, 150, 39, seed=61)
+    exact = {"exponential": [-1 / math.log(lam) if lam else 0.0 for lam in lams],
+             "integrated": [(1 + lam) / (2 * (1 - lam)) for lam in lams],
+             "second_moment": [math.sqrt(lam) / (1 - lam) for lam in lams]}
+    for method, truth in exact.items():
+        with pytest.warns(UserWarning, match="1 of 3 cells not resolved"):
+            xi = correlation_length(ds, method=method)
+        assert xi.dims == ("checkpoint",)
+        assert list(xi.resolved.values) == [True, False, True]
+        # lambda = 0.5: resolved, and its interval covers the exact value
+        assert xi.xi_bound.values[0] == "estimate" and xi.reason.values[0] == ""
+        assert float(xi.lower[0]) <= truth[0] <= float(xi.upper[0])
+        # lambda = 0.99 (xi = 99.5): a lower bound that holds, or NaN when nothing can be said
+        assert "not decayed" in xi.reason.values[1] and math.isnan(float(xi.stderr[1]))
+        if method == "second_moment":
+            assert math.isnan(float(xi[1])) and xi.xi_bound.values[1] == "none"
+            assert "exponential lower bound" in xi.reason.values[1]
+        else:
+            assert xi.xi_bound.values[1] == "lower" and math.isinf(float(xi.upper[1]))
+            assert 1.0 < float(xi[1]) == float(xi.lower[1]) <= truth[1]
+        # white noise: xi = 0 exactly, with its reason
+        assert float(xi[2]) == 0.0 and xi.decay.values[2] == "uncorrelated" and xi.reason.values[2]
+
+
+def test_nothing_can_be_said_is_nan_with_a_reason():
+    """NaN never comes without a reason: an oscillating curve (all three methods), the second
+    moment of an anti-correlated chain, and a curve with no error bars that has not decayed."""
+    osc = xr.DataArray([1.0, 0.6, -0.3, -0.5, -0.2, 0.1, 0.05, 0.0], dims="lag",
+                       coords={"lag": np.arange(8), "stderr": ("lag", np.full(8, 0.01))})
+    for method in ("exponential", "second_moment", "integrated"):
+        with pytest.warns(UserWarning, match="not resolved"):
+            res = correlation_length(osc, method=method)
+        assert math.isnan(res.item()) and res.xi_bound.item() == "none" and not bool(res.resolved)
+        assert "oscillation" in res.reason.item()
+    ds, _ = repeat_avoiding_sequences(3, 150, 200, avoid=0.9, seed=12)
+    with pytest.warns(UserWarning):
+        sm = correlation_length(ds, method="second_moment")
+    assert math.isnan(sm.item()) and sm.xi_bound.item() == "none"
+    assert "anti-correlations" in sm.reason.item()
+    ds, _ = markov_chain(10, 0.99, 50, 39, seed=62)
+    corr = correlation_function(ds)
+    blind = corr.assign_coords(stderr=("lag", np.full(corr.sizes["lag"], np.nan)))
+    with pytest.warns(UserWarning, match="not resolved"):
+        res = correlation_length(blind)
+    assert math.isnan(res.item()) and res.xi_bound.item() == "none" and "not decayed" in res.reason.item()
+
+
 def test_xi_beyond_the_window_is_a_flagged_lower_bound():
     """lambda = 0.99 (xi = 99.5) on ragged sequences of <= 39 tokens: today 104 ± 18, no flag."""
     ds, truth = markov_chain(10, 0.99, 200, 39, seed=41)
@@ -286,15 +376,19 @@ def test_integrated_error_bar_coverage_over_layouts():
 @pytest.mark.slow
 def test_lower_bounds_hold_over_seeds():
     """Unresolved xi (lambda = 0.98, 0.99 on <= 39 tokens): the bound is <= the exact xi in
-    >= 95 % of runs (it is a one-sided 97.5 % bound per lag)."""
-    held, flagged = [], []
+    >= 95 % of runs (it is a one-sided 97.5 % bound per lag), and so is the integrated
+    length's bound (partial sum - 1.96 sigma) <= the exact (1 + lambda)/(2(1 - lambda))."""
+    held, held_int, flagged = [], [], []
     for lam in (0.98, 0.99):
         for seed in range(30):
             ds, truth = markov_chain(10, lam, 100, 39, seed=3000 + seed)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 xi = correlation_length(_ragged(ds, 39, seed=seed))
-            flagged.append(xi.xi_bound.item() == "lower")
+                it = correlation_length(_ragged(ds, 39, seed=seed), method="integrated")
+            flagged.append(xi.xi_bound.item() == "lower" and it.xi_bound.item() == "lower")
             held.append(xi.item() <= truth["correlation_length"])
+            held_int.append(it.item() <= (1 + lam) / (2 * (1 - lam)))
     assert np.mean(flagged) == 1.0
     assert np.mean(held) >= 0.95
+    assert np.mean(held_int) >= 0.95
