@@ -58,7 +58,10 @@ def correlation_length(
     * ``"exponential"``: weighted least squares of :math:`C(r) = A e^{-r/\xi}` over lags
       ``1..W``, ``W`` the last lag before C stays below ``noise`` standard errors for 3
       consecutive lags.
-      Exact for the symmetric Markov chain: :math:`\xi = -1/\ln\lambda`.
+      Exact for the symmetric Markov chain: :math:`\xi = -1/\ln\lambda`. When C(r) is a
+      sum of several decays it is the *window-effective* decay length of lags ``1..W``,
+      not :math:`-1/\ln|\lambda_2|` (25 % below it on a chain with eigenvalues 0.87, 0.89,
+      0.91; docs/correlations.md).
     * ``"second_moment"``: :math:`\xi^2 = \sum_{r\ne0} r^2 C(r) / (2\sum_r C(r))
       = \sum_{r\ge1} r^2 C(r) / (1 + 2\sum_{r\ge1} C(r))`, summed over the measured
       lags ``1..W`` plus the tail of the exponential fit beyond ``W`` (the r² weight makes a
@@ -86,6 +89,16 @@ def correlation_length(
       ``eta_stderr`` (NaN where exponential wins). For a power law ξ is finite only
       because the window is.
 
+    Resolution (:func:`~phasekit.correlations.resolution._resolution`): ξ is *resolved* when
+    C(r) reaches the noise before the last measured lag R and, for the exponential and
+    second-moment lengths, the fitted ξ is at most W (for the integrated one: Sokal's
+    window closes). Otherwise the exponential value is a one-sided 97.5 % lower bound on the
+    slowest decay length, :math:`r / (-\ln C_{lo}(r))` (``xi_bound="lower"``, ``upper=inf``,
+    ``stderr`` NaN), the integrated one the partial sum minus 1.96 σ, the second moment NaN;
+    NaN (``xi_bound="none"``) wherever nothing can be said, always with a ``reason``, and a
+    UserWarning names the unresolved cells. The integrated length's ``stderr`` and ``upper``
+    include the truncation bias of Sokal's window (coord ``truncation_bias``; Sokal 1996).
+
     Parameters
     ----------
     ds_or_corr : samples (Dataset with ``token`` or token DataArray) or the output of
@@ -104,7 +117,9 @@ def correlation_length(
     DataArray ``correlation_length`` over the kept dims (in index steps of the sequence
     axis), coords
     ``stderr``, ``decay``, ``eta``, ``eta_stderr``, ``delta_aic``, ``c1`` (C(1)),
-    ``window`` (last lag used); attrs ``method``, ``decay`` (single cell), ``error_method``.
+    ``window`` (last lag used), ``resolved``, ``xi_bound`` (``estimate``/``lower``/``none``),
+    ``lower``/``upper`` (attr ``confidence``), ``truncation_bias`` (integrated) and
+    ``reason``; attrs ``method``, ``decay`` (single cell), ``error_method``.
     """
     sequence = renamed_keyword("correlation_length", "dim", "sequence", dim, sequence, "position")
     if method not in _METHODS:
