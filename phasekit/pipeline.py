@@ -69,15 +69,19 @@ def _mean_over(da: xr.DataArray, dims: tuple[Hashable, ...]) -> tuple[xr.DataArr
 
 
 def _versions() -> dict[str, str]:
-    import numpy
-    import pandas
-    import ruptures
-    import scipy
-    import statsmodels
+    """Versions of phasekit and the libraries it uses, read from the installed package
+    metadata: importing a library only to read its version would load it (statsmodels
+    alone is ~80 MiB resident) into a run that never uses it."""
+    from importlib import metadata
 
-    return {"phasekit": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
-            "scipy": scipy.__version__, "pandas": pandas.__version__, "xarray": xr.__version__,
-            "statsmodels": statsmodels.__version__, "ruptures": ruptures.__version__}
+    def version(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    return {"phasekit": __version__, "python": platform.python_version(),
+            **{name: version(name) for name in ("numpy", "scipy", "pandas", "xarray", "statsmodels", "ruptures")}}
 
 
 def _seed_reference(ens: Ensemble) -> Any:

@@ -156,3 +156,91 @@ def test_control_vocabulary_and_the_old_dim_keyword():
         seed_attribution(ds, control="prompt", n_bootstrap=0)
     with pytest.raises(TypeError):
         seed_attribution(ds, 0)  # keyword-only after the data
+
+
+# --------------------------------------------------------------------------- the blocked bootstrap
+def _reference_bootstrap(counts: np.ndarray, n_boot: int, seed: int) -> dict[str, np.ndarray]:
+    """The parametric bootstrap of seed attribution written out replicate by replicate:
+    each (checkpoint, prompt) count row redrawn Multinomial(N, n/N) from one Generator in
+    C order (empty rows draw nothing), the full JS matrix of every redraw (entropy form
+    H(m) - H(p)/2 - H(r)/2, Lin 1991 eq. 4.1), its argmin, and the spreads."""
+    from scipy.special import entr
+
+    def dist(x):
+        tot = x.sum(axis=-1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(tot > 0, x / np.where(tot > 0, tot, 1), np.nan)
+
+    def js(p, r):
+        return entr(0.5 * (p + r)).sum(-1) - 0.5 * (entr(p).sum(-1) + entr(r).sum(-1))
+
+    def attribute(x):
+        p, r = dist(x), dist(x[0])
+        d = js(p[:, :, None, :], r[None, None])
+        seed = np.where(np.isfinite(d).any(-1), np.argmin(np.where(np.isfinite(d), d, np.inf), -1), -1)
+        pooled = js(dist(x.sum(1))[:, None, :], r[None])
+        return p, r, d, seed, np.argmin(pooled, -1), pooled
+
+    _, _, _, seed0, cons0, _ = attribute(counts.astype(float))
+    rng = np.random.default_rng(seed)
+    n = counts.sum(-1)
+    pi = np.where(n[..., None] > 0, counts / np.maximum(n, 1)[..., None], 1.0 / counts.shape[-1])
+    seed_div, cons_div, same, same_c = [], [], np.zeros(seed0.shape), np.zeros(cons0.shape)
+    for _ in range(n_boot):
+        xb = rng.multinomial(n, pi / pi.sum(-1, keepdims=True)).astype(float)
+        p, r, d, s, c, pooled = attribute(xb)
+        seed_div.append(np.take_along_axis(d, np.maximum(seed0, 0)[..., None], -1)[..., 0])
+        cons_div.append(pooled[np.arange(pooled.shape[0]), cons0])
+        same += s == seed0
+        same_c += c == cons0
+    return {"seed": seed0, "seed_div_se": np.std(seed_div, axis=0, ddof=1),
+            "cons_div_se": np.std(cons_div, axis=0, ddof=1), "seed_conf": same / n_boot,
+            "cons_conf": same_c / n_boot}
+
+
+@pytest.mark.parametrize("numba_kernel", [True, False])
+def test_blocked_bootstrap_equals_the_replicate_by_replicate_formula(numba_kernel, monkeypatch):
+    """Redraws in blocks, the seed search without the full matrix (compiled or numpy),
+    give the numbers of the plain replicate-by-replicate bootstrap with the same seed,
+    including near-ties: two reference prompts with identical counts (the first wins)."""
+    import phasekit.observables.seeds as seeds
+
+    if not numba_kernel:
+        monkeypatch.setattr(seeds, "_seed_kernel", None)
+    monkeypatch.setattr(seeds, "_BLOCK_BUDGET", 150)         # many small blocks of redraws
+    rng = np.random.default_rng(11)
+    ref = rng.multinomial(40, rng.dirichlet(np.ones(5), size=6))
+    ref[4] = ref[1]                                          # an exact tie of two candidate seeds
+    later = [rng.multinomial(40, rng.dirichlet(np.ones(5), size=6)) for _ in range(3)]
+    counts = np.stack([ref, *later])
+    counts[2, 3] = 0                                         # a prompt with no tokens: NaN, index -1
+    res = seed_attribution(_dataset(counts), reference=0, n_bootstrap=37, seed=5)
+    want = _reference_bootstrap(counts, 37, 5)
+    np.testing.assert_array_equal(res.seed_index.values, want["seed"])
+    assert 4 not in res.seed_index.values                    # the tie goes to the first (1)
+    np.testing.assert_array_equal(res.seed_confidence.values, want["seed_conf"])
+    np.testing.assert_array_equal(res.consensus_confidence.values, want["cons_conf"])
+    ok = want["seed"] >= 0
+    np.testing.assert_allclose(res.seed_divergence_stderr.values[ok], want["seed_div_se"][ok], rtol=0, atol=1e-12)
+    assert np.isnan(res.seed_divergence_stderr.values[~ok]).all()
+    np.testing.assert_allclose(res.consensus_divergence_stderr.values, want["cons_div_se"], rtol=0, atol=1e-12)
+
+
+def test_seed_search_kernel_equals_the_matrix_argmin():
+    """The compiled search (with its exact re-decision of near-ties) returns the argmin of
+    the full JS matrix, index for index, on many random and tied layouts."""
+    import phasekit.observables.seeds as seeds
+    from phasekit.distributions import js_divergence
+
+    if seeds._seed_kernel is None:
+        pytest.skip("numba not installed")
+    rng = np.random.default_rng(3)
+    for trial in range(20):
+        k = int(rng.integers(2, 12))
+        x = rng.multinomial(int(rng.integers(3, 30)), np.ones(k) / k, size=(2, 5, 7)).astype(float)
+        r = rng.multinomial(int(rng.integers(3, 30)), np.ones(k) / k, size=(2, 6)).astype(float)
+        r[:, 3] = r[:, 0] if trial % 2 else r[:, 3]
+        x[0, 1, 2] = 0
+        p, rp = seeds.normalise(x), seeds.normalise(r)
+        full = js_divergence(p[..., :, :, None, :], rp[..., None, None, :, :])
+        np.testing.assert_array_equal(seeds._nearest(p, rp), seeds._closest(full)[0])

@@ -140,11 +140,118 @@ def _retention(p: np.ndarray, ref_p: np.ndarray, seed: np.ndarray, mass: float, 
     return (np.nan_to_num(p) * seed_mask).sum(axis=-1)
 
 
+def _js_matrix(p: np.ndarray, ref_p: np.ndarray) -> np.ndarray:
+    """JS(p[..., c, i, :], ref_p[..., j, :]) for every (c, i, j): (..., C, P, Pref).
+
+    The one broadcast formula of :func:`phasekit.distributions.js_divergence`, evaluated on
+    consecutive blocks of C (elementwise, then a sum over each row's states: every entry is
+    the same floating-point number as in one call), so that only one block's
+    (…, c, P, Pref, K) temporaries are alive instead of the whole grid's.
+    """
+    lead, (n_c, n_p, k), n_ref = p.shape[:-3], p.shape[-3:], ref_p.shape[-2]
+    out = np.empty((*lead, n_c, n_p, n_ref))
+    step = max(1, _BLOCK_BUDGET // max(1, int(np.prod(lead, dtype=np.int64)) * n_p * n_ref * k))
+    for a in range(0, n_c, step):
+        b = min(n_c, a + step)
+        out[..., a:b, :, :] = js_divergence(p[..., a:b, :, None, :], ref_p[..., None, None, :, :])
+    return out
+
+
+def _nearest_numpy(p: np.ndarray, ref_p: np.ndarray) -> np.ndarray:
+    """``_closest(_js_matrix(p, ref_p))[0]`` one block of C at a time (never the whole matrix)."""
+    lead, (n_c, n_p, k), n_ref = p.shape[:-3], p.shape[-3:], ref_p.shape[-2]
+    out = np.empty((*lead, n_c, n_p), dtype=np.int64)
+    step = max(1, _BLOCK_BUDGET // max(1, int(np.prod(lead, dtype=np.int64)) * n_p * n_ref * k))
+    for a in range(0, n_c, step):
+        b = min(n_c, a + step)
+        out[..., a:b, :] = _closest(js_divergence(p[..., a:b, :, None, :], ref_p[..., None, None, :, :]))[0]
+    return out
+
+
+def _nearest(p: np.ndarray, ref_p: np.ndarray) -> np.ndarray:
+    r"""The index of the closest reference row, :math:`\arg\min_j \mathrm{JS}(p_{ci}, r_j)`
+    (−1 where every divergence is NaN), equal to ``_closest(_js_matrix(p, ref_p))[0]``.
+
+    With numba, a compiled scan computes :math:`\mathrm{JS} = H(m) - \tfrac12 H(p) -
+    \tfrac12 H(r)` (Lin 1991, eq. 4.1; one logarithm per state and pair, no temporaries);
+    rows whose two best candidates lie within :data:`_TIE_TOLERANCE` of each other — far
+    above the rounding difference between the two formulas — are decided again on the
+    exact matrix formula, so the index (first minimum on ties) is the one that formula gives.
+    Without numba, the matrix formula block by block.
+    """
+    if _seed_kernel is None or p.size == 0 or ref_p.shape[-2] == 0:
+        return _nearest_numpy(p, ref_p)
+    lead, (n_c, n_p, k), n_ref = p.shape[:-3], p.shape[-3:], ref_p.shape[-2]
+    pf = np.ascontiguousarray(p.reshape(-1, n_c, n_p, k), dtype=float)
+    rf = np.ascontiguousarray(np.broadcast_to(ref_p, (*lead, n_ref, k)).reshape(-1, n_ref, k), dtype=float)
+    index, tied = _seed_kernel(pf, rf, _TIE_TOLERANCE + 1e-14 * k)
+    rows = np.flatnonzero(tied.reshape(-1))
+    if rows.size:  # near-ties: the exact formula decides, as in the matrix
+        lead_row = rows // (n_c * n_p)
+        exact = js_divergence(pf.reshape(-1, k)[rows][:, None, :], rf[lead_row])
+        index.reshape(-1)[rows] = _closest(exact)[0]
+    return index.reshape(*lead, n_c, n_p)
+
+
+#: two candidate seeds closer than this (nats) are decided on the exact matrix formula
+_TIE_TOLERANCE = 1e-9
+
+try:  # pragma: no cover - exercised when numba is installed
+    import numba as _numba
+
+    @_numba.njit(parallel=True, cache=True)
+    def _seed_kernel(p, ref, tol):
+        n_l, n_c, n_p, k = p.shape
+        n_ref = ref.shape[1]
+        h_ref = np.empty((n_l, n_ref))
+        for l_ in range(n_l):
+            for j in range(n_ref):
+                h = 0.0
+                for s in range(k):
+                    v = ref[l_, j, s]
+                    if v > 0:
+                        h -= v * np.log(v)
+                h_ref[l_, j] = h  # NaN rows stay NaN
+        index = np.full((n_l, n_c, n_p), -1, dtype=np.int64)
+        tied = np.zeros((n_l, n_c, n_p), dtype=np.bool_)
+        for row in _numba.prange(n_l * n_c):
+            l_, c = row // n_c, row % n_c
+            for i in range(n_p):
+                h_p, bad = 0.0, False
+                for s in range(k):
+                    v = p[l_, c, i, s]
+                    if v != v:
+                        bad = True
+                    elif v > 0:
+                        h_p -= v * np.log(v)
+                if bad:
+                    continue
+                best, second, arg = np.inf, np.inf, -1
+                for j in range(n_ref):
+                    if h_ref[l_, j] != h_ref[l_, j]:
+                        continue
+                    hm = 0.0
+                    for s in range(k):
+                        m = 0.5 * (p[l_, c, i, s] + ref[l_, j, s])
+                        if m > 0:
+                            hm -= m * np.log(m)
+                    js = hm - 0.5 * (h_p + h_ref[l_, j])
+                    if js < best:
+                        best, second, arg = js, best, j
+                    elif js < second:
+                        second = js
+                index[l_, c, i] = arg
+                tied[l_, c, i] = second - best <= tol
+        return index, tied
+except ImportError:  # pragma: no cover - numba is optional (phasekit[fast])
+    _seed_kernel = None  # type: ignore[assignment]
+
+
 def _attribute(x: np.ndarray, ref_pos: list[int], mass: float, top_k: int | None) -> dict[str, np.ndarray]:
     """Seed attribution on dense counts ``x`` (..., C, P, q); any leading dims are kept."""
     p = normalise(x)                                              # (..., C, P, q)
     ref_p = normalise(x[..., ref_pos, :, :].sum(axis=-3))         # (..., Pref, q)
-    div = js_divergence(p[..., :, :, None, :], ref_p[..., None, None, :, :])   # (..., C, P, Pref)
+    div = _js_matrix(p, ref_p)                                    # (..., C, P, Pref)
     seed, seed_div = _closest(div)
     retention = np.where(seed >= 0, _retention(p, ref_p, seed, mass, top_k), np.nan)
     pooled_div = js_divergence(normalise(x.sum(axis=-2))[..., :, None, :], ref_p[..., None, :, :])  # (..., C, Pref)
@@ -158,37 +265,50 @@ def _attribute(x: np.ndarray, ref_pos: list[int], mass: float, top_k: int | None
             "consensus": consensus, "cons_div": cons_div, "share": share, "pooled_div": pooled_div}
 
 
+def _redraw_stats(xb: np.ndarray, res: dict[str, np.ndarray], ref_pos: list[int], mass: float,
+                  top_k: int | None) -> dict[str, np.ndarray]:
+    """What one block of redraws ``xb`` (B, ..., C, P, q) contributes to the bootstrap: the
+    divergence to the observed seed and its retention, the consensus divergence, and the
+    redraws' own seed and consensus choices — without the full (B, …, C, P, Pref) matrix."""
+    p = normalise(xb)
+    ref_p = normalise(xb[..., ref_pos, :, :].sum(axis=-3))
+    nb = xb.shape[0]
+    safe = np.broadcast_to(np.maximum(res["seed"], 0), (nb, *res["seed"].shape))
+    chosen = np.take_along_axis(ref_p[..., None, :, :], safe[..., None], axis=-2)  # (B, ..., C, P, q)
+    pooled_div = js_divergence(normalise(xb.sum(axis=-2))[..., :, None, :], ref_p[..., None, :, :])
+    safe_c = np.broadcast_to(np.maximum(res["consensus"], 0), (nb, *res["consensus"].shape))
+    return {"seed_div": js_divergence(p, chosen), "retention": _retention(p, ref_p, safe, mass, top_k),
+            "cons_div": np.take_along_axis(pooled_div, safe_c[..., None], axis=-1)[..., 0],
+            "seed": _nearest(p, ref_p), "consensus": _closest(pooled_div)[0]}
+
+
 def _bootstrap(x: np.ndarray, res: dict[str, np.ndarray], ref_pos: list[int], mass: float,
                top_k: int | None, n_boot: int, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], str]:
     """Parametric bootstrap: every count vector redrawn Multinomial(N, p̂), ``n_boot`` times.
 
     Standard errors of the divergence to the *chosen* seed, the retention on its (redrawn)
     support and the consensus divergence; the share of redraws choosing the same seed and
-    consensus seed (``seed_conf``, ``cons_conf``).
+    consensus seed (``seed_conf``, ``cons_conf``). Redraws are made in blocks of about
+    :data:`_BLOCK_BUDGET` counts (one stream of draws: the same numbers for any block size).
     """
     keys = ("seed_div", "retention", "cons_div")
     if n_boot <= 0:
         out = {k: np.full(res[k].shape, np.nan) for k in keys}
         out.update(seed_conf=np.full(res["seed"].shape, np.nan), cons_conf=np.full(res["consensus"].shape, np.nan))
         return out, "none (n_bootstrap=0)"
-    acc: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+    acc = {k: np.empty((n_boot, *res[k].shape)) for k in keys}
     same_seed = np.zeros(res["seed"].shape)
     same_cons = np.zeros(res["consensus"].shape)
-    safe, safe_c = np.maximum(res["seed"], 0), np.maximum(res["consensus"], 0)
-    block = int(max(1, min(n_boot, _BLOCK_BUDGET // max(res["div"].size, 1))))
+    block = int(max(1, min(n_boot, _BLOCK_BUDGET // max(x.size, 1))))
     for start in range(0, n_boot, block):
         nb = min(block, n_boot - start)
         xb = multinomial_redraw(np.broadcast_to(x, (nb, *x.shape)), rng).astype(float)
-        rb = _attribute(xb, ref_pos, mass, top_k)
-        sb = np.broadcast_to(safe, (nb, *safe.shape))
-        acc["seed_div"].append(np.take_along_axis(rb["div"], sb[..., None], axis=-1)[..., 0])
-        acc["retention"].append(_retention(normalise(xb), normalise(xb[..., ref_pos, :, :].sum(axis=-3)),
-                                           sb, mass, top_k))
-        cb = np.broadcast_to(safe_c, (nb, *safe_c.shape))
-        acc["cons_div"].append(np.take_along_axis(rb["pooled_div"], cb[..., None], axis=-1)[..., 0])
+        rb = _redraw_stats(xb, res, ref_pos, mass, top_k)
+        for k in keys:
+            acc[k][start:start + nb] = rb[k]
         same_seed += (rb["seed"] == res["seed"]).sum(axis=0)
         same_cons += (rb["consensus"] == res["consensus"]).sum(axis=0)
-    out = {k: np.std(np.concatenate(v), axis=0, ddof=1) for k, v in acc.items()}
+    out = {k: np.std(v, axis=0, ddof=1) for k, v in acc.items()}
     for key, valid in (("seed_div", res["seed"] >= 0), ("retention", res["seed"] >= 0),
                        ("cons_div", res["consensus"] >= 0)):
         out[key] = np.where(valid, out[key], np.nan)
