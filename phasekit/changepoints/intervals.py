@@ -75,6 +75,20 @@ def fitted_probs(sub: np.ndarray, cuts: Sequence[int]) -> np.ndarray:
     return out
 
 
+#: counts held by the largest temporary of one block of redraws (the ramp's segment costs)
+REDRAW_BLOCK_BUDGET = 2_000_000
+
+
+def _redraws_per_block(stretch_size: int, merge_within: int, min_size: int) -> int:
+    """Redraws per block so that the largest temporary of :func:`location_profile` — the
+    ramp's segment costs, (redraws, positions × second cuts, P, K) with up to
+    ``merge_within - min_size`` second cuts per position — holds about
+    :data:`REDRAW_BLOCK_BUDGET` numbers. The draws are one stream in replicate order, so
+    the block size changes no number."""
+    per_redraw = max(1, stretch_size) * (1 + max(0, merge_within - min_size))
+    return max(1, REDRAW_BLOCK_BUDGET // per_redraw)
+
+
 def lr_interval_counts(counts: np.ndarray, lo: int, hi: int, est: int, *, min_size: int,
                         merge_within: int, phi: float, extra: float, n_boot: int, alpha: float,
                         rng: np.random.Generator) -> tuple[int, int, np.ndarray, dict[str, Any]]:
@@ -101,7 +115,7 @@ def lr_interval_counts(counts: np.ndarray, lo: int, hi: int, est: int, *, min_si
     probs = fitted_probs(sub, cuts)
     tot = sub.sum(axis=-1).astype(np.int64)
     gaps, where = [], []
-    chunk = max(1, 2_000_000 // max(1, sub.size))
+    chunk = _redraws_per_block(sub.size, merge_within, min_size)
     for s in range(0, n_boot, chunk):
         m = min(chunk, n_boot - s)
         sim = rng.multinomial(tot[None], probs[None], size=(m, *tot.shape)).astype(float)
