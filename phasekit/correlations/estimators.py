@@ -127,7 +127,10 @@ def _integrated(c: np.ndarray, se: np.ndarray, decay: str, end: int, c_window: f
     if np.all(np.isfinite(se[1 : top + 1])):
         out["xi_se"] = float(np.sqrt(np.sum(se[1 : top + 1] ** 2)))
     out["window"] = top
-    out["truncation"] = 0.0 if decay == "anticorrelated" else _truncated_tail(c, se, top, end)
+    out["truncation"], out["tail_slope"] = 0.0, float("nan")
+    if decay != "anticorrelated":
+        slope = None if fixed is None else fixed.get("tail_slope")
+        out["truncation"], out["tail_slope"] = _truncated_tail(c, se, top, end, slope)
     return out
 
 

@@ -222,12 +222,14 @@ def _cell_length(c: np.ndarray, s: np.ndarray, reps: np.ndarray | None, opts: di
 def _jackknife_length(reps: np.ndarray, s: np.ndarray, res: dict[str, Any], kind: str, end: int,
                       opts: dict[str, Any]) -> dict[str, float]:
     """Delete-a-group jackknife errors of ξ, η and the truncation bias: the whole fit redone
-    on every replicate curve with the full curve's window and starting values."""
+    on every replicate curve with the full curve's window, starting values and tail decay
+    (:func:`~.resolution._truncated_tail`)."""
     fixed = {
         "window": res["window"],
         "exp_p0": res.get("exp_p0", (1.0, 1.0)),
         "exp_p0c": res.get("exp_p0c", (1.0, 1.0)),
         "pow_p0": res.get("pow_p0", (1.0, 0.5)),
+        "tail_slope": res.get("tail_slope"),
     }
     vals = np.full((reps.shape[0], 3), np.nan)
     for k in range(reps.shape[0]):
