@@ -248,13 +248,15 @@ def test_per_checkpoint_lengths_on_ragged_sequences_are_flagged_per_cell():
         else:
             assert xi.xi_bound.values[1] == "lower" and math.isinf(float(xi.upper[1]))
             assert 1.0 < float(xi[1]) == float(xi.lower[1]) <= truth[1]
-        # white noise: xi = 0 exactly, with its reason
-        assert float(xi[2]) == 0.0 and xi.decay.values[2] == "uncorrelated" and xi.reason.values[2]
+        # white noise: the exact white-noise value (0; integrated 1/2), with its reason
+        assert float(xi[2]) == truth[2] and xi.decay.values[2] == "uncorrelated" and xi.reason.values[2]
 
 
 def test_nothing_can_be_said_is_nan_with_a_reason():
     """NaN never comes without a reason: an oscillating curve (all three methods), the second
-    moment of an anti-correlated chain, and a curve with no error bars that has not decayed."""
+    moment of an anti-correlated chain, a checkpoint with no fluctuations (it used to say
+    xi = 0, "uncorrelated"), and a curve with no error bars that has not decayed. White noise
+    gets its exact values: xi = 0, and xi_int = 1/2 (it used to be 0)."""
     osc = xr.DataArray([1.0, 0.6, -0.3, -0.5, -0.2, 0.1, 0.05, 0.0], dims="lag",
                        coords={"lag": np.arange(8), "stderr": ("lag", np.full(8, 0.01))})
     for method in ("exponential", "second_moment", "integrated"):
@@ -267,6 +269,19 @@ def test_nothing_can_be_said_is_nan_with_a_reason():
         sm = correlation_length(ds, method="second_moment")
     assert math.isnan(sm.item()) and sm.xi_bound.item() == "none"
     assert "anti-correlations" in sm.reason.item()
+    # a crystallised checkpoint (every token in one state): C(r) = 0/0, not "uncorrelated"
+    live = markov_chain(10, 0.5, 100, 128, seed=64)[0]["token"]
+    frozen = xr.concat([xr.zeros_like(live), live], dim="checkpoint")
+    for method in ("exponential", "second_moment", "integrated"):
+        with pytest.warns(UserWarning, match="1 of 2 cells"):
+            res = correlation_length(frozen, method=method)
+        assert list(res.decay.values) == ["undefined", "exponential"]
+        assert math.isnan(float(res[0])) and res.xi_bound.values[0] == "none"
+        assert "no fluctuations" in res.reason.values[0]
+    white_ds = xr.Dataset({"token": (("sample", "position"), np.random.default_rng(63).integers(0, 4, (100, 64)))})
+    for method, white in (("exponential", 0.0), ("second_moment", 0.0), ("integrated", 0.5)):
+        res = correlation_length(white_ds, method=method)
+        assert res.decay.item() == "uncorrelated" and res.item() == white == float(res.upper)
     ds, _ = markov_chain(10, 0.99, 50, 39, seed=62)
     corr = correlation_function(ds)
     blind = corr.assign_coords(stderr=("lag", np.full(corr.sizes["lag"], np.nan)))

@@ -38,12 +38,17 @@ def _sokal_window(c: np.ndarray, c_window: float) -> int:
 
 
 def _classify(c: np.ndarray, se: np.ndarray, threshold: float, noise: float) -> tuple[str, int]:
-    """(decay, window end) of a normalised correlation curve."""
+    """(decay, window end) of a normalised correlation curve.
+
+    ``"undefined"`` when C(1) is not a number: no fluctuations (every token of the cell in
+    one state, so C(0) = 1 - sum_k p_k^2 = 0 and C(r)/C(0) is 0/0) or no pair of present
+    tokens at lag 1.
+    """
     from scipy.stats import norm
 
     s = np.where(np.isfinite(se), se, 0.0)
     if c.size < 2 or not np.isfinite(c[1]):
-        return "uncorrelated", 0
+        return "undefined", 0
     if c[1] < -threshold * s[1]:
         return "anticorrelated", max(1, _window_end(c, se, noise, absolute=True))
     if not c[1] > threshold * s[1]:

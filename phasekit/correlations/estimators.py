@@ -35,10 +35,10 @@ def _length_of(
     """
     out: dict[str, Any] = {"xi": np.nan, "xi_se": np.nan, "eta": np.nan, "eta_se": np.nan,
                            "delta_aic": np.nan, "decay": decay, "window": end}
-    if decay == "uncorrelated":
-        out["xi"] = 0.0
+    if decay == "uncorrelated":  # white noise: xi = 0, and xi_int = 1/2 + 0 (Sokal's tau_int)
+        out["xi"] = 0.5 if method == "integrated" else 0.0
         return out
-    if decay == "oscillating":
+    if decay in ("oscillating", "undefined"):
         return out
     r = np.arange(1, end + 1, dtype=np.float64)
     y = c[1 : end + 1]

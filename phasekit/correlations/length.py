@@ -79,7 +79,10 @@ def correlation_length(
     * ``"oscillating"``: C(1) > 0 but C turns significantly negative soon after the
       window (Bonferroni-corrected over the lags tested, and deeper than 5 % of C(1));
       ξ is NaN.
-    * ``"uncorrelated"``: C(1) within ``threshold`` standard errors of 0; ξ = 0.
+    * ``"uncorrelated"``: C(1) within ``threshold`` standard errors of 0; ξ = 0 (integrated:
+      1/2, the white-noise value of :math:`\tfrac12 + \sum_r C(r)`).
+    * ``"undefined"``: C(1) is NaN (every token of the cell in one state, or no pair at
+      lag 1); ξ is NaN with a reason.
     * otherwise ``"exponential"`` or ``"power_law"``: both :math:`A e^{-r/\xi}` and
       :math:`B r^{-\eta}` are fitted on the window; with 2 parameters each,
       :math:`\Delta AIC = \chi^2_{exp} - \chi^2_{pow}`; power law wins when
@@ -206,7 +209,7 @@ def _cell_length(c: np.ndarray, s: np.ndarray, reps: np.ndarray | None, opts: di
         label = "power_law" if res["delta_aic"] > opts["aic_margin"] else "exponential"
     xi, xi_se = res["xi"], res["xi_se"] if np.isfinite(res["xi"]) else np.nan
     eta, eta_se = (res["eta"], res["eta_se"]) if label == "power_law" else (np.nan, np.nan)
-    if reps is not None and reps.shape[0] >= 2 and kind not in ("uncorrelated", "oscillating"):
+    if reps is not None and reps.shape[0] >= 2 and kind not in ("uncorrelated", "oscillating", "undefined"):
         jk = _jackknife_length(reps, s, res, kind, end, opts)
         if "truncation" in res:
             res["truncation_se"] = jk["truncation"]

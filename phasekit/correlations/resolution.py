@@ -87,6 +87,16 @@ def _exp_lower_bound(c: np.ndarray, se: np.ndarray, upto: int, absolute: bool) -
     return float(r[k] / -math.log(lo[k]))
 
 
+#: the decay classes with no decay to measure, and what is said about them
+_NO_DECAY = {
+    "uncorrelated": "C(1) is not significantly different from 0",
+    "oscillating": "C(r) turns significantly negative after its positive decay (oscillation): no single "
+                   "decay length",
+    "undefined": "C(r) is undefined: no fluctuations (every token in one state, C(0) = 1 - sum_k p_k^2 = 0) "
+                 "or no pair of present tokens at lag 1",
+}
+
+
 def _resolution(
     c: np.ndarray, se: np.ndarray, method: str, label: str, res: dict[str, Any], end: int,
     xi: float, xi_se: float,
@@ -106,13 +116,12 @@ def _resolution(
     r_avail = int(finite[-1]) if finite.size else 0
     out = {"value": xi, "se": xi_se, "resolved": True, "bound": "estimate", "reason": "",
            "lower": xi - _Z * xi_se, "upper": xi + _Z * xi_se}
-    if label == "uncorrelated":
-        out.update(lower=0.0, upper=0.0, reason="C(1) is not significantly different from 0: xi = 0")
-        return out
-    if label == "oscillating":
-        out.update(value=np.nan, se=np.nan, resolved=False, bound="none", lower=np.nan, upper=np.nan,
-                   reason="C(r) turns significantly negative after its positive decay (oscillation): "
-                          "no single decay length")
+    if label in _NO_DECAY:
+        if label == "uncorrelated":
+            out.update(lower=xi, upper=xi, reason=f"{_NO_DECAY[label]}: xi = {xi:g} (its white-noise value)")
+        else:
+            out.update(value=np.nan, se=np.nan, resolved=False, bound="none", lower=np.nan, upper=np.nan,
+                       reason=_NO_DECAY[label])
         return out
     closed = end < r_avail
     absolute = label == "anticorrelated"
