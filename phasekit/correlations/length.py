@@ -15,11 +15,13 @@ import xarray as xr
 
 from .._meta import estimate, renamed_keyword, stderr_of
 from ..errors import SchemaError
+from ..lazy import is_lazy
 from ._common import CONFIDENCE, _jackknife_se
 from .decay import _classify
 from .estimators import _METHODS, _length_of
 from .function import _correlation
 from .resolution import _resolution
+from .streaming import lazy_curves_and_replicates
 
 
 def _as_corr_input(ds_or_corr: Any) -> bool:
@@ -186,7 +188,10 @@ def _curves_for_length(
         reps = None
         error_method = "propagated from the correlation stderr, lags treated as independent"
     else:
-        corr, reps = _correlation(ds_or_corr, sequence, max_lag, replica, keep, True, n_jackknife)
+        streamed = lazy_curves_and_replicates(ds_or_corr, sequence=sequence, max_lag=max_lag, replica=replica,
+                                              keep=keep, n_jackknife=n_jackknife) if is_lazy(ds_or_corr) else None
+        corr, reps = streamed if streamed is not None else _correlation(
+            ds_or_corr, sequence, max_lag, replica, keep, True, n_jackknife)
         error_method = corr.attrs["error_method"] + " (of the whole fit)"
     lags = np.asarray(corr["lag"].values)
     if lags.size < 2 or lags[0] != 0 or np.any(np.diff(lags) != 1):

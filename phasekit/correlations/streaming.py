@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any, cast
 
+import numpy as np
 import xarray as xr
 
 from .layout import _layout, _token_da
@@ -35,3 +36,44 @@ def lazy_correlation_function(
         func, ds, pooled, system_kwarg=None,
         kwargs={"sequence": sequence, "max_lag": max_lag, "keep": kept, "stationary": True,
                 "n_jackknife": n_jackknife}))
+
+
+_GROUP_DIM = "_jackknife_group"
+
+
+def _curve_dataset(tok: xr.DataArray, *, sequence: Hashable, max_lag: int | None, keep: Any,
+                   n_jackknife: int) -> xr.Dataset:
+    """One block's stationary C(r) (coords ``stderr``, ``n_pairs``, ``c0``), its delete-a-group
+    jackknife replicates and its token count per cell: what a correlation length needs."""
+    from .function import _correlation
+
+    corr, reps = _correlation(tok, sequence, max_lag, None, keep, True, n_jackknife)
+    kept = corr.dims[:-1]
+    n_tokens = (tok >= 0).sum([d for d in tok.dims if d not in kept]).transpose(*kept)
+    return xr.Dataset({"correlation": corr, "replicates": ((*kept, _GROUP_DIM, "lag"), reps),
+                       "n_tokens": n_tokens.astype(np.int64)}, attrs=corr.attrs)
+
+
+def lazy_curves_and_replicates(
+    ds: xr.Dataset | xr.DataArray, *, sequence: Hashable, max_lag: int | None, replica: Any, keep: Any,
+    n_jackknife: int,
+) -> tuple[xr.DataArray, np.ndarray] | None:
+    """The stationary C(r) of every kept cell and its jackknife replicates from dask-backed
+    tokens, computed block by block of the kept dims (``xr.apply_ufunc`` through
+    :func:`phasekit.lazy.map_configurations`): the same numbers as the in-memory
+    ``_correlation``, with one block of tokens in memory at a time. None when no dim is kept."""
+    from ..lazy import map_configurations, materialize
+
+    tok = _token_da(ds)
+    kept, _ = _layout(tok, sequence, replica, keep)
+    if not kept:
+        return None
+    pooled = tuple(d for d in tok.dims if d not in kept)
+    res = cast(xr.Dataset, materialize(map_configurations(
+        _curve_dataset, ds, pooled, system_kwarg=None,
+        kwargs={"sequence": sequence, "max_lag": max_lag, "keep": kept, "n_jackknife": n_jackknife})))
+    corr = res["correlation"].transpose(*kept, "lag")
+    corr = corr.drop_vars([c for c in corr.coords if c not in (*kept, "lag", "stderr", "n_pairs", "c0")])
+    attrs = {k: v for k, v in res.attrs.items() if k not in ("N_deferred", "N", "N_min", "N_max")}
+    corr.attrs = {**attrs, "N": int(res["n_tokens"].sum())}
+    return corr, np.asarray(res["replicates"].transpose(*kept, _GROUP_DIM, "lag").values)
