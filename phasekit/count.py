@@ -10,17 +10,23 @@ order parameters, divergences) works on ``Counts`` or on its count-of-counts
 
 Kernels
 -------
-* ``numba`` (when installed): per configuration, a tally of size ``max_token + 1`` and a
-  bitmap of the states seen (both reused across configurations, one per thread, only
-  when ``max_token < 2**22``); the bitmap's set bits are emitted word by word, so states
-  come out sorted without sorting (the lowest set bit found by a de Bruijn
-  multiplication). Two passes (distinct count, then fill) so the output is allocated
-  exactly. Larger token ids sort each row instead. Alphabets of at most 256 states use a
-  dense per-row tally.
+* ``numba`` (when installed): **one pass over the tokens**. Per configuration (row), a
+  tally of size ``max_token + 1`` and two bitmaps of the states seen (even and odd token
+  positions, so frequent states do not chain read-modify-writes on one word); the set bits
+  up to the row's largest id are emitted word by word, so states come out sorted without
+  sorting (the lowest set bit by LLVM's ``cttz``). The scratch is per thread, reused for
+  every row, and bounded: only when ``max_token < 2**22`` (at most 17 MiB per thread, plus
+  one row's copy);
+  larger ids, and rows much shorter than their id range, sort a copy of the row instead.
+  Rows are split over the threads in a few rounds: each thread writes its rows to its own
+  stage (about ``_STAGE_ENTRIES`` entries), which is copied into place once the round's
+  row lengths are known, so the output is exact-size without a counting pre-pass.
+  Alphabets of at most 256 states use a dense per-row tally.
 * the count-of-counts (:meth:`Counts.fingerprint`) and the plug-in entropy terms
   (:meth:`Counts.nlogn_sums`) are one compiled pass over the stored entries.
 * numpy fallback: ``np.bincount`` of ``config * q + token`` for small alphabets,
-  otherwise one ``np.unique`` of the combined keys per block of configurations.
+  otherwise one sort of the (configuration, token) pairs per block of configurations.
+  Both engines give identical ``Counts`` (same values and dtypes; tested).
 
 Dask-backed tokens are counted block by block along the kept dims through
 ``xr.apply_ufunc(dask="parallelized")`` (one task per block, never one per
@@ -46,8 +52,12 @@ __all__ = ["Counts", "count_states", "count_rows", "resolve_n_states", "DENSE_MA
 DENSE_MAX_STATES = 65536
 #: n ln n for n < 4096 (a lookup is cheaper than a logarithm; most counts are small)
 _NLOGN_TABLE = np.concatenate([[0.0], np.arange(1, 4096) * np.log(np.arange(1, 4096))])
-#: Scratch tallies are used by the numba kernel only below this token value.
+#: Scratch tallies are used by the numba kernel only below this token value: per thread at
+#: most 4·2**22 B (int32 tally) + 2 · 2**22/8 B (bitmaps) = 17 MiB, reused for every row.
 _SCRATCH_MAX = 1 << 22
+#: Entries each thread stages per counting round before they are copied to their final
+#: place (12 B each: about 12 MiB per thread; the stage holds at most 4× this).
+_STAGE_ENTRIES = 1 << 20
 
 try:  # pragma: no cover - exercised when numba is installed
     import numba as _numba
@@ -59,15 +69,17 @@ except ImportError:  # pragma: no cover
 
 
 # --------------------------------------------------------------------------- kernels
-def _numpy_count_rows(rows: np.ndarray, block_rows: int = 4096) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sparse per-row counts of the non-negative entries of a 2-D integer array.
+def _numpy_count_rows(rows: np.ndarray, max_tok: int,
+                      block_rows: int = 4096) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sparse per-row counts of the non-negative entries of a 2-D integer array whose
+    largest entry is ``max_tok``.
 
     Returns ``(indptr, states, counts)`` with states sorted within each row.
     """
     n_rows, width = rows.shape
     indptr = np.zeros(n_rows + 1, dtype=np.int64)
-    states_parts, counts_parts = [], []
-    max_tok = int(rows.max(initial=-1))
+    states_parts: list[np.ndarray] = []
+    counts_parts: list[np.ndarray] = []
     small = 0 <= max_tok < 4096 and n_rows * (max_tok + 1) <= (1 << 26)
     for start in range(0, n_rows, block_rows):
         block = rows[start : start + block_rows]
@@ -93,12 +105,17 @@ def _numpy_count_rows(rows: np.ndarray, block_rows: int = 4096) -> tuple[np.ndar
             else:
                 r = s = c = np.zeros(0, dtype=np.int64)
         indptr[start + 1 : start + nb + 1] = np.bincount(r, minlength=nb)
-        states_parts.append(s.astype(np.int64))
+        states_parts.append(s.astype(_ids_dtype(max_tok)))
         counts_parts.append(c.astype(np.int64))
     np.cumsum(indptr, out=indptr)
-    states = np.concatenate(states_parts) if states_parts else np.zeros(0, np.int64)
+    states = np.concatenate(states_parts) if states_parts else np.zeros(0, _ids_dtype(max_tok))
     counts = np.concatenate(counts_parts) if counts_parts else np.zeros(0, np.int64)
     return indptr, states, counts
+
+
+def _ids_dtype(max_id: int) -> type:
+    """int32 when every state id fits (the output is the counting stage's peak memory)."""
+    return np.int32 if max_id < np.iinfo(np.int32).max else np.int64
 
 
 if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
@@ -110,99 +127,126 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
     for _i in range(64):
         _DEBRUIJN_INDEX[(((1 << _i) * 0x03F79D71B4CB0A89) & 0xFFFFFFFFFFFFFFFF) >> 58] = _i
 
+    try:  # LLVM's cttz: one instruction
+        from numba.cpython.unsafe.numbers import trailing_zeros as _lowest_bit
+    except ImportError:
+        @_numba.njit(inline="always")
+        def _lowest_bit(b):
+            """Index of the lowest set bit of a non-zero uint64 (de Bruijn multiplication)."""
+            return _DEBRUIJN_INDEX[((b & (~b + _U1)) * _DEBRUIJN) >> np.uint64(58)]
+
+    @_numba.njit(cache=True)
+    def _emit_sorted_row(row, buf, tally, bits, bits2, states, counts, pos):
+        """Emit a tallied row's states by sorting a copy of its tokens (rows much shorter than
+        their id range, where a bitmap sweep would cost more than the sort). Resets the tally
+        and the bitmaps. Returns the next write position."""
+        k = 0
+        for x in row:
+            if x >= 0:
+                buf[k] = x
+                k += 1
+        srt = buf[:k]
+        srt.sort()
+        prev = -1
+        for j in range(k):
+            s = srt[j]
+            if s != prev:
+                states[pos] = s
+                counts[pos] = tally[s]
+                tally[s] = 0
+                bits[s >> 6] = 0
+                bits2[s >> 6] = 0
+                pos += 1
+                prev = s
+        return pos
+
     @_numba.njit(inline="always")
-    def _popcount(x):
-        """Number of set bits of a uint64 (SWAR)."""
-        x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
-        x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
-        x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
-        return (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
+    def _tally_token(x, tally, bits):
+        tally[x] += 1
+        bits[x >> 6] |= _U1 << np.uint64(x & 63)
+
+    @_numba.njit(cache=True)
+    def _count_row_bitmap(row, buf, tally, bits, bits2, states, counts, pos):
+        """One pass over one row: tally every token and mark it in a bitmap of seen states
+        (even and odd positions in two bitmaps, so that frequent states do not chain
+        read-modify-writes on one word), then emit the set bits up to the row's highest id
+        (states ascending, O(max id / 64 + distinct)), resetting tally and bitmaps as they
+        are read. Returns the next write position."""
+        hi = np.int64(-1)
+        n = row.size
+        for j in range(0, n - 1, 2):
+            x, y = row[j], row[j + 1]
+            if x >= 0:
+                _tally_token(x, tally, bits)
+                hi = max(hi, x)
+            if y >= 0:
+                _tally_token(y, tally, bits2)
+                hi = max(hi, y)
+        if n % 2 and row[n - 1] >= 0:
+            _tally_token(row[n - 1], tally, bits)
+            hi = max(hi, row[n - 1])
+        if hi < 0:
+            return pos
+        if (hi >> 6) > 4 * n + 64:  # a sparse row: sort instead of sweeping
+            return _emit_sorted_row(row, buf, tally, bits, bits2, states, counts, pos)
+        for w in range((hi >> 6) + 1):
+            b = bits[w] | bits2[w]
+            if b != 0:
+                bits[w] = 0
+                bits2[w] = 0
+                base = w * 64
+                while b != 0:
+                    s = base + _lowest_bit(b)
+                    states[pos] = s
+                    counts[pos] = tally[s]
+                    tally[s] = 0
+                    pos += 1
+                    b &= b - _U1
+        return pos
+
+    @_numba.njit(cache=True)
+    def _count_row_sort(row, buf, states, counts, pos):
+        """One row without a scratch tally (ids too large): sort a copy, emit runs."""
+        k = 0
+        for x in row:
+            if x >= 0:
+                buf[k] = x
+                k += 1
+        srt = buf[:k]
+        srt.sort()
+        j = 0
+        while j < k:
+            s = srt[j]
+            e = j + 1
+            while e < k and srt[e] == s:
+                e += 1
+            states[pos] = s
+            counts[pos] = e - j
+            pos += 1
+            j = e
+        return pos
 
     @_numba.njit(parallel=True, cache=True)
-    def _numba_nnz(rows, n_scratch, n_threads):
-        """Distinct states per row: a bitmap of seen states (V/64 words, reused per row),
-        or a sort of the row when the token values are too large for a bitmap."""
-        n_rows, width = rows.shape
-        nnz = np.zeros(n_rows, dtype=np.int64)
-        per = (n_rows + n_threads - 1) // n_threads
-        n_words = (n_scratch + 63) // 64
+    def _numba_count_round(rows, r0, per_thread, tallies, bits, bits2, bufs, stage_states, stage_counts, nnz):
+        """One pass over rows ``r0 : r0 + n_threads·per_thread``: thread ``t`` counts its
+        ``per_thread`` consecutive rows into its own stage (from ``t·stage_cap``) and records
+        each row's number of distinct states in ``nnz``."""
+        n_rows = rows.shape[0]
+        n_threads = tallies.shape[0]
+        stage_cap = stage_states.size // n_threads
+        use_scratch = tallies.shape[1] > 0
         for t in _numba.prange(n_threads):
-            lo = t * per
-            hi = min(n_rows, lo + per)
-            if n_scratch > 0:
-                bits = np.zeros(n_words, dtype=np.uint64)
-                for i in range(lo, hi):
-                    for x in rows[i]:
-                        if x >= 0:
-                            bits[x >> 6] |= _U1 << np.uint64(x & 63)
-                    k = 0
-                    for w in range(n_words):
-                        b = bits[w]
-                        if b != 0:
-                            k += _popcount(b)
-                            bits[w] = 0
-                    nnz[i] = k
-            else:
-                for i in range(lo, hi):
-                    buf = np.sort(rows[i])
-                    k = 0
-                    prev = -1
-                    for x in buf:
-                        if x >= 0 and (k == 0 or x != prev):
-                            k += 1
-                            prev = x
-                    nnz[i] = k
-        return nnz
-
-    @_numba.njit(parallel=True, cache=True)
-    def _numba_fill(rows, indptr, n_scratch, n_threads, states, counts):
-        """Write each row's (state, count) pairs in ascending state order.
-
-        A per-thread tally of size V plus a bitmap of touched states: emitting the set
-        bits word by word gives sorted states in O(V/64 + distinct) per row, with no sort.
-        """
-        n_rows, width = rows.shape
-        per = (n_rows + n_threads - 1) // n_threads
-        n_words = (n_scratch + 63) // 64
-        for t in _numba.prange(n_threads):
-            lo = t * per
-            hi = min(n_rows, lo + per)
-            if n_scratch > 0:
-                bits = np.zeros(n_words, dtype=np.uint64)
-                tally = np.zeros(n_scratch, dtype=np.int32)  # half the cache footprint of int64
-                for i in range(lo, hi):
-                    for x in rows[i]:
-                        if x >= 0:
-                            tally[x] += 1
-                            bits[x >> 6] |= _U1 << np.uint64(x & 63)
-                    pos = indptr[i]
-                    for w in range(n_words):
-                        b = bits[w]
-                        while b != 0:
-                            s = w * 64 + _DEBRUIJN_INDEX[((b & (~b + _U1)) * _DEBRUIJN) >> np.uint64(58)]
-                            states[pos] = s
-                            counts[pos] = tally[s]
-                            tally[s] = 0
-                            pos += 1
-                            b &= b - _U1
-                        bits[w] = 0
-            else:
-                for i in range(lo, hi):
-                    buf = np.sort(rows[i])
-                    pos = indptr[i] - 1
-                    prev = -1
-                    started = False
-                    for x in buf:
-                        if x < 0:
-                            continue
-                        if started and x == prev:
-                            counts[pos] += 1
-                        else:
-                            pos += 1
-                            states[pos] = x
-                            counts[pos] = 1
-                            prev = x
-                            started = True
+            lo = min(n_rows, r0 + t * per_thread)
+            hi = min(n_rows, lo + per_thread)
+            pos = t * stage_cap
+            for i in range(lo, hi):
+                if use_scratch:
+                    new = _count_row_bitmap(rows[i], bufs[t], tallies[t], bits[t], bits2[t], stage_states,
+                                            stage_counts, pos)
+                else:
+                    new = _count_row_sort(rows[i], bufs[t], stage_states, stage_counts, pos)
+                nnz[i] = new - pos
+                pos = new
 
     @_numba.njit(parallel=True, cache=True)
     def _numba_dense(rows, q):
@@ -281,24 +325,53 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             s[i] = b
         return tot, s
 
-    def _numba_count_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        rows = np.ascontiguousarray(rows)
-        max_tok = int(rows.max(initial=-1))
+    def _numba_count_rows(rows: np.ndarray, max_tok: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One pass over the tokens in a few parallel rounds (:func:`_numba_count_round`).
+
+        Each round's stages are copied to their final place once the round's row lengths are
+        summed, so the output is allocated at its upper bound (rows × min(width, V) entries;
+        pages never written are never resident) and shrunk in place at the end. Rounds are
+        sized from the distinct states per row seen so far so that a thread stages about
+        ``_STAGE_ENTRIES`` entries: few rounds (few thread barriers) and a bounded stage.
+        Scratch per thread: the tally and bitmap (``_SCRATCH_MAX``) and one row's copy.
+        """
+        n_rows, width = rows.shape
         n_scratch = max_tok + 1 if max_tok < _SCRATCH_MAX else 0
-        if 0 < n_scratch <= 256 and rows.shape[0] * n_scratch <= (1 << 27):
+        if 0 < n_scratch <= 256 and n_rows * n_scratch <= (1 << 27):
             dense = _numba_dense(rows, n_scratch)
             r, s = np.nonzero(dense)
-            indptr = np.zeros(rows.shape[0] + 1, dtype=np.int64)
+            indptr = np.zeros(n_rows + 1, dtype=np.int64)
             np.cumsum(np.count_nonzero(dense, axis=1), out=indptr[1:])
             return indptr, s.astype(np.int32), dense[r, s]  # state ids < 256: int32, as below
-        n_threads = max(1, min(_numba.get_num_threads(), rows.shape[0]))
-        nnz = _numba_nnz(rows, n_scratch, n_threads)
-        indptr = np.zeros(rows.shape[0] + 1, dtype=np.int64)
-        np.cumsum(nnz, out=indptr[1:])
-        # state ids below 2**31 are stored as int32: the output is the stage's peak memory
-        states = np.empty(indptr[-1], dtype=np.int32 if max_tok < 2**31 - 1 else np.int64)
-        counts = np.empty(indptr[-1], dtype=np.int64)
-        _numba_fill(rows, indptr, n_scratch, n_threads, states, counts)
+        n_threads = max(1, min(_numba.get_num_threads(), n_rows))
+        per_row = min(width, n_scratch) if n_scratch else width  # distinct states per row, at most
+        cap_rows = max(1, min(-(-n_rows // n_threads), 4 * _STAGE_ENTRIES // per_row))  # stage capacity
+        st_dtype = _ids_dtype(max_tok)
+        stage_states = np.empty(n_threads * cap_rows * per_row, dtype=st_dtype)
+        stage_counts = np.empty(n_threads * cap_rows * per_row, dtype=np.int64)
+        n_words = (n_scratch + 63) // 64
+        scratch = (np.zeros((n_threads, n_scratch), dtype=np.int32), np.zeros((n_threads, n_words), dtype=np.uint64),
+                   np.zeros((n_threads, n_words), dtype=np.uint64), np.empty((n_threads, width), dtype=rows.dtype))
+        nnz = np.zeros(n_rows, dtype=np.int64)
+        indptr = np.zeros(n_rows + 1, dtype=np.int64)
+        states = np.empty(n_rows * per_row, dtype=st_dtype)
+        counts = np.empty(n_rows * per_row, dtype=np.int64)
+        r0, per_thread = 0, max(1, min(cap_rows, _STAGE_ENTRIES // per_row))
+        while r0 < n_rows:
+            _numba_count_round(rows, r0, per_thread, *scratch, stage_states, stage_counts, nnz)
+            r1 = min(n_rows, r0 + n_threads * per_thread)
+            np.cumsum(nnz[r0:r1], out=indptr[r0 + 1 : r1 + 1])
+            indptr[r0 + 1 : r1 + 1] += indptr[r0]
+            for t in range(n_threads):
+                lo, hi = min(r1, r0 + t * per_thread), min(r1, r0 + (t + 1) * per_thread)
+                a, n, b = indptr[lo], indptr[hi] - indptr[lo], t * cap_rows * per_row
+                states[a : a + n] = stage_states[b : b + n]
+                counts[a : a + n] = stage_counts[b : b + n]
+            seen = max(1.0, float(indptr[r1] / r1))  # distinct states per row so far
+            r0, per_thread = r1, max(1, min(cap_rows, int(_STAGE_ENTRIES / seen)))
+        n = int(indptr[-1])
+        states.resize(n, refcheck=False)  # in place: realloc shrinks without copying
+        counts.resize(n, refcheck=False)
         return indptr, states, counts
 
 
@@ -314,20 +387,28 @@ def count_rows(rows: np.ndarray, *, engine: str = "auto") -> tuple[np.ndarray, n
     -------
     indptr, states, counts : CSR arrays; row ``i`` holds ``states[indptr[i]:indptr[i+1]]``
         (sorted, distinct) with their ``counts`` (> 0). ``states`` is int32 when every id
-        fits (int64 otherwise); ``indptr`` and ``counts`` are int64.
+        fits (int64 otherwise), by either engine; ``indptr`` and ``counts`` are int64.
+
+    Raises
+    ------
+    SchemaError
+        for a token below -1.
     """
     rows = np.asarray(rows)
     if rows.ndim != 2:
         raise ValueError("count_rows expects a 2-D array")
     if rows.shape[0] == 0 or rows.shape[1] == 0:
-        z = np.zeros(0, dtype=np.int64)
-        return np.zeros(rows.shape[0] + 1, dtype=np.int64), z, z.copy()
-    use_numba = HAVE_NUMBA and engine in ("auto", "numba")
+        return np.zeros(rows.shape[0] + 1, dtype=np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64)
     if engine == "numba" and not HAVE_NUMBA:
         raise ImportError("engine='numba' needs numba: pip install 'phasekit[fast]'")
+    use_numba = HAVE_NUMBA and engine in ("auto", "numba")
     if use_numba:
-        return _numba_count_rows(rows)
-    return _numpy_count_rows(rows)
+        rows = np.ascontiguousarray(rows)
+    lo, hi = int(rows.min()), int(rows.max())  # two SIMD passes: cheaper than one compiled loop
+    if lo < -1:
+        raise SchemaError(f"token value {lo} is negative", where="count_states",
+                          fix="valid tokens are -1 (no token) and the state ids 0, 1, 2, ...")
+    return _numba_count_rows(rows, hi) if use_numba else _numpy_count_rows(rows, hi)
 
 
 # --------------------------------------------------------------------------- Counts
@@ -795,7 +876,11 @@ def _stream_blocks(packed: Any, kept_chunks: tuple[tuple[int, ...], ...], per_ro
             counts[offset : offset + n] = ct
             indptr[row + 1 : row + 1 + r] = ip[1:] + offset
             offset, row = offset + n, row + r
-    return indptr, states[:offset], counts[:offset]
+    states.resize(offset, refcheck=False)  # in place: realloc shrinks without copying
+    counts.resize(offset, refcheck=False)
+    if states.dtype == np.int64 and offset and int(states.max()) < np.iinfo(np.int32).max:
+        states = states.astype(np.int32)  # the same dtype as counting the tokens eagerly
+    return indptr, states, counts
 
 
 def _block_corners(kept_chunks: tuple[tuple[int, ...], ...]) -> list[tuple[int, ...]]:
