@@ -186,9 +186,10 @@ def _open(args: argparse.Namespace):
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .schema import summary
+    from .schema import check_token_values, summary
 
     ds = _open(args)
+    check_token_values(ds)  # a lazy store's values are otherwise checked only when first read
     s = summary(ds)
     if args.json:
         print(json.dumps(s, indent=2, default=str))

@@ -26,7 +26,7 @@ import xarray as xr
 from ._meta import resolve_n_states
 from .errors import SchemaError
 
-__all__ = ["CANONICAL_DIMS", "REQUIRED_DIMS", "validate", "token_array", "summary"]
+__all__ = ["CANONICAL_DIMS", "REQUIRED_DIMS", "check_token_values", "validate", "token_array", "summary"]
 
 #: Canonical order of the named dims (extras come first).
 CANONICAL_DIMS: tuple[str, ...] = ("checkpoint", "prompt", "sample", "position")
@@ -74,23 +74,9 @@ def _first_bad(mask: np.ndarray, tok: xr.DataArray) -> str:
 
 
 def _check_values(tok: xr.DataArray, n_states: int | None) -> None:
+    """The value checks of :func:`validate` on in-memory tokens (for dask-backed tokens they
+    run inside every chunk's read: :func:`_deferred_value_check`)."""
     data = tok.data
-    if type(data).__module__.startswith("dask"):
-        import dask
-
-        lo, hi, nan = dask.compute(data.min(), data.max(), _dask_nonfinite(data))
-        if nan:
-            raise SchemaError("tokens contain NaN or infinite values", where="variable 'token'",
-                              fix="use -1 for missing tokens and integer states otherwise")
-        lo, hi = float(lo), float(hi)
-        if lo < -1:
-            raise SchemaError(f"token value {lo:g} is below -1", where="variable 'token'",
-                              fix="use -1 for 'no token' and 0..q-1 for states")
-        if n_states is not None and hi >= n_states:
-            raise SchemaError(f"token value {hi:g} is >= n_states={n_states}",
-                              where="variable 'token'",
-                              fix="set attrs['n_states'] to the size of the outcome space")
-        return
     arr = np.asarray(data)
     if arr.size == 0:
         return
@@ -136,12 +122,53 @@ def _check_values(tok: xr.DataArray, n_states: int | None) -> None:
             )
 
 
-def _dask_nonfinite(data: Any) -> Any:
-    import dask.array as da
+def _is_dask(data: Any) -> bool:
+    return type(data).__module__.startswith("dask")
 
-    if np.issubdtype(data.dtype, np.floating):
-        return (~da.isfinite(data)).any()
-    return False
+
+#: name prefix of the dask layer that checks token values as each chunk is read
+CHECKED_LAYER = "phasekit-checked-tokens"
+
+
+def _check_block(block: np.ndarray, *, dims: tuple[Hashable, ...], labels: dict[Hashable, np.ndarray],
+                 n_states: int | None, block_info: Any = None) -> np.ndarray:
+    """:func:`_check_values` on one chunk, placed by the labels of the whole array."""
+    loc = block_info[0]["array-location"] if block_info else [(0, n) for n in block.shape]
+    coords = {d: labels[d][a:b] for d, (a, b) in zip(dims, loc, strict=True)}
+    _check_values(xr.DataArray(np.asarray(block), dims=dims, coords=coords), n_states)
+    return block
+
+
+def _deferred_value_check(ds: xr.Dataset, n_states: int | None) -> xr.Dataset:
+    """Dask-backed tokens whose value checks (integer, finite, ``>= -1``, ``< n_states``) run
+    inside the task that reads each chunk, so validating reads nothing and the first
+    computation (counting, in ``analyze``) reads each chunk once and raises the same
+    :class:`SchemaError` as for in-memory tokens, naming the first bad value's place by its
+    coordinate labels. Idempotent (an already checked array is returned as it is)."""
+    import dask.array as da
+    from dask.base import tokenize
+
+    tok = ds["token"]
+    data = tok.data
+    if str(data.name).startswith(CHECKED_LAYER):
+        return ds
+    labels = {d: (np.asarray(ds[d].values) if d in ds.coords and ds[d].dims == (d,) else np.arange(n))
+              for d, n in tok.sizes.items()}
+    checked = da.map_blocks(_check_block, data, dtype=data.dtype, meta=data._meta,
+                            name=f"{CHECKED_LAYER}-{tokenize(data, n_states)}",
+                            dims=tuple(tok.dims), labels=labels, n_states=n_states)
+    return ds.assign(token=tok.copy(data=checked))
+
+
+def check_token_values(ds: xr.Dataset | xr.DataArray) -> None:
+    """Run the value checks now: for dask-backed tokens (whose checks :func:`validate`
+    defers to the first read), read every chunk once; in memory, check the array.
+    ``phasekit validate`` calls this, so it reports on the values, not only the layout."""
+    tok = token_array(ds)
+    if _is_dask(tok.data):
+        tok.data.min().compute()
+    else:
+        _check_values(tok, tok.attrs.get("n_states"))
 
 
 def _check_steps(ds: xr.Dataset, control: str) -> None:
@@ -234,6 +261,11 @@ def validate(ds: xr.Dataset, *, control: str = "checkpoint", n_states: int | Non
     ``>= -1`` and ``< n_states`` where q is known; ``step`` numeric and non-decreasing;
     checkpoint labels unique; not empty.
 
+    Dask-backed tokens are not read here: their value checks run inside the task that
+    reads each chunk (the first computation — counting, in ``analyze`` — raises the
+    SchemaError, with the same problem, place and fix), so a store is read once, not once
+    to validate and once to count. :func:`check_token_values` runs them at once.
+
     Parameters
     ----------
     ds : Dataset
@@ -271,7 +303,10 @@ def validate(ds: xr.Dataset, *, control: str = "checkpoint", n_states: int | Non
             fix="check the loader mapping: no rows were read",
         )
     q = resolve_n_states(ds, n_states)  # the one rule: n_states=, else attrs; a SchemaError if not >= 1
-    _check_values(tok, q)
+    if _is_dask(tok.data):
+        ds = _deferred_value_check(ds, q)   # checked as each chunk is read: no read here
+    else:
+        _check_values(tok, q)
     _check_steps(ds, control)
     order = canonical_order(tok.dims) if control == "checkpoint" else _order_with_control(tok.dims, control)
     out = ds.transpose(*order, ...)

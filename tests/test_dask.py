@@ -308,3 +308,51 @@ def test_analyze_reads_each_token_chunk_at_most_twice_for_sequences():
     # (the lazy path also carries the step coordinate along checkpoints)
     xr.testing.assert_allclose(rep.correlation.drop_vars("step", errors="ignore"), eager.correlation)
     xr.testing.assert_allclose(rep.order, eager.order)
+
+
+def test_open_samples_then_analyze_reads_each_chunk_once():
+    """The whole path of ``phasekit analyze STORE``: open_samples validates without reading
+    (the value checks run inside each chunk's read), analyze counts once."""
+    from phasekit.datasets.crystallisation import crystallisation_run
+    from phasekit.pipeline import analyze
+
+    ds = crystallisation_run(n_checkpoints=18, n_prompts=4, n_samples=16, seed=3).data
+    chunks = (6, 2, -1)
+    lazy, src = _counted(ds, chunks)
+    opened = open_samples(lazy)
+    assert src.reads == {}                                         # validation read nothing
+    rep = analyze(opened, progress=False, n_bootstrap=20)
+    assert len(src.reads) == _n_chunks(ds["token"].shape, chunks)
+    assert max(src.reads.values()) == 1
+    eager = analyze(ds, progress=False, n_bootstrap=20)
+    xr.testing.assert_allclose(rep.order, eager.order)
+    np.testing.assert_array_equal(rep.boundaries.locations, eager.boundaries.locations)
+
+
+@pytest.mark.parametrize(("value", "problem"), [(7, "is >= n_states=5"), (-3, "is below -1")])
+def test_out_of_range_token_in_a_store_is_a_schema_error_at_the_first_read(tmp_path, value, problem):
+    """A bad token deep in a Zarr store: open_samples opens it (no read), and analyze raises
+    the SchemaError of the in-memory check, placed by coordinate labels, with its fix;
+    check_token_values (``phasekit validate``) raises it at once."""
+    from phasekit.errors import SchemaError
+    from phasekit.pipeline import analyze
+    from phasekit.schema import check_token_values
+
+    pytest.importorskip("zarr")
+    ds = _samples(n_ckpt=5, n_prompt=3, n_sample=6, n_pos=4)
+    ds["token"][3, 1, 2, 0] = value
+    path = tmp_path / "bad.zarr"
+    ds.chunk(checkpoint=1).to_zarr(path)
+    opened = open_samples(path)
+    where = "checkpoint=30, prompt=1, sample=2, position=0"
+    with pytest.raises(SchemaError, match=problem) as err:
+        analyze(opened, progress=False, n_bootstrap=5)
+    assert err.value.where == where and err.value.fix
+    with pytest.raises(SchemaError, match=problem) as err:
+        check_token_values(opened)
+    assert err.value.where == where
+    with pytest.raises(SchemaError, match=problem) as err:   # the same error as in memory
+        from phasekit.schema import validate
+
+        validate(ds)
+    assert err.value.where == where
