@@ -11,8 +11,10 @@ from scipy.special import digamma, gammaln, polygamma
 from phasekit.entropy_estimators import (
     DEFAULT_ESTIMATOR,
     ESTIMATORS,
+    _bma_posterior,
     _check_fingerprint,
     _cwj_jackknife,
+    _cwj_jackknife_bias,
     _dirichlet_sums,
     _grassberger_g,
     _h_chao_wang_jost,
@@ -168,13 +170,16 @@ def test_fingerprint_jackknife_equals_token_deletion(estimator):
     for k in np.nonzero(n)[0]:
         m = n.copy()
         m[k] -= 1
-        loo += [entropy_from_counts(m, estimator)[0]] * n[k]
+        h_del = _cwj_by_hand(m) if estimator == "chao_wang_jost" else entropy_from_counts(m, estimator)[0]
+        loo += [h_del] * n[k]
     loo = np.array(loo)
     want = np.sqrt((big_n - 1) / big_n * ((loo - loo.mean()) ** 2).sum())
-    if estimator == "chao_wang_jost":  # its stderr adds the unseen-tail term to the jackknife
+    if estimator == "chao_wang_jost":  # its stderr adds the jackknife bias and the tail term
         fp = _check_fingerprint(*fingerprint_from_counts(n[None]))
         assert _cwj_jackknife(fp)[0] == pytest.approx(want, rel=1e-10)
         h, se = entropy_from_counts(n, estimator)
+        bias_jk = (big_n - 1) * (loo.mean() - _cwj_by_hand(n))  # Quenouille's bias estimate
+        assert _cwj_jackknife_bias(fp)[0] == pytest.approx(bias_jk, rel=1e-10)
         tail = h - _cwj_seen_by_hand(n)
         # weight of the tail term from the counts by hand: f1 = 3, f2 = 1, f3 = 2, so
         # r = 3 f1 f3 / (2 f2^2) - 1 = 8, trusted f2 / (f2 + 20) = 1/21
@@ -182,7 +187,14 @@ def test_fingerprint_jackknife_equals_token_deletion(estimator):
         r = max(1.5 * f1 * f3 / f2**2 - 1.0, 0.0)
         trust = f2 / (f2 + 20.0)
         w = trust * r / (1 + r) + (1 - trust)
-        assert se == pytest.approx(np.sqrt((0.9 * want) ** 2 + (1.4 * w * tail) ** 2), rel=1e-10)
+        low = max(-bias_jk, 0.0)
+        assert se == pytest.approx(np.sqrt((0.9 * want) ** 2 + low**2 + (1.4 * w * tail) ** 2), rel=1e-10)
+        # bma's error: the posterior sd and the gap to CWJ corrected by that jackknife bias
+        h_b, se_b = entropy_from_counts(n, "bma", n_states=40)
+        h_post, sd_post = _bma_posterior(fp, 40.0)
+        gap = h_post[0] - (_cwj_by_hand(n) - bias_jk)
+        assert h_b == pytest.approx(h_post[0], rel=1e-12)
+        assert se_b == pytest.approx(np.hypot(0.9 * sd_post[0], gap), rel=1e-9)
         return
     _, se = entropy_from_counts(n, estimator)
     assert se == pytest.approx(want, rel=1e-10)
@@ -547,7 +559,7 @@ def test_default_is_deterministic_and_identical_for_dask_input():
         np.testing.assert_array_equal(other.stderr.values, a.stderr.values)
         np.testing.assert_array_equal(other.entropy_k_free.values, a.entropy_k_free.values)
     assert a.attrs["estimator"] == c.attrs["estimator"] == "bma"
-    assert a.attrs["error_method"] == "posterior_sd+kfree_gap"
+    assert a.attrs["error_method"] == "posterior_sd+gap_to_bias_corrected_cwj"
     assert "Chao-Wang-Jost" in a.attrs["error_description"]
 
 

@@ -352,7 +352,8 @@ def test_overstated_k_does_not_break_coverage_silently():
     """Issue 14: a uniform over 20,000 states analysed with K = 40,000. NSB's posterior sd
     alone covers 0% at N = 3,000 (it believes the alphabet); the default's error includes
     the gap to the K-free estimate, and the result carries the estimate at the number of
-    states the data suggest (Chao1, ~20,000), which is near the truth ln 20,000."""
+    states the data suggest (Chao1, ~20,000), which is near the truth ln 20,000; each of
+    three further configurations' intervals covers ln 20,000."""
     import xarray as xr
 
     from phasekit.entropy_estimators import entropy
@@ -367,7 +368,8 @@ def test_overstated_k_does_not_break_coverage_silently():
     ds = xr.Dataset({"token": (("checkpoint", "sample"), tok)}, attrs={"n_states": 40_000})
     h = entropy(ds, system="sample")
     gap = np.abs(h.values - h.entropy_k_free.values)
-    assert np.all(gap > 0.05) and np.all(h.stderr.values >= gap)
+    assert np.all(gap > 0.05)  # K pulled the estimate up, visibly ...
+    assert np.all(np.abs(h.values - np.log(20_000)) <= 1.96 * h.stderr.values)  # ... and it still covers
     assert np.all(np.abs(h.entropy_k_free.values - np.log(20_000)) < 0.15)
     assert np.all((h.support_k.values > 15_000) & (h.support_k.values < 25_000))
     assert np.all(np.abs(h.entropy_at_support_k.values - np.log(20_000)) < 0.15)
@@ -481,17 +483,64 @@ def test_defaults_cover_off_their_model_family(name, estimator, k_given):
             assert abs(bias) < (0.05 if n >= 1000 else 0.10), (name, n, bias)
 
 
+def _benchmark_grid() -> dict[str, tuple[np.ndarray, int]]:
+    """The 11 distributions of benchmarks/bench_entropy.py (same generators and seed)."""
+    rng = np.random.default_rng(20260314)
+    uni = np.full(20_000, 1 / 20_000)
+    return {
+        "uniform-1000": (np.full(1000, 1e-3), 1000), "uniform-20000": (uni, 20_000),
+        "uniform-20000 (K=40000)": (uni, 40_000), "zipf0.8-100000": (_zipf_s(100_000, 0.8), 100_000),
+        "zipf1.0-1000": (_zipf_s(1000, 1.0), 1000), "zipf1.0-50000": (_zipf_s(50_000, 1.0), 50_000),
+        "zipf1.2-10000": (_zipf_s(10_000, 1.2), 10_000), "step-10000": (_step(), 10_000),
+        "geometric-10000": (_geometric(), 10_000),
+        "dirichlet0.1-1000": (rng.dirichlet(np.full(1000, 0.1)), 1000),
+        "dirichlet1-1000": (rng.dirichlet(np.ones(1000)), 1000),
+    }
+
+
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known shortfall (docs/entropy.md): bma's posterior sd "
-                   "plus the gap to CWJ covers 99-100% where the models disagree; CWJ's jackknife "
-                   "(over-stating the spread up to 1.7x) plus its weighted tail term still covers "
-                   "99-100% on a well-sampled step; both above the 98% the issue aims for")
-def test_default_interval_not_wider_than_calibrated():
-    """Issue 14's upper end (<= 98% for a nominal 95%) in two cells where it is not met."""
-    p = _zipf_s(1000, 1.0)
-    cover, _ = _coverage(p, 100, 1000, 100, 1499)
-    cover_free, _ = _coverage(_step(), 3000, None, 100, 1498, "chao_wang_jost")
-    assert cover <= 0.98 and cover_free <= 0.98
+@pytest.mark.xfail(strict=True, reason="known shortfall (docs/entropy.md, 200 repetitions): "
+                   "nominal 95% intervals cover above 98% in 35 of 55 benchmark cells for bma and "
+                   "38 of 55 for chao_wang_jost (none below 90%); the bias they must absorb is "
+                   "estimated only to within its own noise, and the posterior sd alone already "
+                   "covers 100% on the heavy Zipf tails")
+def test_default_intervals_calibrated_on_the_benchmark_grid():
+    """Issue 14's goal in every cell of the benchmark grid (11 distributions x N = 100 ...
+    10,000; 60 repetitions): coverage of +-1.96 stderr within 90-98% for both defaults."""
+    outside = []
+    for i, (name, (p, k)) in enumerate(_benchmark_grid().items()):
+        for j, n in enumerate(_SIZES):
+            for est, kk in (("bma", k), ("chao_wang_jost", None)):
+                cover, _ = _coverage(p, n, kk, 60, 1500 + 10 * i + j, est)
+                if not 0.90 <= cover <= 0.98:
+                    outside.append((est, name, n, cover))
+    assert not outside, outside
+
+
+def test_bma_covers_the_held_out_zipf06_where_its_previous_error_did_not():
+    """The previous session's worst held-out cell for bma: Zipf(0.6) over 5,000 states at
+    N = 3,000 (benchmark: 78%).  The previous error, sqrt((0.9 sd)^2 + (H - H_cwj)^2 +
+    (w max(H_cwj - H, 0))^2), computed here from its parts on 100 new samples, covers the
+    exact entropy < 90%; the gap to the jackknife bias-corrected CWJ covers 90-98%."""
+    from phasekit.entropy_estimators import (
+        _bma_posterior,
+        _check_fingerprint,
+        _h_chao_wang_jost,
+        _tail_heterogeneity,
+    )
+
+    p = _zipf_s(5000, 0.6)
+    counts = np.random.default_rng(1416).multinomial(3000, p, size=100)
+    fp = fingerprint_from_counts(counts)
+    h, se = entropy_from_fingerprint(*fp, None, n_states=5000)
+    f = _check_fingerprint(*fp)
+    h_post, sd = _bma_posterior(f, 5000.0)
+    h_cwj = _h_chao_wang_jost(f)
+    previous = np.sqrt((0.9 * sd) ** 2 + (h_post - h_cwj) ** 2
+                       + (_tail_heterogeneity(f) * np.maximum(h_cwj - h_post, 0.0)) ** 2)
+    err = np.abs(h - _h(p))
+    assert np.mean(err <= 1.96 * previous) < 0.90
+    assert 0.90 <= np.mean(err <= 1.96 * se) <= 0.98
 
 
 @pytest.mark.slow

@@ -133,6 +133,7 @@ from .bayes import _dirichlet_sums as _dirichlet_sums
 from .bayes import _moments_from_sums as _moments_from_sums
 from .bma import _bma_posterior as _bma_posterior
 from .cwj import _cwj_jackknife as _cwj_jackknife
+from .cwj import _cwj_jackknife_bias as _cwj_jackknife_bias
 from .cwj import _cwj_parts as _cwj_parts
 from .cwj import _cwj_tsum as _cwj_tsum
 from .cwj import _h_chao_wang_jost as _h_chao_wang_jost

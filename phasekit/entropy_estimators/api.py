@@ -43,28 +43,29 @@ _ERROR_METHOD = {
     "miller_madow": "delta_method",
     "grassberger": "jackknife_tokens",
     "chao_shen": "jackknife_tokens",
-    "chao_wang_jost": "jackknife_tokens+weighted_unseen_tail",
+    "chao_wang_jost": "jackknife_tokens+jackknife_bias+weighted_unseen_tail",
     "nsb": "posterior_sd",
     "pym": "posterior_sd",
-    "bma": "posterior_sd+kfree_gap",
+    "bma": "posterior_sd+gap_to_bias_corrected_cwj",
 }
 
 #: how each error_method makes the stderr (the ``error_description`` attr of :func:`entropy`)
 _ERROR_DESCRIPTION = {
     "delta_method": "delta method, sqrt((sum p ln^2 p - H^2)/N): sampling spread only, not the bias",
     "jackknife_tokens": "delete-one-token jackknife: sampling spread only, not the bias",
-    "jackknife_tokens+weighted_unseen_tail": (
-        "sqrt((0.9 jackknife)^2 + (1.4 w T)^2), T = the Chao-Wang-Jost unseen-tail term, "
-        "w = r/(1+r) in [0, 1] its heterogeneity from f1 f3/f2^2 (0 for a homogeneous tail, "
-        "trusted in proportion f2/(f2+20)): the sampling spread plus the extrapolated unseen "
-        "contribution as uncertain as its measured bias; constants chosen on the benchmark grid"),
+    "jackknife_tokens+jackknife_bias+weighted_unseen_tail": (
+        "sqrt((0.9 jackknife)^2 + max(-b_jk, 0)^2 + (1.4 w T)^2), b_jk = (N-1)(mean H_(-i) - H) "
+        "the jackknife bias (counted where it says the estimate is low), T = the "
+        "Chao-Wang-Jost unseen-tail term, w = r/(1+r) in [0, 1] its heterogeneity from "
+        "f1 f3/f2^2 (0 for a homogeneous tail, trusted in proportion f2/(f2+20)): the sampling "
+        "spread plus the bias the data show plus the extrapolated unseen contribution as "
+        "uncertain as its measured bias; constants chosen on the benchmark grid"),
     "posterior_sd": "posterior standard deviation of H under the estimator's prior mixture",
-    "posterior_sd+kfree_gap": (
-        "sqrt((0.9 posterior sd)^2 + (H - H_cwj)^2 + (w max(H_cwj - H, 0))^2), H_cwj = the "
-        "K-free Chao-Wang-Jost estimate, w in [0, 1] the heterogeneity of its unseen tail: the "
-        "posterior spread plus the disagreement with a model that needs no K (model and K "
-        "uncertainty), a shortfall below CWJ counted again where CWJ is biased low; constants "
-        "chosen on the benchmark grid"),
+    "posterior_sd+gap_to_bias_corrected_cwj": (
+        "sqrt((0.9 posterior sd)^2 + (H - H_cwj,jk)^2), H_cwj,jk = the K-free Chao-Wang-Jost "
+        "estimate corrected by its jackknife bias: the posterior spread plus the disagreement "
+        "with a model that needs no K (model and K uncertainty); constants chosen on the "
+        "benchmark grid"),
 }
 
 _POINT = {
