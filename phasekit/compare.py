@@ -210,8 +210,9 @@ class SizeScaling:
     critical_point, critical_point_susceptibility : :class:`phasekit.scaling.CriticalPoint`
         from the Binder crossings and from the drift of the χ peaks (None where it failed;
         ``notes`` say why).
-    collapses : ``{"binder": Collapse, "chi": Collapse, "m": Collapse}`` with ``t_c`` fixed at
-        the critical point (its error propagated); only for a continuous transition.
+    collapses : ``{"binder": Collapse, "chi": Collapse, "m": Collapse}``; χ and ⟨m⟩ with ``t_c``
+        fixed at the critical point (its error propagated), U with its own ``t_c`` fitted; only
+        for a continuous transition.
     transition : :class:`TransitionClass` (first order / continuous / crossover).
     assumptions : every assumption of the scaling layer (also warned about); those of the
         classification and the critical points are fields of ``transition`` and
@@ -341,14 +342,17 @@ def _critical_points(m: dict[float, xr.DataArray], *, replica: Hashable, control
 
 def _collapses(m: dict[float, xr.DataArray], cp: Any, *, replica: Hashable, control: str,
                block: Hashable | None, seed: int | None) -> tuple[dict[str, Any], list[str]]:
-    """Binder (ν), χ (γ/ν) and ⟨m⟩ (−β/ν) collapses at the critical point (error propagated)."""
+    """Binder (ν; t_c fitted), χ (γ/ν) and ⟨m⟩ (−β/ν) collapses (t_c at the critical point, error
+    propagated). The Binder collapse fits its own t_c: with t_c fixed at the crossings' value the
+    drift of U at T_c is absorbed by ν (q = 3 Potts, L = 8..24, 13 seeds: ν +9.7 % on average,
+    median |error| 5.7 %; fitted: +3.7 %, 4.2 %; docs/scaling.md)."""
     from . import finite_size_collapse
 
     out, notes = {}, []
     for obs in ("binder", "chi", "m"):
         try:
-            c = finite_size_collapse(m, control=control, critical_point=cp, observable=obs, replica=replica,
-                                     block=block, n_bootstrap=20, seed=seed)
+            c = finite_size_collapse(m, control=control, critical_point=None if obs == "binder" else cp,
+                                     observable=obs, replica=replica, block=block, n_bootstrap=20, seed=seed)
         except (SchemaError, ValueError) as err:
             notes.append(f"collapse of {obs} failed: {err}")
             continue
@@ -371,8 +375,8 @@ def scale_across_sizes(
     dimension is unknown). In order: the transition's order
     (:func:`phasekit.classify_transition`); unless a crossover, the critical point from the
     Binder crossings and from the χ peaks (:func:`phasekit.critical_point`); for a continuous
-    transition, the collapses of U (ν), χ (γ/ν) and ⟨m⟩ (β/ν) with t_c fixed at the Binder
-    critical point and its error propagated (:func:`phasekit.finite_size_collapse`, 20
+    transition, the collapses of U (ν, t_c fitted), χ (γ/ν) and ⟨m⟩ (β/ν), the last two with t_c
+    fixed at the Binder critical point and its error propagated (:func:`phasekit.finite_size_collapse`, 20
     bootstrap refits each; the critical points use ``n_bootstrap``). ``block`` names a
     coordinate along ``replica`` grouping correlated replicas (e.g. Markov chains).
     Everything not computed is a note, every assumption a field and a warning.

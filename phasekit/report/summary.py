@@ -495,7 +495,8 @@ def key_numbers(block: dict[str, Any]) -> list[dict[str, str]]:
             ok = v["collapse_success"]
             rows.append({"quantity": f"exponent {k}", "value": format_estimate(v["value"], v["stderr"])
                          + ("" if ok else " (collapse not trustworthy)"),
-                         "detail": "finite-size collapse, critical point fixed (its error propagated)"
+                         "detail": ("finite-size collapse of U, critical point fitted" if k == "nu" else
+                                    "finite-size collapse, critical point fixed (its error propagated)")
                          + ("" if ok else f"; {v['collapse_message']}")})
     t = block["transition"]
     verdict = "" if t["kind"] is None else (" (conclusive)" if t["conclusive"] else " (not conclusive)")
