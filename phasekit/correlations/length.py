@@ -130,14 +130,59 @@ def correlation_length(
     if method not in _METHODS:
         raise SchemaError(f"unknown method {method!r}", where="method", fix=f"use one of {list(_METHODS)}")
     corr, reps, error_method = _curves_for_length(ds_or_corr, sequence, max_lag, replica, keep, n_jackknife)
+    opts = {"method": method, "threshold": threshold, "noise": noise, "aic_margin": aic_margin,
+            "c_window": c_window, "eta_start": eta_start}
+    return _lengths_of_curves(corr, reps, error_method, sequence, opts)
+
+
+def correlation_function_and_length(
+    ds: xr.Dataset | xr.DataArray,
+    *,
+    sequence: Hashable = "position",
+    method: str = "exponential",
+    max_lag: int | None = None,
+    replica: Hashable | Iterable[Hashable] | None = None,
+    keep: Hashable | Iterable[Hashable] | None = None,
+    threshold: float = 3.0,
+    noise: float = 2.0,
+    aic_margin: float = 2.0,
+    c_window: float = 5.0,
+    eta_start: int = 4,
+    n_jackknife: int = 50,
+) -> tuple[xr.DataArray, xr.DataArray]:
+    """``(correlation_function(ds, ...), correlation_length(ds, ...))`` from one pass over the tokens.
+
+    The two results are identical to the two calls (the stationary C(r) with its jackknife
+    ``stderr``; ξ with the delete-a-group jackknife of the whole fit, which accounts for the
+    correlation between lags), but the tokens are read once: C(r), its replicates and ξ come
+    from the same pair counts. On dask-backed tokens the curves are computed block by block
+    of the kept dims (:mod:`.streaming`) and C(r) is returned computed. Computing ξ from an
+    already computed curve instead (``correlation_length(correlation_function(ds))``)
+    propagates its ``stderr`` as if lags were independent, 2.8–3.6× too small on Markov chains.
+    Arguments as in :func:`correlation_length`.
+    """
+    if method not in _METHODS:
+        raise SchemaError(f"unknown method {method!r}", where="method", fix=f"use one of {list(_METHODS)}")
+    if _as_corr_input(ds):
+        raise SchemaError("correlation_function_and_length needs samples, not a correlation function",
+                          where="the data has a 'lag' dim", fix="call correlation_length(corr) on a curve")
+    corr, reps, error_method = _curves_for_length(ds, sequence, max_lag, replica, keep, n_jackknife)
+    opts = {"method": method, "threshold": threshold, "noise": noise, "aic_margin": aic_margin,
+            "c_window": c_window, "eta_start": eta_start}
+    return corr, _lengths_of_curves(corr, reps, error_method, sequence, opts)
+
+
+def _lengths_of_curves(corr: xr.DataArray, reps: np.ndarray | None, error_method: str, sequence: Hashable,
+                       opts: dict[str, Any]) -> xr.DataArray:
+    """The correlation-length DataArray of stationary curves (…, lag) and their replicates:
+    one :func:`_cell_length` per kept cell, the attrs, the unresolved-cell warning."""
+    method, threshold, noise, aic_margin = opts["method"], opts["threshold"], opts["noise"], opts["aic_margin"]
     kdims = tuple(d for d in corr.dims if d != "lag")
     kshape = tuple(corr.sizes[d] for d in kdims)
     n_lags = corr.sizes["lag"]
     cmat = np.asarray(corr.values, dtype=np.float64).reshape(-1, n_lags)
     smat = np.asarray(stderr_of(corr).values, dtype=np.float64).reshape(-1, n_lags)
     rep_mat = None if reps is None else reps.reshape(cmat.shape[0], reps.shape[-2], n_lags)
-    opts = {"method": method, "threshold": threshold, "noise": noise, "aic_margin": aic_margin,
-            "c_window": c_window, "eta_start": eta_start}
     cells = [_cell_length(cmat[i], smat[i], None if rep_mat is None else rep_mat[i], opts)
              for i in range(cmat.shape[0])]
     attrs: dict[str, Any] = {
@@ -159,7 +204,7 @@ def correlation_length(
     if unresolved:
         warnings.warn(f"correlation_length: {len(unresolved)} of {len(cells)} cells not resolved by the window "
                       f"(reported as lower bounds or NaN, see coords 'xi_bound' and 'reason'); first: "
-                      f"{unresolved[0]}", UserWarning, stacklevel=2)
+                      f"{unresolved[0]}", UserWarning, stacklevel=4)
     if len({c["decay"] for c in cells}) == 1:
         attrs["decay"] = cells[0]["decay"]
     coords: dict[Hashable, Any] = {d: corr.coords[d] for d in kdims if d in corr.coords}
