@@ -58,12 +58,12 @@ from .autocorrelation import autocorrelation_time
 from .function import correlation_function
 from .information import mutual_information
 from .layout import DEFAULT_REPLICA as DEFAULT_REPLICA
-from .length import correlation_function_and_length as correlation_function_and_length
-from .length import correlation_length
+from .length import correlation_function_and_length, correlation_length
 
 __all__ = [
     "correlation_function",
     "mutual_information",
     "correlation_length",
+    "correlation_function_and_length",
     "autocorrelation_time",
 ]
