@@ -74,14 +74,11 @@ def entropy(
         _check_estimator(estimator)
     system = as_dims(system)
     if is_lazy(ds):  # dask-backed tokens: lazy, one task per block (phasekit.lazy)
-        lazy = cast(xr.DataArray, map_configurations(
+        # attrs from the blocks at materialize(): N is a mean over configurations, the count a sum
+        return cast(xr.DataArray, map_configurations(
             _entropy_block, ds, system, kwargs={"estimator": estimator, "n_states": n_states,
-                                                "k_sensitivity": k_sensitivity}))
-        if "k_moved_beyond_interval" in lazy.attrs:  # the template block's count, not the data's
-            del lazy.attrs["k_moved_beyond_interval"]
-            lazy.attrs["k_sensitivity"] += ("; dask input: no count and no warning (compare "
-                                            "entropy_at_support_k with +-1.96 stderr after compute)")
-        return lazy
+                                                "k_sensitivity": k_sensitivity},
+            reduce_attrs={"N": "mean", "k_moved_beyond_interval": "sum"}))
     n_states = resolve_n_states(ds, n_states)
     c = count_states(ds, system=system, n_states=n_states)
     if n_states is None:
