@@ -217,3 +217,105 @@ def test_dask_blocks_along_several_kept_dims_scatter_into_place():
     eager = count_states(ds, system="sample")
     for chunks in ({"checkpoint": 2, "prompt": 3}, {"prompt": 2}, {"checkpoint": 1, "sample": 4}):
         assert count_states(ds.chunk(chunks), system="sample") == eager
+
+
+# ------------------------------------------------- the one-pass kernel against an independent reference
+def _reference_rows(rows):
+    """Per row: sorted (state, count) pairs of the tokens >= 0, by collections.Counter."""
+    from collections import Counter
+
+    return [sorted(Counter(int(x) for x in r if x >= 0).items()) for r in np.asarray(rows)]
+
+
+def _as_pairs(csr):
+    ip, st, ct = csr
+    return [list(zip(st[ip[i]:ip[i + 1]].tolist(), ct[ip[i]:ip[i + 1]].tolist(), strict=True))
+            for i in range(ip.size - 1)]
+
+
+def _kernel_cases():
+    rng = np.random.default_rng(11)
+    zipf = (rng.zipf(1.1, size=(37, 301)) - 1) % 50_000  # odd width: the kernel's pair loop has a tail
+    zipf[3] = -1                                          # an empty row
+    zipf[4, ::2] = -1                                     # half padding
+    zipf[5] = 7                                           # one state
+    near_max = rng.integers(2**31 - 40, 2**31 - 1, size=(6, 50))    # just below int32's max: int32 ids
+    at_max = near_max.copy()
+    at_max[0, 0] = 2**31 - 1                                         # int32's max itself: int64 ids
+    sparse_1e6 = rng.integers(0, 10**6, size=(9, 40))                # V = 1e6, short rows: sorted per row
+    sparse_1e6[2, :3] = 999_999
+    return {
+        "zipf 50k": zipf.astype(np.int32),
+        "int64 ids 2**40": rng.integers(-1, 2**40, size=(8, 33)),
+        "near int32 max": near_max.astype(np.int64),
+        "int32 max": at_max,
+        "V=1e6 sparse": sparse_1e6,
+        "V=1e6 long rows": rng.integers(-1, 10**6, size=(3, 20_000)),
+        "width 1": rng.integers(-1, 5000, size=(50, 1)),
+        "all empty": np.full((4, 9), -1),
+        "small alphabet": rng.integers(-1, 10, size=(20, 64)).astype(np.int16),
+    }
+
+
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+@pytest.mark.parametrize("case", list(_kernel_cases()))
+def test_count_rows_equals_counter(case, engine):
+    if engine == "numba" and not HAVE_NUMBA:
+        pytest.skip("numba not installed")
+    rows = _kernel_cases()[case]
+    got = count_rows(rows, engine=engine)
+    assert _as_pairs(got) == _reference_rows(rows)
+    expect = np.int32 if rows.max() < 2**31 - 1 else np.int64
+    assert got[1].dtype == expect and got[0].dtype == got[2].dtype == np.int64
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="numba not installed")
+@pytest.mark.parametrize("case", list(_kernel_cases()))
+def test_numba_and_numpy_give_the_same_counts(case):
+    rows = _kernel_cases()[case]
+    a, b = count_rows(rows, engine="numba"), count_rows(rows, engine="numpy")
+    for x, y in zip(a, b, strict=True):
+        assert x.dtype == y.dtype
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="numba not installed")
+@pytest.mark.parametrize("stage", [1, 50, 5000])
+def test_numba_rounds_and_threads_split_rows_exactly(stage, monkeypatch):
+    """Tiny stages force many rounds and every thread/row boundary; the result is the same."""
+    import phasekit.count as pc
+
+    monkeypatch.setattr(pc, "_STAGE_ENTRIES", stage)
+    rng = np.random.default_rng(12)
+    rows = ((rng.zipf(1.3, size=(203, 150)) - 1) % 3000).astype(np.int32)
+    rows[rng.random(rows.shape) < 0.2] = -1
+    rows[17] = -1
+    assert _as_pairs(count_rows(rows, engine="numba")) == _reference_rows(rows)
+
+
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+def test_negative_ids_are_rejected(engine):
+    if engine == "numba" and not HAVE_NUMBA:
+        pytest.skip("numba not installed")
+    tok = np.zeros((2, 3, 5), dtype=np.int64)
+    tok[1, 2, 3] = -2
+    with pytest.raises(pk.SchemaError, match="-2"):
+        count_rows(tok.reshape(6, 5), engine=engine)
+    with pytest.raises(pk.SchemaError, match="negative"):
+        count_states(_ds(tok), system="sample", engine=engine)
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_dask_counts_bit_identical(dtype):
+    pytest.importorskip("dask")
+    rng = np.random.default_rng(13)
+    tok = ((rng.zipf(1.1, size=(6, 5, 40)) - 1) % 50_000).astype(dtype)
+    tok[0, 0] = -1
+    ds = _ds(tok, q=50_000)
+    eager = count_states(ds, system="sample")
+    for chunks in ({"checkpoint": 1}, {"checkpoint": 4, "prompt": 2}):
+        lazy = count_states(ds.chunk(chunks), system="sample")
+        assert lazy == eager
+        for x, y in zip((lazy.indptr, lazy.states, lazy.counts), (eager.indptr, eager.states, eager.counts),
+                        strict=True):
+            assert x.dtype == y.dtype and x.tobytes() == y.tobytes()
