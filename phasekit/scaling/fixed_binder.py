@@ -176,6 +176,13 @@ def _slopes(sizes: np.ndarray, values: np.ndarray, weights: np.ndarray | None) -
     return out
 
 
+def _points_across_window(c: Curve) -> int:
+    """Control values where U lies in the central half of its range on the grid (the
+    scaling window the local fits at t_U have to resolve)."""
+    lo, hi = float(np.nanmin(c.y)), float(np.nanmax(c.y))
+    return int(np.sum((c.y > lo + 0.25 * (hi - lo)) & (c.y < hi - 0.25 * (hi - lo))))
+
+
 def _reference_binder(cu: dict[float, Curve], binder_value: float | None
                       ) -> tuple[float, float, str]:
     """(U*, the control value near which U* is sought, where U* came from)."""
@@ -302,6 +309,11 @@ def fixed_binder_exponents(
         notes.append(f"sizes {missing} dropped (their Binder cumulant does not reach U* = {u_star:.4g})")
     if sizes.size - len(missing) < 3:
         notes.append("fewer than 3 sizes: no finite-size systematic in the error bars")
+    coarse = {float(L): k for L, c in base["binder"].items() if (k := _points_across_window(c)) < 3}
+    if coarse:
+        notes.append(f"control grid coarse for sizes {list(coarse)}: only {list(coarse.values())} control values "
+                     "where U is in the central half of its range (the local fits at t_U want >= 3; refine the "
+                     "grid near the transition for the largest sizes)")
     if notes:
         warnings.warn("fixed_binder_exponents: " + "; ".join(notes), RuntimeWarning, stacklevel=2)
     table = pd.DataFrame({"size": sizes, "control": values[:, 0], "control_stderr": err[:, 0],
