@@ -307,6 +307,17 @@ def test_xi_beyond_the_window_is_a_flagged_lower_bound():
     assert math.isnan(sm.item()) and sm.xi_bound.item() == "none" and sm.reason.item()
 
 
+@pytest.mark.parametrize("seed", [11, 19, 55, 60])
+def test_lower_bound_holds_at_the_noise_floor(seed):
+    """lambda = 0.8 (xi = 4.48) on <= 39 tokens, runs whose window does not close: the bound
+    is read near C ~ 0, where the Wilson limit alone gave 4.64, 4.94, 5.14, 5.74 > 4.48."""
+    ds, truth = markov_chain(10, 0.8, 100, 39, seed=7000 + seed)
+    with pytest.warns(UserWarning, match="not resolved"):
+        xi = correlation_length(_ragged(ds, 39, seed=seed))
+    assert xi.xi_bound.item() == "lower"
+    assert 1.0 < xi.item() <= truth["correlation_length"]
+
+
 def test_resolved_lengths_are_flagged_resolved():
     ds, truth = markov_chain(10, 0.8, 200, 256, seed=43)
     with warnings.catch_warnings():
@@ -404,20 +415,25 @@ def test_integrated_error_bar_coverage_over_layouts():
 
 @pytest.mark.slow
 def test_lower_bounds_hold_over_seeds():
-    """Unresolved xi (lambda = 0.98, 0.99 on <= 39 tokens): the bound is <= the exact xi in
-    >= 95 % of runs (it is a one-sided 97.5 % bound per lag), and so is the integrated
-    length's bound (partial sum - 1.96 sigma) <= the exact (1 + lambda)/(2(1 - lambda))."""
+    """Unresolved xi on <= 39 tokens: lambda = 0.98, 0.99 always flagged; over lambda = 0.8,
+    0.9, 0.98, 0.99 every flagged bound is <= the exact xi in >= 95 % of runs (it is a
+    one-sided 97.5 % bound per lag; at lambda = 0.8 the Wilson limit alone held in 3 of 8),
+    and so is the integrated length's bound (partial sum - 1.96 sigma) <= the exact
+    (1 + lambda)/(2(1 - lambda))."""
     held, held_int, flagged = [], [], []
-    for lam in (0.98, 0.99):
+    for lam in (0.8, 0.9, 0.98, 0.99):
         for seed in range(30):
             ds, truth = markov_chain(10, lam, 100, 39, seed=3000 + seed)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 xi = correlation_length(_ragged(ds, 39, seed=seed))
                 it = correlation_length(_ragged(ds, 39, seed=seed), method="integrated")
-            flagged.append(xi.xi_bound.item() == "lower" and it.xi_bound.item() == "lower")
-            held.append(xi.item() <= truth["correlation_length"])
-            held_int.append(it.item() <= (1 + lam) / (2 * (1 - lam)))
+            if lam >= 0.98:
+                flagged.append(xi.xi_bound.item() == "lower" and it.xi_bound.item() == "lower")
+            if xi.xi_bound.item() == "lower":
+                held.append(xi.item() <= truth["correlation_length"])
+            if it.xi_bound.item() == "lower":
+                held_int.append(it.item() <= (1 + lam) / (2 * (1 - lam)))
     assert np.mean(flagged) == 1.0
-    assert np.mean(held) >= 0.95
-    assert np.mean(held_int) >= 0.95
+    assert len(held) >= 60 and np.mean(held) >= 0.95
+    assert len(held_int) >= 60 and np.mean(held_int) >= 0.95
