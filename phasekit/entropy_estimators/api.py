@@ -46,7 +46,7 @@ _ERROR_METHOD = {
     "chao_wang_jost": "jackknife_tokens+jackknife_bias+weighted_unseen_tail",
     "nsb": "posterior_sd",
     "pym": "posterior_sd",
-    "bma": "posterior_sd+gap_to_bias_corrected_cwj",
+    "bma": "posterior_sd+kfree_gap",
 }
 
 #: how each error_method makes the stderr (the ``error_description`` attr of :func:`entropy`)
@@ -61,11 +61,13 @@ _ERROR_DESCRIPTION = {
         "spread plus the bias the data show plus the extrapolated unseen contribution as "
         "uncertain as its measured bias; constants chosen on the benchmark grid"),
     "posterior_sd": "posterior standard deviation of H under the estimator's prior mixture",
-    "posterior_sd+gap_to_bias_corrected_cwj": (
-        "sqrt((0.9 posterior sd)^2 + (H - H_cwj,jk)^2), H_cwj,jk = the K-free Chao-Wang-Jost "
-        "estimate corrected by its jackknife bias: the posterior spread plus the disagreement "
-        "with a model that needs no K (model and K uncertainty); constants chosen on the "
-        "benchmark grid"),
+    "posterior_sd+kfree_gap": (
+        "sqrt((0.9 posterior sd)^2 + max(|H - H_cwj|, |H - H_cwj,jk|)^2 + (w max(H_cwj - H, 0))^2), "
+        "H_cwj = the K-free Chao-Wang-Jost estimate, H_cwj,jk = the same corrected by its "
+        "jackknife bias, w in [0, 1] the heterogeneity of its unseen tail: the posterior spread "
+        "plus the disagreement with a model that needs no K (model and K uncertainty), "
+        "measured from the farther of the two K-free values, a shortfall below CWJ counted "
+        "again where CWJ is biased low; constants chosen on the benchmark grid"),
 }
 
 _POINT = {
