@@ -171,6 +171,21 @@ class Ensemble:
         pooled = self._pooled[key]
         return pooled if tuple(pooled.system) == want else dataclasses.replace(pooled, system=want)
 
+    def pooled(self, system: Hashable | Iterable[Hashable]) -> Ensemble:
+        """The Ensemble of the configurations pooled over ``system`` ⊇ its own system: the
+        same roles, q, labels and provenance, holding only the pooled rows
+        (:meth:`counts_over`, exact sums). Every count a stage asks of it over ``system``
+        or a larger system is the one the original gives; the original's finer rows can be
+        freed. Replica dims that become system dims are dropped from ``replica``."""
+        want = as_dims(system)
+        c = self.counts_over(want)
+        sizes = {str(k): int(v) for k, v in self.provenance.get("system_sizes", {}).items()}
+        sizes.update({str(d): int(self.sizes[d]) for d in want if d not in self.system})
+        return Ensemble(c, want, tuple(d for d in self.replica if d not in want), self.control, self.n_states,
+                        np.array(self.control_values), None if self.stage is None else np.array(self.stage),
+                        None if self.state_labels is None else np.array(self.state_labels),
+                        {**self.provenance, "system_sizes": sizes})
+
     # ------------------------------------------------------------------ plain data
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Ensemble):

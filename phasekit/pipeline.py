@@ -480,12 +480,14 @@ ORDER_BLOCK_CONFIGS = 100_000
 
 def _by_control_blocks(ens: Ensemble, func: Any) -> xr.Dataset:
     """``func`` (a per-configuration function of an Ensemble) on consecutive blocks of the
-    control dim of about :data:`ORDER_BLOCK_CONFIGS` configurations, concatenated.
+    control dim of about :data:`ORDER_BLOCK_CONFIGS` configurations, assembled.
 
     Every configuration is computed from its own counts, so the result equals one call on
     the whole Ensemble; the attrs that depend on all configurations (``N`` or
-    ``N_min``/``N_max``) are recomputed from ``n_tokens``. Only the block's temporaries
-    are alive at once.
+    ``N_min``/``N_max``) are recomputed from ``n_tokens``. Only one block's temporaries are
+    alive at once, and each block's values are copied into arrays allocated once at the
+    full size (:func:`_assemble_along`), so the blocks are never all held next to their
+    concatenation.
     """
     from .lazy import SIZE_ATTRS, _size_attrs
 
@@ -494,20 +496,57 @@ def _by_control_blocks(ens: Ensemble, func: Any) -> xr.Dataset:
     step = max(1, ORDER_BLOCK_CONFIGS // max(1, c.n_config // max(n_ctrl, 1)))
     if step >= n_ctrl:
         return func(ens)
-    parts = []
-    for a in range(0, n_ctrl, step):
-        b = min(n_ctrl, a + step)
-        parts.append(func(dataclasses.replace(
-            ens, counts=c.isel({ens.control: slice(a, b)}), control_values=ens.control_values[a:b],
-            stage=None if ens.stage is None else ens.stage[a:b], _pooled={})))
-    out = xr.concat(parts, dim=ens.control, data_vars="all", coords="minimal", compat="override",
-                    combine_attrs="override")
+    blocks = (func(dataclasses.replace(
+        ens, counts=c.isel({ens.control: slice(a, min(n_ctrl, a + step))}),
+        control_values=ens.control_values[a:a + step],
+        stage=None if ens.stage is None else ens.stage[a:a + step], _pooled={})) for a in range(0, n_ctrl, step))
+    out = _assemble_along(blocks, ens.control, n_ctrl)
     if "n_tokens" in out:
         sizes = _size_attrs(out["n_tokens"].values)
         for obj in (out, *out.data_vars.values()):
             if any(k in obj.attrs for k in SIZE_ATTRS):
                 obj.attrs = {**{k: v for k, v in obj.attrs.items() if k not in SIZE_ATTRS}, **sizes}
     return out
+
+
+def _assemble_along(blocks: Iterable[xr.Dataset], dim: Hashable, size: int) -> xr.Dataset:
+    """``xr.concat(blocks, dim, data_vars="all", coords="minimal", compat="override",
+    combine_attrs="override")`` for blocks whose every data variable lies along ``dim``,
+    consumed one at a time: each block's values go into arrays of the full size (dtype
+    promoted if a later block needs it), the coordinates along ``dim`` are concatenated
+    (small), everything else (other coordinates, attrs) is the first block's."""
+    first: xr.Dataset | None = None
+    arrays: dict[Hashable, np.ndarray] = {}
+    along: list[xr.Dataset] = []
+    start = 0
+    for part in blocks:
+        if first is None:
+            first = part.isel({dim: slice(0, 0)})
+            if any(dim not in part[v].dims for v in part.data_vars):
+                return xr.concat([part, *blocks], dim=dim, data_vars="all", coords="minimal", compat="override",
+                                 combine_attrs="override")
+        n = part.sizes[dim]
+        for name, var in part.data_vars.items():
+            axis = var.dims.index(dim)
+            if name not in arrays:
+                shape = list(var.shape)
+                shape[axis] = size
+                arrays[name] = np.empty(shape, dtype=var.dtype)
+            elif np.result_type(arrays[name].dtype, var.dtype) != arrays[name].dtype:
+                arrays[name] = arrays[name].astype(np.result_type(arrays[name].dtype, var.dtype))
+            index = [slice(None)] * var.ndim
+            index[axis] = slice(start, start + n)
+            arrays[name][tuple(index)] = var.values
+        along.append(part.drop_vars(list(part.data_vars)).coords.to_dataset()[
+            [k for k, v in part.coords.items() if dim in v.dims]])
+        start += n
+    assert first is not None
+    joined = (xr.concat(along, dim=dim, coords="minimal", compat="override", combine_attrs="override").coords
+              if along[0].coords else {})
+    return xr.Dataset({name: (first[name].dims, arrays[name], first[name].attrs) for name in first.data_vars},
+                      coords={**{k: v.variable for k, v in first.coords.items() if dim not in v.dims},
+                              **{k: v.variable for k, v in joined.items()}},
+                      attrs=first.attrs)
 
 
 def _order_stage(ens: Ensemble, estimator: str | None) -> tuple[xr.Dataset, xr.DataArray | None, xr.Dataset]:
@@ -525,6 +564,24 @@ def _order_stage(ens: Ensemble, estimator: str | None) -> tuple[xr.Dataset, xr.D
             order_vars[v] = mean
             order_vars[f"{v}_stderr"] = se
     return per_config, m, xr.Dataset(order_vars)
+
+
+def _pooled_for_later_stages(ens: Ensemble) -> Ensemble:
+    """The Ensemble pooled over every dim but control and prompt, when that is coarser than
+    its configurations (sequence tasks: one row per sequence → one per prompt and checkpoint).
+
+    Every stage after the order parameters counts over those dims or more (prompt
+    structure, boundaries, seed attribution: all but control and prompt; the divergence
+    scan: all but control), and those counts are exact sums of the stored rows, so each
+    stage gets the same counts while the finer rows (1e7 entries on the 2.5e8-token store,
+    ~130 MiB) are freed.
+    """
+    if "prompt" not in ens.dims:
+        return ens
+    coarse = tuple(d for d in _token_dims(ens) if d not in (ens.control, "prompt"))
+    if set(coarse) == set(ens.system) or not set(ens.system) <= set(coarse):
+        return ens
+    return ens.pooled(coarse)
 
 
 def _fluctuation_stage(order: xr.Dataset, per_config: xr.Dataset, m: xr.DataArray | None,
@@ -653,6 +710,7 @@ def _analyze_single(ds: xr.Dataset, *, system: Any, replica: Any, control: str |
     with stage("fluctuations"):
         order = _fluctuation_stage(order, per_config, m, replica)
     with stage("between-prompt structure"):
+        ens = _pooled_for_later_stages(ens)  # the per-configuration rows are freed from here on
         order = _prompt_structure_stage(order, ens, n_bootstrap, seed)
     with stage("phase boundaries"):
         boundaries = detect_boundaries(ens, control=control, seed=seed, n_bootstrap=n_bootstrap, n_states=q)

@@ -74,3 +74,29 @@ def test_boundaries_of_the_demo_do_not_depend_on_the_redraw_block(monkeypatch):
     monkeypatch.setattr(intervals, "REDRAW_BLOCK_BUDGET", 500)
     blocked = detect_boundaries(ds).to_dataset()
     xr.testing.assert_identical(whole.drop_attrs(), blocked.drop_attrs())
+
+
+def test_stages_on_the_pooled_ensemble_equal_the_stages_on_the_fine_one():
+    """analyze frees the per-sequence rows after the order parameters: every later stage on
+    Ensemble.pooled(...) gives what it gives on the per-sequence Ensemble."""
+    from phasekit.changepoints import detect_boundaries, divergence_scan
+    from phasekit.configurations import ensemble
+    from phasekit.observables import prompt_structure, seed_attribution
+
+    rng = np.random.default_rng(2)
+    tok = rng.integers(0, 5, size=(10, 4, 3, 12)).astype(np.int32)
+    tok[5:] = np.where(rng.random(tok[5:].shape) < 0.5, 1, tok[5:])
+    tok[rng.random(tok.shape) < 0.05] = -1
+    ds = xr.Dataset({"token": (("checkpoint", "prompt", "sample", "position"), tok)},
+                    coords={"checkpoint": np.arange(10), "step": ("checkpoint", np.arange(10) * 5.0)},
+                    attrs={"n_states": 5})
+    fine = ensemble(ds, system="position")
+    coarse = fine.pooled(("sample", "position"))
+    assert coarse.counts == fine.counts_over(("sample", "position")) and coarse.replica == ("prompt",)
+    kw = dict(system=("sample", "position"), n_bootstrap=15)
+    for func in (prompt_structure, seed_attribution):
+        xr.testing.assert_identical(func(fine, **kw).drop_attrs(), func(coarse, **kw).drop_attrs())
+    xr.testing.assert_identical(divergence_scan(fine, system=("prompt", "sample", "position")).drop_attrs(),
+                                divergence_scan(coarse, system=("prompt", "sample", "position")).drop_attrs())
+    xr.testing.assert_identical(detect_boundaries(fine, n_bootstrap=15).to_dataset().drop_attrs(),
+                                detect_boundaries(coarse, n_bootstrap=15).to_dataset().drop_attrs())
