@@ -452,6 +452,21 @@ def test_correlation_length_keeps_every_dim_not_named():
     assert pooled.dims == ()
 
 
+def test_correlation_length_default_is_per_checkpoint_and_prompt():
+    """The data model's dims (checkpoint, prompt, sample, position): the samples are the
+    replicas, every other dim is kept; each (checkpoint, prompt) cell near its exact -1/ln lambda."""
+    lams = np.array([[0.8, 0.3], [0.6, 0.9]])
+    x = np.stack([np.stack([markov_chain(4, lams[i, j], 50, 160, seed=70 + 2 * i + j)[0]["token"].values
+                            for j in range(2)]) for i in range(2)])
+    ds = xr.Dataset({"token": (("checkpoint", "prompt", "sample", "position"), x)},
+                    coords={"checkpoint": [1, 2], "prompt": ["a", "b"]}, attrs={"n_states": 4})
+    xi = correlation_length(ds)
+    assert xi.dims == ("checkpoint", "prompt") and xi.attrs["decay"] == "exponential"
+    exact = -1.0 / np.log(lams)
+    assert np.all(np.abs(xi.values - exact) < 4 * xi.stderr.values + 0.05 * exact)
+    assert correlation_length(ds, replica=["prompt", "sample"]).dims == ("checkpoint",)
+
+
 def test_sequence_keyword_and_the_old_dim_alias():
     """sequence= names the sequence axis (any name); dim= still works as written in
     DESIGN.md, warns, and gives the same numbers; arguments after the data are keyword-only."""
