@@ -58,6 +58,8 @@ _SCRATCH_MAX = 1 << 22
 #: Entries each thread stages per counting round before they are copied to their final
 #: place (12 B each: about 12 MiB per thread; the stage holds at most 4× this).
 _STAGE_ENTRIES = 1 << 20
+#: Row groups per thread and round, handed out dynamically (load balance on a busy machine).
+_GROUPS_PER_THREAD = 8
 
 try:  # pragma: no cover - exercised when numba is installed
     import numba as _numba
@@ -227,18 +229,21 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         return pos
 
     @_numba.njit(parallel=True, cache=True)
-    def _numba_count_round(rows, r0, per_thread, tallies, bits, bits2, bufs, stage_states, stage_counts, nnz):
-        """One pass over rows ``r0 : r0 + n_threads·per_thread``: thread ``t`` counts its
-        ``per_thread`` consecutive rows into its own stage (from ``t·stage_cap``) and records
-        each row's number of distinct states in ``nnz``."""
+    def _numba_count_round(rows, r0, group_rows, n_groups, tallies, bits, bits2, bufs, stage_states,
+                           stage_counts, nnz):
+        """One pass over rows ``r0 : r0 + n_groups·group_rows``: group ``g`` of ``group_rows``
+        consecutive rows is counted into its own stage region (from ``g·group_cap``) with the
+        scratch of whichever thread runs it (groups are handed out dynamically, so a thread
+        the machine preempts does not hold up the round); each row's number of distinct
+        states goes to ``nnz``."""
         n_rows = rows.shape[0]
-        n_threads = tallies.shape[0]
-        stage_cap = stage_states.size // n_threads
+        group_cap = stage_states.size // n_groups
         use_scratch = tallies.shape[1] > 0
-        for t in _numba.prange(n_threads):
-            lo = min(n_rows, r0 + t * per_thread)
-            hi = min(n_rows, lo + per_thread)
-            pos = t * stage_cap
+        for g in _numba.prange(n_groups):
+            t = _numba.get_thread_id()
+            lo = min(n_rows, r0 + g * group_rows)
+            hi = min(n_rows, lo + group_rows)
+            pos = g * group_cap
             for i in range(lo, hi):
                 if use_scratch:
                     new = _count_row_bitmap(rows[i], bufs[t], tallies[t], bits[t], bits2[t], stage_states,
@@ -331,9 +336,9 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         Each round's stages are copied to their final place once the round's row lengths are
         summed, so the output is allocated at its upper bound (rows × min(width, V) entries;
         pages never written are never resident) and shrunk in place at the end. Rounds are
-        sized from the distinct states per row seen so far so that a thread stages about
-        ``_STAGE_ENTRIES`` entries: few rounds (few thread barriers) and a bounded stage.
-        Scratch per thread: the tally and bitmap (``_SCRATCH_MAX``) and one row's copy.
+        sized from the distinct states per row seen so far so that the stage holds about
+        ``_STAGE_ENTRIES`` entries per thread: few rounds (few barriers), a bounded stage.
+        Scratch per thread: the tally and bitmaps (``_SCRATCH_MAX``) and one row's copy.
         """
         n_rows, width = rows.shape
         n_scratch = max_tok + 1 if max_tok < _SCRATCH_MAX else 0
@@ -343,12 +348,13 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             indptr = np.zeros(n_rows + 1, dtype=np.int64)
             np.cumsum(np.count_nonzero(dense, axis=1), out=indptr[1:])
             return indptr, s.astype(np.int32), dense[r, s]  # state ids < 256: int32, as below
-        n_threads = max(1, min(_numba.get_num_threads(), n_rows))
+        n_threads = _numba.get_num_threads()
+        n_groups = max(1, min(n_rows, n_threads * _GROUPS_PER_THREAD))
         per_row = min(width, n_scratch) if n_scratch else width  # distinct states per row, at most
-        cap_rows = max(1, min(-(-n_rows // n_threads), 4 * _STAGE_ENTRIES // per_row))  # stage capacity
+        cap_rows = max(1, min(-(-n_rows // n_groups), 4 * n_threads * _STAGE_ENTRIES // (n_groups * per_row)))
         st_dtype = _ids_dtype(max_tok)
-        stage_states = np.empty(n_threads * cap_rows * per_row, dtype=st_dtype)
-        stage_counts = np.empty(n_threads * cap_rows * per_row, dtype=np.int64)
+        stage_states = np.empty(n_groups * cap_rows * per_row, dtype=st_dtype)
+        stage_counts = np.empty(n_groups * cap_rows * per_row, dtype=np.int64)
         n_words = (n_scratch + 63) // 64
         scratch = (np.zeros((n_threads, n_scratch), dtype=np.int32), np.zeros((n_threads, n_words), dtype=np.uint64),
                    np.zeros((n_threads, n_words), dtype=np.uint64), np.empty((n_threads, width), dtype=rows.dtype))
@@ -356,19 +362,20 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         indptr = np.zeros(n_rows + 1, dtype=np.int64)
         states = np.empty(n_rows * per_row, dtype=st_dtype)
         counts = np.empty(n_rows * per_row, dtype=np.int64)
-        r0, per_thread = 0, max(1, min(cap_rows, _STAGE_ENTRIES // per_row))
+        r0, seen = 0, float(per_row)  # distinct states per row: the bound until rows are seen
         while r0 < n_rows:
-            _numba_count_round(rows, r0, per_thread, *scratch, stage_states, stage_counts, nnz)
-            r1 = min(n_rows, r0 + n_threads * per_thread)
+            group_rows = max(1, min(cap_rows, int(n_threads * _STAGE_ENTRIES / (n_groups * seen))))
+            with _numba.parallel_chunksize(1):
+                _numba_count_round(rows, r0, group_rows, n_groups, *scratch, stage_states, stage_counts, nnz)
+            r1 = min(n_rows, r0 + n_groups * group_rows)
             np.cumsum(nnz[r0:r1], out=indptr[r0 + 1 : r1 + 1])
             indptr[r0 + 1 : r1 + 1] += indptr[r0]
-            for t in range(n_threads):
-                lo, hi = min(r1, r0 + t * per_thread), min(r1, r0 + (t + 1) * per_thread)
-                a, n, b = indptr[lo], indptr[hi] - indptr[lo], t * cap_rows * per_row
+            for g in range(n_groups):
+                lo, hi = min(r1, r0 + g * group_rows), min(r1, r0 + (g + 1) * group_rows)
+                a, n, b = indptr[lo], indptr[hi] - indptr[lo], g * cap_rows * per_row
                 states[a : a + n] = stage_states[b : b + n]
                 counts[a : a + n] = stage_counts[b : b + n]
-            seen = max(1.0, float(indptr[r1] / r1))  # distinct states per row so far
-            r0, per_thread = r1, max(1, min(cap_rows, int(_STAGE_ENTRIES / seen)))
+            r0, seen = r1, max(1.0, float(indptr[r1] / r1))
         n = int(indptr[-1])
         states.resize(n, refcheck=False)  # in place: realloc shrinks without copying
         counts.resize(n, refcheck=False)

@@ -280,9 +280,13 @@ def test_numba_and_numpy_give_the_same_counts(case):
 
 
 @pytest.mark.skipif(not HAVE_NUMBA, reason="numba not installed")
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("stage", [1, 50, 5000])
-def test_numba_rounds_and_threads_split_rows_exactly(stage, monkeypatch):
-    """Tiny stages force many rounds and every thread/row boundary; the result is the same."""
+def test_numba_rounds_and_threads_split_rows_exactly(stage, threads, monkeypatch):
+    """Tiny stages force many rounds and every group/row boundary; the result is the same
+    on one thread or several."""
+    import numba
+
     import phasekit.count as pc
 
     monkeypatch.setattr(pc, "_STAGE_ENTRIES", stage)
@@ -290,7 +294,13 @@ def test_numba_rounds_and_threads_split_rows_exactly(stage, monkeypatch):
     rows = ((rng.zipf(1.3, size=(203, 150)) - 1) % 3000).astype(np.int32)
     rows[rng.random(rows.shape) < 0.2] = -1
     rows[17] = -1
-    assert _as_pairs(count_rows(rows, engine="numba")) == _reference_rows(rows)
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        got = count_rows(rows, engine="numba")
+    finally:
+        numba.set_num_threads(before)
+    assert _as_pairs(got) == _reference_rows(rows)
 
 
 @pytest.mark.parametrize("engine", ["numba", "numpy"])
