@@ -16,7 +16,9 @@ Compares, in the same run and on the same token array:
 
 Each method runs in a fresh child process so its peak resident memory above the loaded
 token array can be read from ``ru_maxrss``; methods faster than 5 s report the best of
-three runs.
+three runs. The wall time is the measure (the goals are wall-time ratios); the CPU time
+summed over the process's threads and the 1-minute load average before and after are
+recorded too, because the machine may be shared.
 
 Run ``python benchmarks/bench_counts.py`` for the full size (20 checkpoints × 100
 prompts × 100 samples × 100 positions = 2e7 tokens), ``--ci`` or ``--smoke``;
@@ -146,16 +148,16 @@ def _child(path, n_states, name, queue):
     if name.startswith("phasekit"):  # compile/load the kernels outside the timing (numba cache)
         METHODS[name](tok[:1, :1], n_states)
     base = _rss_kib()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     result = METHODS[name](tok, n_states)
-    dt = time.perf_counter() - t0
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
     if dt < 5:  # best of three for the fast methods: the machine may be shared
         for _ in range(2):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             METHODS[name](tok, n_states)
-            dt = min(dt, time.perf_counter() - t0)
+            dt, cpu = min(dt, time.perf_counter() - t0), min(cpu, time.process_time() - c0)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    queue.put({"seconds": dt, "peak_extra_mib": max(0, peak - base) / 1024,
+    queue.put({"seconds": dt, "cpu_seconds": cpu, "peak_extra_mib": max(0, peak - base) / 1024,
                "result": np.asarray(result, dtype=float).ravel()[:2000].tolist()})
 
 
@@ -171,6 +173,7 @@ def run_method(path, n_states, name):
 
 def main(smoke: bool = False, ci: bool = False, skip_pandas: bool = False) -> dict:
     shape = SHAPE_SMOKE if smoke else (SHAPE_CI if ci else SHAPE_FULL)
+    load_before = os.getloadavg()[0]
     rows: list[dict] = []
     goals: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -197,7 +200,8 @@ def main(smoke: bool = False, ci: bool = False, skip_pandas: bool = False) -> di
             for name, r in res.items():
                 rows.append({
                     "n_states": n_states, "tokens": int(np.prod(shape)), "method": name,
-                    "seconds": round(r["seconds"], 4), "peak_extra_mib": round(r["peak_extra_mib"], 1),
+                    "seconds": round(r["seconds"], 4), "cpu_seconds": round(r["cpu_seconds"], 4),
+                    "peak_extra_mib": round(r["peak_extra_mib"], 1),
                     "token_array_mib": round(token_mib, 1),
                     "phasekit_speedup": round(r["seconds"] / pk_t, 2) if name != "phasekit" else 1.0,
                     "over_sum": round(r["seconds"] / sum_t, 2),
@@ -207,19 +211,25 @@ def main(smoke: bool = False, ci: bool = False, skip_pandas: bool = False) -> di
                           "pandas_over_phasekit": round(res["pandas value_counts"]["seconds"] / pk_t, 1)
                           if "pandas value_counts" in res else None,
                           "goal_pandas_speedup": GOAL_PANDAS_SPEEDUP})
-    return {"benchmark": "counts", "shape": list(shape), "rows": rows, "goals": goals}
+    return {"benchmark": "counts", "shape": list(shape), "rows": rows, "goals": goals,
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
+            "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
 
 
 def to_markdown(result: dict) -> str:
     lines = [
         f"Tokens: {result['rows'][0]['tokens']:,} (shape {tuple(result['shape'])}), int32, Zipf(1.1) ids.",
+        f"Run {result.get('date', '?')} on {result.get('cpus', '?')} CPUs, 1-minute load average "
+        f"{result.get('load_average_1min', '?')} (before, after).",
         "",
-        "| V | method | seconds | time / phasekit | time / arr.sum | peak extra memory (MiB) | token array (MiB) |",
-        "|---|---|---|---|---|---|---|",
+        "| V | method | seconds | time / phasekit | time / arr.sum | CPU seconds (all threads) "
+        "| peak extra memory (MiB) | token array (MiB) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
         lines.append(f"| {r['n_states']:,} | {r['method']} | {r['seconds']:.3f} | {r['phasekit_speedup']:.2f} | "
-                     f"{r['over_sum']:.1f} | {r['peak_extra_mib']:.0f} | {r['token_array_mib']:.0f} |")
+                     f"{r['over_sum']:.1f} | {r.get('cpu_seconds', float('nan')):.3f} | {r['peak_extra_mib']:.0f} | "
+                     f"{r['token_array_mib']:.0f} |")
     for g in result.get("goals", []):
         lines.append(f"\nV={g['n_states']:,}: phasekit / arr.sum = {g['phasekit_over_sum']} (goal <= "
                      f"{g['goal_over_sum']:g}); pandas / phasekit = {g['pandas_over_phasekit']} "

@@ -60,6 +60,8 @@ _SCRATCH_MAX = 1 << 22
 _STAGE_ENTRIES = 1 << 20
 #: Row groups per thread and round, handed out dynamically (load balance on a busy machine).
 _GROUPS_PER_THREAD = 8
+#: Inputs with fewer tokens are counted on the calling thread.
+_PARALLEL_MIN_TOKENS = 1 << 18
 
 try:  # pragma: no cover - exercised when numba is installed
     import numba as _numba
@@ -253,6 +255,9 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 nnz[i] = new - pos
                 pos = new
 
+    #: the same round on the calling thread: small inputs, where starting threads costs more
+    _numba_count_round_serial = _numba.njit(cache=True)(_numba_count_round.py_func)
+
     @_numba.njit(parallel=True, cache=True)
     def _numba_dense(rows, q):
         n_rows, width = rows.shape
@@ -348,8 +353,10 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             indptr = np.zeros(n_rows + 1, dtype=np.int64)
             np.cumsum(np.count_nonzero(dense, axis=1), out=indptr[1:])
             return indptr, s.astype(np.int32), dense[r, s]  # state ids < 256: int32, as below
-        n_threads = _numba.get_num_threads()
+        small = rows.size < _PARALLEL_MIN_TOKENS
+        n_threads = 1 if small else _numba.get_num_threads()
         n_groups = max(1, min(n_rows, n_threads * _GROUPS_PER_THREAD))
+        count_round = _numba_count_round_serial if small else _numba_count_round
         per_row = min(width, n_scratch) if n_scratch else width  # distinct states per row, at most
         cap_rows = max(1, min(-(-n_rows // n_groups), 4 * n_threads * _STAGE_ENTRIES // (n_groups * per_row)))
         st_dtype = _ids_dtype(max_tok)
@@ -366,7 +373,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         while r0 < n_rows:
             group_rows = max(1, min(cap_rows, int(n_threads * _STAGE_ENTRIES / (n_groups * seen))))
             with _numba.parallel_chunksize(1):
-                _numba_count_round(rows, r0, group_rows, n_groups, *scratch, stage_states, stage_counts, nnz)
+                count_round(rows, r0, group_rows, n_groups, *scratch, stage_states, stage_counts, nnz)
             r1 = min(n_rows, r0 + n_groups * group_rows)
             np.cumsum(nnz[r0:r1], out=indptr[r0 + 1 : r1 + 1])
             indptr[r0 + 1 : r1 + 1] += indptr[r0]

@@ -280,22 +280,24 @@ def test_numba_and_numpy_give_the_same_counts(case):
 
 
 @pytest.mark.skipif(not HAVE_NUMBA, reason="numba not installed")
-@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("threads", [0, 1, 2])
 @pytest.mark.parametrize("stage", [1, 50, 5000])
 def test_numba_rounds_and_threads_split_rows_exactly(stage, threads, monkeypatch):
     """Tiny stages force many rounds and every group/row boundary; the result is the same
-    on one thread or several."""
+    on the calling thread (0: the serial kernel for small inputs) or on 1 or 2 threads."""
     import numba
 
     import phasekit.count as pc
 
     monkeypatch.setattr(pc, "_STAGE_ENTRIES", stage)
+    if threads:
+        monkeypatch.setattr(pc, "_PARALLEL_MIN_TOKENS", 0)
     rng = np.random.default_rng(12)
     rows = ((rng.zipf(1.3, size=(203, 150)) - 1) % 3000).astype(np.int32)
     rows[rng.random(rows.shape) < 0.2] = -1
     rows[17] = -1
     before = numba.get_num_threads()
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(min(max(threads, 1), numba.config.NUMBA_NUM_THREADS))
     try:
         got = count_rows(rows, engine="numba")
     finally:
