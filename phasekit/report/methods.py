@@ -26,14 +26,17 @@ ENTROPY_METHODS: dict[str, tuple[str, tuple[str, ...]]] = {
     "bma": ("a Bayesian model average of the Nemenman–Shafee–Bialek (NSB) estimator (a mixture of symmetric "
             "Dirichlet priors over q states with a hyperprior flat in the prior mean entropy) and the "
             "Pitman–Yor mixture (PYM) estimator, each weighted by its marginal likelihood; the standard error "
-            "combines the posterior standard deviation with the spread between NSB, PYM and the "
-            "Chao–Wang–Jost estimator", ("nemenman2002", "wolpert1995", "archer2014", "chao2013")),
+            "combines the posterior standard deviation with the gap to the q-free Chao–Wang–Jost estimate "
+            "(the farther of it and its jackknife bias-corrected value)",
+            ("nemenman2002", "wolpert1995", "archer2014", "chao2013")),
     "nsb": ("the Nemenman–Shafee–Bialek estimator (posterior mean under a mixture of symmetric Dirichlet priors "
             "over q states, hyperprior flat in the prior mean entropy); standard error the posterior standard "
             "deviation", ("nemenman2002", "wolpert1995")),
     "pym": ("the Pitman–Yor mixture estimator; standard error the posterior standard deviation", ("archer2014",)),
     "chao_wang_jost": ("the Chao–Wang–Jost estimator (discovery-rate expansion with the unseen tail estimated "
-                       "from singletons and doubletons; needs no q); standard error by the delete-one jackknife",
+                       "from singletons and doubletons; needs no q); standard error from the delete-one jackknife (its "
+                       "spread and, where it shows the estimate low, its bias) and the unseen-tail term weighted "
+                       "by the heterogeneity of the rare states",
                        ("chao2013", "efron1993")),
     "chao_shen": ("the Chao–Shen coverage-adjusted estimator; standard error by the jackknife",
                   ("chao2003", "efron1993")),
