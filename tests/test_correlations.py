@@ -216,6 +216,12 @@ def test_correlation_length_on_dask_input_is_blockwise_and_identical(method):
     xr.testing.assert_identical(got, eager)
     assert got.attrs == eager.attrs and "whole fit" in got.attrs["error_method"]
     assert len(src.reads) == 4 and max(src.reads.values()) == 1
+    if method == "exponential":  # the lazy C(r) itself, attrs included (N: all cells' tokens)
+        from phasekit.lazy import materialize
+
+        curve = materialize(correlation_function(lazy))
+        xr.testing.assert_identical(curve, correlation_function(ds))
+        assert curve.attrs == correlation_function(ds).attrs
 
 
 def test_function_and_length_in_one_pass_equal_the_two_calls():

@@ -32,8 +32,9 @@ def lazy_correlation_function(
     if not kept:
         return None
     pooled = tuple(d for d in tok.dims if d not in kept)
+    # N of a correlation function is the number of tokens of all its cells: the blocks' sum
     return cast(xr.DataArray, map_configurations(
-        func, ds, pooled, system_kwarg=None,
+        func, ds, pooled, system_kwarg=None, reduce_attrs={"N": "sum"},
         kwargs={"sequence": sequence, "max_lag": max_lag, "keep": kept, "stationary": True,
                 "n_jackknife": n_jackknife}))
 
@@ -70,7 +71,7 @@ def lazy_curves_and_replicates(
         return None
     pooled = tuple(d for d in tok.dims if d not in kept)
     res = cast(xr.Dataset, materialize(map_configurations(
-        _curve_dataset, ds, pooled, system_kwarg=None,
+        _curve_dataset, ds, pooled, system_kwarg=None, reduce_attrs={"N": "sum"},
         kwargs={"sequence": sequence, "max_lag": max_lag, "keep": kept, "n_jackknife": n_jackknife})))
     corr = res["correlation"].transpose(*kept, "lag")
     corr = corr.drop_vars([c for c in corr.coords if c not in (*kept, "lag", "stderr", "n_pairs", "c0")])
