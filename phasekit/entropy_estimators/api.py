@@ -91,6 +91,7 @@ def default_estimator(n_states: object) -> str:
 
 
 def _check_estimator(estimator: str) -> None:
+    """SchemaError unless ``estimator`` is one of ``ESTIMATORS``."""
     if estimator not in ESTIMATORS:
         raise SchemaError(f"unknown entropy estimator {estimator!r}", where="estimator=",
                           fix=f"use one of {list(ESTIMATORS)}")

@@ -68,6 +68,9 @@ def _at_a2(big_a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _moments_from_sums(big_a, s_ad1, s_u, s_uu, s_a2, s_diag):
+    """E[H] and E[H^2] of Dir(a) from the component sums of :func:`_dirichlet_sums`:
+    ``E[H] = psi(A+1) - sum a psi(a+1)/A`` and ``E[H^2] = [(sum u)^2 - sum u^2 - psi1(A+2)(A^2 -
+    sum a^2) + sum diag] / (A(A+1))`` (Wolpert & Wolf 1995, Phys. Rev. E 52:6841)."""
     eh = digamma(big_a + 1.0) - s_ad1 / big_a
     eh2 = (s_u * s_u - s_uu - _trigamma(big_a + 2.0) * (big_a * big_a - s_a2) + s_diag) / (
         big_a * (big_a + 1.0)
@@ -147,6 +150,7 @@ def _k_rows(k: float | np.ndarray, act: np.ndarray) -> np.ndarray:
 
 
 def _finish(fp: _FP, act, mean, second) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior mean and sd ``sqrt(E[H^2] - E[H]^2)`` per configuration (NaN where inactive)."""
     h = np.full(fp.n, np.nan)
     sd = np.full(fp.n, np.nan)
     h[act] = mean

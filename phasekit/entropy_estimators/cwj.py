@@ -54,10 +54,13 @@ def _cwj_parts(big_n: np.ndarray, t_sum: np.ndarray, f1: np.ndarray, f2: np.ndar
 
 
 def _cwj_tsum(fp: _FP) -> np.ndarray:
+    """``T = sum_k n_k psi(n_k) = sum_j j f_j psi(j)``, the seen-term statistic of Chao-Wang-Jost."""
     return fp.sum(fp.f * fp.j * digamma(fp.j))
 
 
 def _h_chao_wang_jost(fp: _FP, k: float | None = None) -> np.ndarray:
+    """Chao-Wang-Jost (2013, Methods Ecol. Evol. 4:1091): seen term + unseen-tail term
+    (:func:`_cwj_parts`); K is not used."""
     seen, tail = _cwj_parts(fp.N, _cwj_tsum(fp), fp.f1, fp.f2)
     return seen + tail
 

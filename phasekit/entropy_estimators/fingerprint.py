@@ -19,6 +19,7 @@ class _FP:
     __slots__ = ("cfg", "j", "f", "n", "N", "m", "f1", "f2", "f3")
 
     def __init__(self, cfg: np.ndarray, j: np.ndarray, f: np.ndarray, n: int):
+        """Entries (config, multiplicity j, states f) of ``n`` configurations; caches N, m, f1-f3."""
         self.cfg = cfg
         self.j = j
         self.f = f
@@ -30,13 +31,17 @@ class _FP:
         self.f3 = self.sum(np.where(j == 3, f, 0.0))
 
     def sum(self, w: np.ndarray) -> np.ndarray:
+        """Per-configuration sum of an entry-wise array."""
         return np.bincount(self.cfg, weights=w, minlength=self.n)[: self.n]
 
     def per_entry(self, x: np.ndarray) -> np.ndarray:
+        """A per-configuration array broadcast to the entries."""
         return x[self.cfg]
 
 
 def _check_fingerprint(fp_indptr, multiplicity, n_with_multiplicity) -> _FP:
+    """Validate a CSR fingerprint (SchemaError with a fix) and flatten it to :class:`_FP`,
+    dropping entries with no states."""
     indptr = np.asarray(fp_indptr)
     j = np.asarray(multiplicity)
     f = np.asarray(n_with_multiplicity)

@@ -84,6 +84,7 @@ def _nsb_core(fp: _FP, k: float | np.ndarray, n_grid: int = 65, n_refine: int = 
         nc = c1 - c0
 
         def log_density(u, nn=nn, jj=jj, ff=ff, cc=cc, starts=starts, k=k):
+            """``sum_k ln[beta]_{n_k} - ln[K beta]_N + ln dxi/du`` at ``u = ln beta``."""
             beta = np.exp(u)
             s = _segment_sum(ff * _log_rising(beta[cc], jj), starts)
             return s - _log_rising(k * beta, nn) + np.log(_dxi_dlogbeta(beta, k))

@@ -10,26 +10,33 @@ from .fingerprint import _FP
 
 
 def _h_plugin(fp: _FP, k: float | None = None) -> np.ndarray:
+    """Plug-in ``H = ln N - (1/N) sum_j f_j j ln j`` (= -sum_k (n_k/N) ln(n_k/N))."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.log(fp.N) - fp.sum(fp.f * fp.j * np.log(fp.j)) / fp.N
 
 
 def _h_miller_madow(fp: _FP, k: float | None = None) -> np.ndarray:
+    """Miller-Madow: plug-in ``+ (m - 1)/(2N)`` (Miller 1955)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return _h_plugin(fp) + (fp.m - 1.0) / (2.0 * fp.N)
 
 
 def _grassberger_g(n: np.ndarray) -> np.ndarray:
+    """``G(n) = psi(n) + (-1)^n/2 [psi((n+1)/2) - psi(n/2)]`` (Grassberger 2003,
+    arXiv:physics/0307138, eq. 35)."""
     sign = np.where(np.mod(n, 2) == 0, 1.0, -1.0)
     return digamma(n) + 0.5 * sign * (digamma((n + 1.0) / 2.0) - digamma(n / 2.0))
 
 
 def _h_grassberger(fp: _FP, k: float | None = None) -> np.ndarray:
+    """Grassberger: ``H = ln N - (1/N) sum_k n_k G(n_k)`` (Grassberger 2003)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.log(fp.N) - fp.sum(fp.f * fp.j * _grassberger_g(fp.j)) / fp.N
 
 
 def _h_chao_shen(fp: _FP, k: float | None = None) -> np.ndarray:
+    """Chao-Shen: ``C = 1 - f_1/N``, ``pa = C n/N``, ``H = -sum pa ln pa / (1 - (1 - pa)^N)``
+    (Chao & Shen 2003, Environ. Ecol. Stat. 10:429; f_1 = N is replaced by N - 1)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         f1 = np.where(fp.f1 >= fp.N, fp.N - 1.0, fp.f1)  # all singletons: Chao-Shen's fix
         coverage = 1.0 - f1 / fp.N
@@ -41,6 +48,7 @@ def _h_chao_shen(fp: _FP, k: float | None = None) -> np.ndarray:
 
 
 def _plugin_stderr(fp: _FP) -> np.ndarray:
+    """Delta method: ``sqrt((sum_k p_k ln^2 p_k - H^2)/N)`` (Basharin 1959)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         n_e = fp.per_entry(fp.N)
         p = fp.j / n_e

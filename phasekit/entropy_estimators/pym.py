@@ -72,6 +72,7 @@ def _truncated_tail_entropy(d: np.ndarray, theta: np.ndarray, n_free: np.ndarray
     g1 = gamma_fn(1.0 - d)
 
     def log_count_and_slope(u, dd, th, gg):
+        """ln of the expected atom count above ``y = e^u`` and its slope in u."""
         y = np.exp(u)
         dens = np.exp(-dd * u - y)  # y^{-d} e^{-y}
         inc = np.maximum((dens - _upper_gamma(1.0 - dd, y, gg)) / dd, 1e-300)  # Gamma(-d, y)
