@@ -1,5 +1,10 @@
 r"""Weighted least-squares fits of an exponential :math:`A e^{-r/\xi}` and a power law
-:math:`B r^{-\eta}` to a correlation curve, and their log-linear starting values."""
+:math:`B r^{-\eta}` to a correlation curve, and their log-linear starting values.
+
+Minimises :math:`\chi^2 = \sum_r w_r (C(r) - f(r))^2` with :math:`w_r = 1/\sigma_r^2`
+(Levenberg–Marquardt through ``scipy.optimize.curve_fit``; Moré, *Lecture Notes in
+Mathematics* 630, 105 (1978)); the parameter covariance is absolute when weights are given.
+"""
 
 from __future__ import annotations
 

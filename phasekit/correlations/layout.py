@@ -1,7 +1,9 @@
 """Input of the correlation stage: the token array, which dims are kept and which pooled, cells.
 
 "Every dim not named is kept" (docs/glossary.md): without ``replica=``/``keep=`` only the
-``sample`` dim is pooled, so each checkpoint and prompt gets its own curve.
+``sample`` dim is pooled, so each checkpoint and prompt gets its own curve. A cell's
+sequences are the rows of an ``(M, L)`` integer array with ``-1`` for "no token"; the
+delete-a-group jackknife groups are contiguous blocks of those rows (:mod:`._common`).
 """
 
 from __future__ import annotations
