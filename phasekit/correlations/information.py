@@ -16,6 +16,7 @@ from .._meta import estimate, renamed_keyword, resolve_n_states
 from ..errors import SchemaError
 from ._common import _group_ids, _group_starts, _jackknife_se
 from .layout import _cells, _layout, _token_da
+from .streaming import lazy_mutual_information
 
 
 def _entropy_batch(
@@ -132,7 +133,15 @@ def mutual_information(
     -------
     DataArray ``mutual_information`` with dims ``(*keep, "lag")`` (lags 1..R), ``stderr``.
     """
+    from ..lazy import is_lazy
+
     sequence = renamed_keyword("mutual_information", "dim", "sequence", dim, sequence, "position")
+    if is_lazy(ds):  # dask-backed: one I(r) per block of the kept dims (lazy)
+        lazy = lazy_mutual_information(mutual_information, ds, sequence=sequence, replica=replica, keep=keep,
+                                       kwargs={"max_lag": max_lag, "estimator": estimator, "n_states": n_states,
+                                               "n_jackknife": n_jackknife})
+        if lazy is not None:
+            return lazy
     tok = _token_da(ds)
     kept, rep = _layout(tok, sequence, replica, keep)
     cells, kshape = _cells(tok, sequence, kept, rep)

@@ -78,3 +78,21 @@ def lazy_curves_and_replicates(
     attrs = {k: v for k, v in res.attrs.items() if k not in ("N_deferred", "N", "N_min", "N_max")}
     corr.attrs = {**attrs, "N": int(res["n_tokens"].sum())}
     return corr, np.asarray(res["replicates"].transpose(*kept, _GROUP_DIM, "lag").values)
+
+
+def lazy_mutual_information(
+    func: Callable[..., xr.DataArray], ds: xr.Dataset | xr.DataArray, *, sequence: Hashable,
+    replica: Any, keep: Any, kwargs: dict[str, Any],
+) -> xr.DataArray | None:
+    """``func`` (mutual_information) mapped over blocks of the kept dims, dask-backed (every
+    cell's I(r) uses only its own tokens); None when no dim is kept."""
+    from ..lazy import map_configurations
+
+    tok = _token_da(ds)
+    kept, _ = _layout(tok, sequence, replica, keep)
+    if not kept:
+        return None
+    pooled = tuple(d for d in tok.dims if d not in kept)
+    return cast(xr.DataArray, map_configurations(
+        func, ds, pooled, system_kwarg=None, reduce_attrs={"N": "sum"},
+        kwargs={"sequence": sequence, "keep": kept, **kwargs}))
