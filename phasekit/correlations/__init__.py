@@ -53,6 +53,9 @@ Selection and Multimodel Inference* (2002) (AIC).
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from ._common import CONFIDENCE as CONFIDENCE
 from .autocorrelation import autocorrelation_time
 from .function import correlation_function
@@ -67,3 +70,63 @@ __all__ = [
     "correlation_function_and_length",
     "autocorrelation_time",
 ]
+
+#: every other top-level name of the former single module ``correlations.py`` -> its submodule
+#: (resolved on first use by :func:`__getattr__`, so old imports of private names still work;
+#: to monkeypatch a constant, patch the submodule, e.g. ``phasekit.correlations.pairs``)
+_MOVED = {
+    "_CHUNK_ROWS": "pairs",
+    "_DENSE_KEYS": "_common",
+    "_FFT_COST": "pairs",
+    "_METHODS": "estimators",
+    "_NUMBA_KERNEL": "pairs",
+    "_OSC_DEPTH": "decay",
+    "_PAIR_COST": "pairs",
+    "_PAIR_COST_NUMBA": "pairs",
+    "_Z": "_common",
+    "_acf": "autocorrelation",
+    "_as_corr_input": "length",
+    "_as_series": "autocorrelation",
+    "_cell_length": "length",
+    "_cells": "layout",
+    "_chain_pairs_loop": "pairs",
+    "_classify": "decay",
+    "_compact_states": "layout",
+    "_correlation": "function",
+    "_curves_for_length": "length",
+    "_entropy_batch": "information",
+    "_enumerate_kernel": "pairs",
+    "_enumerate_numpy": "pairs",
+    "_enumerated_pair_counts": "pairs",
+    "_exp_lower_bound": "resolution",
+    "_fft_pair_counts": "pairs",
+    "_fit": "fits",
+    "_group_ids": "_common",
+    "_group_starts": "_common",
+    "_group_state_sums": "pairs",
+    "_jackknife_length": "length",
+    "_jackknife_se": "_common",
+    "_layout": "layout",
+    "_length_coords": "length",
+    "_length_of": "estimators",
+    "_loglin": "fits",
+    "_loo_counts": "information",
+    "_mi_at_lag": "information",
+    "_position_cell": "function",
+    "_resolution": "resolution",
+    "_same_state_pairs": "pairs",
+    "_sokal_window": "decay",
+    "_state_pairs_loop": "pairs",
+    "_stationary_cell": "function",
+    "_token_da": "layout",
+    "_token_values": "layout",
+    "_truncated_tail": "resolution",
+    "_window_end": "decay",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """``phasekit.correlations.<name>`` for a name that now lives in a submodule."""
+    if name in _MOVED:
+        return getattr(importlib.import_module(f"{__name__}.{_MOVED[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
