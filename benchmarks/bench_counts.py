@@ -171,8 +171,8 @@ def run_method(path, n_states, name):
     return out
 
 
-def main(smoke: bool = False, ci: bool = False, skip_pandas: bool = False) -> dict:
-    shape = SHAPE_SMOKE if smoke else (SHAPE_CI if ci else SHAPE_FULL)
+def main(smoke: bool = False, ci: bool = False, skip_pandas: bool = False, shape: tuple | None = None) -> dict:
+    shape = shape or (SHAPE_SMOKE if smoke else (SHAPE_CI if ci else SHAPE_FULL))
     load_before = os.getloadavg()[0]
     rows: list[dict] = []
     goals: list[dict] = []
@@ -190,7 +190,7 @@ def main(smoke: bool = False, ci: bool = False, skip_pandas: bool = False) -> di
                 res[name] = run_method(path, n_states, name)
                 print(f"  V={n_states:>6} {name:<22} {res[name]['seconds']:8.3f} s  "
                       f"peak +{res[name]['peak_extra_mib']:8.1f} MiB", flush=True)
-            ref = np.asarray(res["phasekit"]["result"])
+            ref = np.asarray(res["phasekit"]["result"])  # the first 2,000 configurations' entropies
             for name in ("bincount loop", "pandas value_counts", "phasekit pk.entropy(plugin)"):
                 if name in res:  # same entropies (pandas orders groups identically)
                     other = np.asarray(res[name]["result"])
@@ -242,9 +242,12 @@ if __name__ == "__main__":
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--ci", action="store_true")
     ap.add_argument("--skip-pandas", action="store_true")
+    ap.add_argument("--shape", default=None, help="checkpoints,prompts,samples,positions (e.g. 100,100,100,100 "
+                    "for the 1e8-token record in docs/performance.md)")
     ap.add_argument("--json", type=Path, default=None, help="write the result as JSON here")
     args = ap.parse_args()
-    out = main(smoke=args.smoke, ci=args.ci, skip_pandas=args.skip_pandas)
+    out = main(smoke=args.smoke, ci=args.ci, skip_pandas=args.skip_pandas,
+               shape=tuple(int(n) for n in args.shape.split(",")) if args.shape else None)
     print(to_markdown(out))
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))

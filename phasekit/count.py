@@ -56,10 +56,10 @@ _NLOGN_TABLE = np.concatenate([[0.0], np.arange(1, 4096) * np.log(np.arange(1, 4
 #: most 4·2**22 B (int32 tally) + 2 · 2**22/8 B (bitmaps) = 17 MiB, reused for every row.
 _SCRATCH_MAX = 1 << 22
 #: Entries each thread stages per counting round before they are copied to their final
-#: place (12 B each: about 12 MiB per thread; the stage holds at most 4× this).
-_STAGE_ENTRIES = 1 << 20
+#: place (12 B each: about 6 MiB per thread; the stage's capacity is twice this).
+_STAGE_ENTRIES = 1 << 19
 #: Row groups per thread and round, handed out dynamically (load balance on a busy machine).
-_GROUPS_PER_THREAD = 8
+_GROUPS_PER_THREAD = 4
 #: Inputs with fewer tokens are counted on the calling thread.
 _PARALLEL_MIN_TOKENS = 1 << 18
 
@@ -342,7 +342,8 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         summed, so the output is allocated at its upper bound (rows × min(width, V) entries;
         pages never written are never resident) and shrunk in place at the end. Rounds are
         sized from the distinct states per row seen so far so that the stage holds about
-        ``_STAGE_ENTRIES`` entries per thread: few rounds (few barriers), a bounded stage.
+        ``_STAGE_ENTRIES`` entries per thread: few rounds (few barriers), a bounded stage
+        (its capacity is twice that, so about 12 MiB per thread are touched).
         Scratch per thread: the tally and bitmaps (``_SCRATCH_MAX``) and one row's copy.
         """
         n_rows, width = rows.shape
@@ -358,7 +359,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         n_groups = max(1, min(n_rows, n_threads * _GROUPS_PER_THREAD))
         count_round = _numba_count_round_serial if small else _numba_count_round
         per_row = min(width, n_scratch) if n_scratch else width  # distinct states per row, at most
-        cap_rows = max(1, min(-(-n_rows // n_groups), 4 * n_threads * _STAGE_ENTRIES // (n_groups * per_row)))
+        cap_rows = max(1, min(-(-n_rows // n_groups), 2 * n_threads * _STAGE_ENTRIES // (n_groups * per_row)))
         st_dtype = _ids_dtype(max_tok)
         stage_states = np.empty(n_groups * cap_rows * per_row, dtype=st_dtype)
         stage_counts = np.empty(n_groups * cap_rows * per_row, dtype=np.int64)
@@ -422,6 +423,11 @@ def count_rows(rows: np.ndarray, *, engine: str = "auto") -> tuple[np.ndarray, n
     if lo < -1:
         raise SchemaError(f"token value {lo} is negative", where="count_states",
                           fix="valid tokens are -1 (no token) and the state ids 0, 1, 2, ...")
+    if rows.dtype == np.uint64:  # the kernels index with signed integers
+        if hi > np.iinfo(np.int64).max:
+            raise SchemaError(f"token value {hi} does not fit in int64", where="count_states",
+                              fix="state ids must be below 2**63")
+        rows = rows.astype(np.int64)
     return _numba_count_rows(rows, hi) if use_numba else _numpy_count_rows(rows, hi)
 
 

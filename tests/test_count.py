@@ -254,6 +254,8 @@ def _kernel_cases():
         "width 1": rng.integers(-1, 5000, size=(50, 1)),
         "all empty": np.full((4, 9), -1),
         "small alphabet": rng.integers(-1, 10, size=(20, 64)).astype(np.int16),
+        "uint8": rng.integers(0, 255, size=(10, 70)).astype(np.uint8),
+        "uint64 ids": rng.integers(0, 2**40, size=(5, 20)).astype(np.uint64),
     }
 
 
