@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 
 __all__ = ["seed_attribution"]
 
-#: numbers held by one stacked block of bootstrap redraws
-_BLOCK_BUDGET = 2_000_000
+#: numbers held by one stacked block of bootstrap redraws (and by one block of the JS matrix)
+_BLOCK_BUDGET = 1_000_000
 
 
 # --------------------------------------------------------------------------- inputs
