@@ -437,3 +437,25 @@ def test_lower_bounds_hold_over_seeds():
     assert np.mean(flagged) == 1.0
     assert len(held) >= 60 and np.mean(held) >= 0.95
     assert len(held_int) >= 60 and np.mean(held_int) >= 0.95
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="measured 2026-12-02: 56 of 60 runs make a true statement (93 %); "
+                   "3 are flagged resolved with xi = 7.4-7.6 +- 0.5 against the exact 9.49 (the window "
+                   "closed on a downward fluctuation of the whole curve) and 1 bound of 57 exceeds xi")
+def test_every_flag_is_true_near_the_window_size():
+    """lambda = 0.9 (xi = 9.49) on <= 39 ragged tokens, R = 19 lags (2 xi): whatever the flag,
+    the statement it makes (a lower bound <= xi, or an interval containing xi) is true in
+    >= 95 % of runs."""
+    true = []
+    for seed in range(60):
+        ds, truth = markov_chain(10, 0.9, 100, 39, seed=7000 + seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            xi = correlation_length(_ragged(ds, 39, seed=seed))
+        exact = truth["correlation_length"]
+        if xi.xi_bound.item() == "lower":
+            true.append(xi.item() <= exact)
+        else:
+            true.append(float(xi.lower) <= exact <= float(xi.upper))
+    assert np.mean(true) >= 0.95
