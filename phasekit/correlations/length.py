@@ -267,7 +267,7 @@ def _cell_length(c: np.ndarray, s: np.ndarray, reps: np.ndarray | None, opts: di
             xi_se = jk["xi"]
         if label == "power_law":
             eta_se = jk["eta"]
-    st = _resolution(c, s, method, label, res, end, xi, xi_se)
+    st = _resolution(c, s, method, label, res, end, xi, xi_se, opts["noise"])
     return {**st, "decay": label, "eta": eta, "eta_se": eta_se, "delta_aic": res["delta_aic"],
             "window": res["window"], "c1": c[1]}
 
