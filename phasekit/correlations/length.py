@@ -96,8 +96,9 @@ def correlation_length(
 
     Resolution (:func:`~phasekit.correlations.resolution._resolution`): ξ is *resolved* when
     C(r) reaches the noise before the last measured lag R and, for the exponential and
-    second-moment lengths, the fitted ξ is at most W (for the integrated one: Sokal's
-    window closes). Otherwise the exponential value is a one-sided 97.5 % lower bound on the
+    second-moment lengths, the fitted ξ is at most W and the fitted decay reaches the noise
+    by lag R (the window did not close on a fluctuation); for the integrated one, Sokal's
+    window closes. Otherwise the exponential value is a one-sided 97.5 % lower bound on the
     slowest decay length, :math:`r / (-\ln C_{lo}(r))` (``xi_bound="lower"``, ``upper=inf``,
     ``stderr`` NaN), the integrated one the partial sum minus 1.96 σ, the second moment NaN;
     NaN (``xi_bound="none"``) wherever nothing can be said, always with a ``reason``, and a

@@ -127,8 +127,9 @@ def _resolution(
     A length is *resolved* when the curve reaches the noise floor before the last measured
     lag (the window closes, ``end < R``) and, for the exponential and second-moment
     lengths, the fitted decay length is at most the window (``ξ_exp <= end``: the decay
-    by a factor e is seen, not extrapolated); for the integrated length when Sokal's
-    window closes too. Otherwise the exponential value is replaced by the lower bound of
+    by a factor e is seen, not extrapolated) and the fitted decay itself reaches the noise
+    within the measured lags (:func:`_fit_reaches_noise`); for the integrated length when
+    Sokal's window closes too. Otherwise the exponential value is replaced by the lower bound of
     :func:`_exp_lower_bound` (``xi_bound="lower"``), the integrated one by the measured
     partial sum minus z standard errors, and the second-moment one is NaN (it needs the
     whole decay), each with a ``reason``.
