@@ -334,7 +334,7 @@ def _estimates(m: dict[int, Any], scaling: Any) -> dict[str, tuple[float, float]
         "beta_nu (m collapse, t_c = Binder CriticalPoint)": (-m_fixed.exponent, m_fixed.exponent_stderr),
         "nu (fixed U)": (fb.nu, fb.nu_stderr) if fb else nan,
         "gamma_nu (fixed U)": (fb.gamma_nu, fb.gamma_nu_stderr) if fb else nan,
-        "beta_nu (fixed U)": (fb.beta_nu, fb.beta_nu_stderr) if fb else nan,
+        "beta_nu (fixed U; reported)": (fb.beta_nu, fb.beta_nu_stderr) if fb else nan,
     }
 
 
@@ -457,7 +457,7 @@ def _all_estimates(m: dict[int, Any]) -> dict[str, tuple[float, float]]:
     ``Report.size_scaling`` reports; t_c = the Binder CriticalPoint: what it reported before
     issue 14.6 was closed), from the χ collapse and at
     fixed U; γ/ν from the χ collapse (t_c = CriticalPoint, reported) and at fixed U; β/ν
-    from the ⟨m⟩ collapse (t_c = CriticalPoint, reported) and at fixed U."""
+    from the ⟨m⟩ collapse (t_c = CriticalPoint, reported before) and at fixed U (reported)."""
     import warnings
 
     from phasekit.scaling import critical_point, fixed_binder_exponents
@@ -478,8 +478,8 @@ def _all_estimates(m: dict[int, Any]) -> dict[str, tuple[float, float]]:
         "gamma_nu (chi collapse, t_c = CriticalPoint; reported)": (col["chi", True].exponent, col["chi", True].exponent_stderr),
         "gamma_nu (chi collapse, t_c free)": (col["chi", False].exponent, col["chi", False].exponent_stderr),
         "gamma_nu (fixed U)": (fb.gamma_nu, fb.gamma_nu_stderr),
-        "beta_nu (m collapse, t_c = CriticalPoint; reported)": (-col["m", True].exponent, col["m", True].exponent_stderr),
-        "beta_nu (fixed U)": (fb.beta_nu, fb.beta_nu_stderr),
+        "beta_nu (m collapse, t_c = CriticalPoint; reported before)": (-col["m", True].exponent, col["m", True].exponent_stderr),
+        "beta_nu (fixed U; reported)": (fb.beta_nu, fb.beta_nu_stderr),
     }
 
 

@@ -142,8 +142,8 @@ def _members_section(rep: Report) -> str:
         for name, c in (("critical point (Binder crossings)", sc["critical_point"]),
                         ("critical point (χ peaks)", sc["critical_point_susceptibility"])):
             rows.append([name, format_estimate(c["value"], c["stderr"]) if c else "not estimated"])
-        rows += [[f"exponent {k}", format_estimate(v["value"], v["stderr"])
-                  + ("" if v["collapse_success"] else f" — collapse not trustworthy: {v['collapse_message']}")]
+        rows += [[f"exponent {k}", format_estimate(v["value"], v["stderr"]) + f" ({v['method']})"
+                  + ("" if v["trusted"] else f" — not trustworthy: {v['message']}")]
                  for k, v in sc["exponents"].items()]
         rows.append(["transition class", (sc["transition"] or "not classified").replace("_", "-")])
         rows += [["assumption", a] for a in sc["assumptions"]] + [["note", n] for n in sc["notes"]]

@@ -413,17 +413,15 @@ def size_scaling_block(rep: Report) -> dict[str, Any] | None:
         return None if x is None else {"value": finite_or_none(getattr(x, "value", None)), "stderr": finite_or_none(getattr(x, "stderr", None)),
                                        "method": str(getattr(x, "method", ""))}
 
-    ex = ss.exponents() if hasattr(ss, "exponents") else {}
-    source = {"nu": "binder", "gamma/nu": "chi", "beta/nu": "m"}
-    collapses = getattr(ss, "collapses", {}) or {}
+    ex = ss.exponent_estimates() if hasattr(ss, "exponent_estimates") else {}
     t = getattr(ss, "transition", None)
     return {"sizes": [float(v) for v in getattr(ss, "sizes", ())],
             "critical_point": cp(getattr(ss, "critical_point", None)),
             "critical_point_susceptibility": cp(getattr(ss, "critical_point_susceptibility", None)),
-            "exponents": {k: {"value": finite_or_none(v), "stderr": finite_or_none(e),
-                              "collapse_success": bool(getattr(collapses.get(source.get(k, "")), "success", False)),
-                              "collapse_message": str(getattr(collapses.get(source.get(k, "")), "message", ""))}
-                          for k, (v, e) in ex.items()},
+            "exponents": {k: {"value": finite_or_none(e["value"]), "stderr": finite_or_none(e["stderr"]),
+                              "method": str(e["method"]), "trusted": bool(e["trusted"]),
+                              "message": str(e["message"])}
+                          for k, e in ex.items()},
             "transition": None if t is None else str(t.kind),
             "assumptions": [str(a) for a in getattr(ss, "assumptions", ())],
             "notes": [str(n) for n in getattr(ss, "notes", ())]}
@@ -435,10 +433,10 @@ def _scaling_sentence(sc: dict[str, Any], unit: str) -> str:
     if c and c["value"] is not None:
         parts.append(f"critical point {unit} {format_estimate(c['value'], c['stderr'])} ({c['method']})")
     parts += [f"{k} = {format_estimate(v['value'], v['stderr'])}" for k, v in sc["exponents"].items()
-              if v["collapse_success"]]
-    failed = [k for k, v in sc["exponents"].items() if not v["collapse_success"]]
+              if v["trusted"]]
+    failed = [k for k, v in sc["exponents"].items() if not v["trusted"]]
     if failed:
-        parts.append(f"no trustworthy collapse for {', '.join(failed)} (see the size-scaling table)")
+        parts.append(f"no trustworthy estimate of {', '.join(failed)} (see the size-scaling table)")
     what = "; ".join(parts) if parts else "no critical point or exponent could be estimated (" + \
         "; ".join(sc["notes"]) + ")"
     return f"Across sizes {_join([format_step(v) for v in sc['sizes']])}: {what}."
@@ -492,12 +490,10 @@ def key_numbers(block: dict[str, Any]) -> list[dict[str, str]]:
                 rows.append({"quantity": name, "value": f"{unit} {format_estimate(c['value'], c['stderr'])}",
                              "detail": f"across sizes {_join([format_step(v) for v in sc['sizes']])}"})
         for k, v in sc["exponents"].items():
-            ok = v["collapse_success"]
+            ok = v["trusted"]
             rows.append({"quantity": f"exponent {k}", "value": format_estimate(v["value"], v["stderr"])
-                         + ("" if ok else " (collapse not trustworthy)"),
-                         "detail": ("finite-size collapse of U, critical point fitted" if k == "nu" else
-                                    "finite-size collapse, critical point fixed (its error propagated)")
-                         + ("" if ok else f"; {v['collapse_message']}")})
+                         + ("" if ok else " (not trustworthy)"),
+                         "detail": v["method"] + (f"; {v['message']}" if v["message"] else "")})
     t = block["transition"]
     verdict = "" if t["kind"] is None else (" (conclusive)" if t["conclusive"] else " (not conclusive)")
     rows.append({"quantity": "transition order", "value": (t["kind"] or "not classified").replace("_", "-") + verdict,
