@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Hashable, Iterable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import xarray as xr
@@ -68,10 +68,10 @@ REDUCTIONS: dict[str, Callable[[list, np.ndarray], Any]] = {
     "max": lambda v, n: max(v),
     "mean": lambda v, n: float(np.dot(np.asarray(v, dtype=float), n) / n.sum()),
 }
-#: block attrs of the lazy results made in this process, by the graph name of their first
-#: output (materialize looks them up); bounded, oldest dropped first
-_BLOCK_ATTRS: dict[str, tuple[Any, dict[str, str]]] = {}
-_BLOCK_ATTRS_MAX = 256
+#: attribute of a lazy result's output dask arrays holding the blocks' attrs (a dask array
+#: of :class:`_BlockAttrs`) and the declared reductions: it lives and dies with the arrays,
+#: so no graph (which may embed the input's numpy data) outlives its result
+_BLOCK_ATTRS = "_phasekit_block_attrs"
 
 
 def is_lazy(obj: Any) -> bool:
@@ -415,26 +415,26 @@ def materialize(result: xr.Dataset | xr.DataArray, n_tokens: Any = None) -> xr.D
                 del t.attrs["N_deferred"]
                 t.attrs.update(sizes)
     if "attrs_deferred" in result.attrs:
-        warnings.warn("phasekit.lazy.materialize: the block attrs of this lazy result are not known in this "
-                      f"process (e.g. it was unpickled); {result.attrs['attrs_deferred']}", stacklevel=2)
+        warnings.warn("phasekit.lazy.materialize: the block attrs of this lazy result are no longer attached "
+                      f"(its arrays were replaced or unpickled); {result.attrs['attrs_deferred']}", stacklevel=2)
     return result
 
 
 def _register_block_attrs(outs: list[xr.DataArray], block_attrs: Any, reductions: dict[str, str]) -> None:
-    """Remember a lazy result's per-block attrs under the graph name of each of its outputs."""
+    """Attach a lazy result's per-block attrs to each of its output dask arrays."""
     for o in outs:
-        _BLOCK_ATTRS[o.data.name] = (block_attrs, reductions)
-    while len(_BLOCK_ATTRS) > _BLOCK_ATTRS_MAX:
-        del _BLOCK_ATTRS[next(iter(_BLOCK_ATTRS))]
+        setattr(o.data, _BLOCK_ATTRS, (block_attrs, reductions))
 
 
 def _lookup_block_attrs(result: xr.Dataset | xr.DataArray) -> tuple[Any, dict[str, str]] | None:
+    """The block attrs of a lazy result (None once its arrays were replaced, e.g. by
+    arithmetic or a pickle round trip)."""
     variables = result.variables.values() if isinstance(result, xr.Dataset) else [result.variable,
                                                                                   *result.coords.values()]
     for v in variables:
-        entry = _BLOCK_ATTRS.get(getattr(v.data, "name", None))  # type: ignore[arg-type]
+        entry = getattr(v.data, _BLOCK_ATTRS, None)
         if entry is not None:
-            return entry
+            return cast("tuple[Any, dict[str, str]]", entry)
     return None
 
 

@@ -126,3 +126,17 @@ def test_materialize_reads_each_chunk_once():
     got = materialize(entropy(lazy_ds, system="sample", estimator="bma"))
     assert sorted(reads) == sorted({r for r in reads}) and len(reads) == tok.shape[0]
     assert got.attrs["N"] == pytest.approx(entropy(ds, system="sample", estimator="bma").attrs["N"], rel=1e-12)
+
+
+def test_attrs_travel_with_the_arrays_only():
+    """The block attrs hang on the lazy result's own dask arrays: a pickle round trip drops
+    them, and materialize then says which attrs it could not compute (never a stale value)."""
+    import pickle
+
+    ds = _samples()
+    lazy = entropy(ds.chunk(checkpoint=2), system="sample", estimator="bma")
+    again = pickle.loads(pickle.dumps(lazy))
+    with pytest.warns(UserWarning, match="no longer attached"):
+        got = materialize(again)
+    assert "N" not in got.attrs and "k_moved_beyond_interval" in got.attrs["attrs_deferred"]
+    np.testing.assert_array_equal(got.values, materialize(lazy).values)
