@@ -44,6 +44,7 @@ _API = {
     "correlation_function": "correlations",
     "mutual_information": "correlations",
     "correlation_length": "correlations",
+    "correlation_function_and_length": "correlations",
     "autocorrelation_time": "correlations",
     "detect_boundaries": "changepoints",
     "label_phases": "changepoints",
