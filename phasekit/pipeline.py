@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as _dt
+import functools
 import platform
 import sys
 import time
@@ -427,16 +428,23 @@ def _release_freed_memory() -> None:
     so the process's resident size would carry every stage's largest transient into the
     next one; trimming between stages changes no number, only what stays resident.
     """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim``, or None (not Linux, or a C library without it)."""
     if not sys.platform.startswith("linux"):
-        return
+        return None
     import ctypes
     import ctypes.util
 
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim(0)
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
     except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to trim
-        pass
+        return None
 
 
 class _Stages:

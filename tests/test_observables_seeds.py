@@ -207,6 +207,7 @@ def test_blocked_bootstrap_equals_the_replicate_by_replicate_formula(numba_kerne
 
     if not numba_kernel:
         monkeypatch.setattr(seeds, "_seed_kernel", None)
+    monkeypatch.setattr(seeds, "_KERNEL_MIN_WORK", 0)         # the compiled search even on small data
     monkeypatch.setattr(seeds, "_BLOCK_BUDGET", 150)         # many small blocks of redraws
     rng = np.random.default_rng(11)
     ref = rng.multinomial(40, rng.dirichlet(np.ones(5), size=6))
@@ -226,7 +227,7 @@ def test_blocked_bootstrap_equals_the_replicate_by_replicate_formula(numba_kerne
     np.testing.assert_allclose(res.consensus_divergence_stderr.values, want["cons_div_se"], rtol=0, atol=1e-12)
 
 
-def test_seed_search_kernel_equals_the_matrix_argmin():
+def test_seed_search_kernel_equals_the_matrix_argmin(monkeypatch):
     """The compiled search (with its exact re-decision of near-ties) returns the argmin of
     the full JS matrix, index for index, on many random and tied layouts."""
     import phasekit.observables.seeds as seeds
@@ -234,6 +235,7 @@ def test_seed_search_kernel_equals_the_matrix_argmin():
 
     if seeds._seed_kernel is None:
         pytest.skip("numba not installed")
+    monkeypatch.setattr(seeds, "_KERNEL_MIN_WORK", 0)
     rng = np.random.default_rng(3)
     for trial in range(20):
         k = int(rng.integers(2, 12))

@@ -177,9 +177,10 @@ def _nearest(p: np.ndarray, ref_p: np.ndarray) -> np.ndarray:
     rows whose two best candidates lie within :data:`_TIE_TOLERANCE` of each other — far
     above the rounding difference between the two formulas — are decided again on the
     exact matrix formula, so the index (first minimum on ties) is the one that formula gives.
-    Without numba, the matrix formula block by block.
+    Without numba, or below :data:`_KERNEL_MIN_WORK` (where compiling would cost more than
+    it saves), the matrix formula block by block.
     """
-    if _seed_kernel is None or p.size == 0 or ref_p.shape[-2] == 0:
+    if _seed_kernel is None or p.size * ref_p.shape[-2] < _KERNEL_MIN_WORK:
         return _nearest_numpy(p, ref_p)
     lead, (n_c, n_p, k), n_ref = p.shape[:-3], p.shape[-3:], ref_p.shape[-2]
     pf = np.ascontiguousarray(p.reshape(-1, n_c, n_p, k), dtype=float)
@@ -195,6 +196,8 @@ def _nearest(p: np.ndarray, ref_p: np.ndarray) -> np.ndarray:
 
 #: two candidate seeds closer than this (nats) are decided on the exact matrix formula
 _TIE_TOLERANCE = 1e-9
+#: (rows × states × reference prompts) of one search below which numpy is used
+_KERNEL_MIN_WORK = 20_000_000
 
 try:  # pragma: no cover - exercised when numba is installed
     import numba as _numba
