@@ -237,6 +237,10 @@ def test_outofcore_benchmark_smoke_runs_under_budget():
     assert res["boundaries_found"] == [res["boundary_truth"]]
     assert res["counting"]["results_agree"]
     assert {"counts", "order parameters", "phase boundaries", "correlations"} <= set(res["stage_seconds"])
+    # the fixed overhead is measured on the same configurations with 1/10 of the positions
+    small = res["fixed_overhead"]
+    assert small["returncode"] == 0 and small["shape"] == [*res["shape"][:3], max(1, res["shape"][3] // 10)]
+    assert set(small["stages"]) == set(res["stage_seconds"])
 
 
 def test_correlation_function_lazy_and_identical():
