@@ -32,7 +32,7 @@ import phasekit.changepoints.detection as detection
 import phasekit.changepoints.series_test as series_test
 from phasekit.changepoints import detect_boundaries, margin_f1, segmentation_covering
 
-GRID = {"factor": (2.0, 3.0, 4.0), "min_size": (5,), "rho_max": (0.5, 0.67, 0.8, 0.9, 0.95, 0.99)}
+GRID = {"factor": (1.0, 1.5, 2.0, 3.0, 4.0), "min_size": (5,), "rho_max": (0.5, 0.67, 0.8, 0.9, 0.95, 0.99)}
 NOISE_KINDS = ("gaussian", "student_t3", "ar1", "ar1_persistent", "gaussian_walk", "walk_only")
 
 
