@@ -156,7 +156,8 @@ def detect_boundaries(
        maxima) are tested with windows clipped at their neighbours, removed weakest
        first, and grown by the significant maxima inside each segment until stable.
     5. Two boundaries closer than ``merge_within`` are one transition (at the first
-       cut) when the middle segment is a transit (a mixture of its neighbours).
+       cut) when the middle segment is a transit (a mixture of its neighbours); the
+       closest pair first, a kept cut never merged again.
     6. *Intervals*: likelihood-ratio confidence sets (Siegmund 1988) calibrated by
        multinomial draws from the fitted model, ``(lower, upper]`` in control values.
     7. *Channels*: a prompt moved if its own :math:`G_p/\hat\phi` is significant at
