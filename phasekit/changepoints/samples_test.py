@@ -303,15 +303,19 @@ class LocalTest:
 
         Returns the position, its Z (-inf when the stretch is too short) and its p-value
         against the stretch's maximum null; its drift is that of :meth:`null_in` with
-        ``short="stretch"``.
+        ``short="stretch"``, except within ``min_size`` of a boundary (a ramp's other end).
         """
         ts, d, mu, sd, m_null = self.stretch(lo, hi)
         if ts.size == 0:
             return lo, -np.inf, 1.0
         j = int(np.argmax(self.null_in(lo, hi).z(d, mu, sd)))
+        t = int(ts[j])
         # drift measured away from its window, or over the whole stretch where that
-        # leaves too few positions (a maximum picked inside a short stretch)
-        zj = float(self.null_in(lo, hi, [int(ts[j])], short="stretch").z(d[j], mu[j], sd[j]))
+        # leaves too few positions (a maximum picked inside a short stretch) -- unless it
+        # lies within min_size of a boundary: the other end of a ramp, which the whole
+        # stretch would count as drift (merge_ramps then decides)
+        ramp_end = (lo > 0 and t - lo <= self.min_size) or (hi < self.t_len and hi - t <= self.min_size)
+        zj = float(self.null_in(lo, hi, [t], short="global" if ramp_end else "stretch").z(d[j], mu[j], sd[j]))
         p = float((1 + np.sum(m_null >= zj)) / (m_null.size + 1))
         return int(ts[j]), zj, p
 
