@@ -175,7 +175,6 @@ class LocalTest:
                  min_size: int = 1):
         self.cum, self.t_len, self.window, self.null = cum, t_len, window, null
         self.first = null  # the drift measured before any boundary was accepted
-        self._disorder: np.ndarray | None = None
         self.min_size = min_size
         self._stretch: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
         self.n_boot, self.rng = n_boot, rng
@@ -299,37 +298,20 @@ class LocalTest:
         m_null = self.stretch(lo, hi)[4]
         return float((1 + np.sum(m_null >= self.z(c, cps))) / (m_null.size + 1))
 
-    def ramp_end(self, lo: int, t: int, hi: int) -> bool:
-        """Is ``t`` the other end of a ramp at the boundary ``lo`` or ``hi``: within
-        ``min_size`` of it, with a transit between (:func:`is_transit`, the test of
-        :func:`merge_ramps`, which then merges the two)."""
-        counts = np.diff(self.cum, axis=0)
-        if self._disorder is None:
-            lv = level_arrays(counts)
-            self._disorder = np.nan_to_num(lv["entropy"]) + np.nan_to_num(lv["js"])
-        if lo > 0 and t - lo <= self.min_size:
-            return is_transit(counts, self._disorder, 0, lo, t, hi, self.window)
-        if hi < self.t_len and hi - t <= self.min_size:
-            return is_transit(counts, self._disorder, lo, t, hi, self.t_len, self.window)
-        return False
-
     def best_in(self, lo: int, hi: int, min_size: int | None = None) -> tuple[int, float, float]:
         """Strongest position of the scan inside ``[lo, hi)``, windows clipped there.
 
         Returns the position, its Z (-inf when the stretch is too short) and its p-value
         against the stretch's maximum null; its drift is that of :meth:`null_in` with
-        ``short="stretch"``, except for a ramp's other end (:meth:`ramp_end`).
+        ``short="stretch"``.
         """
         ts, d, mu, sd, m_null = self.stretch(lo, hi)
         if ts.size == 0:
             return lo, -np.inf, 1.0
         j = int(np.argmax(self.null_in(lo, hi).z(d, mu, sd)))
-        t = int(ts[j])
         # drift measured away from its window, or over the whole stretch where that
-        # leaves too few positions (a maximum picked inside a short stretch) -- unless it
-        # is the other end of a ramp, which the whole stretch would count as drift
-        zj = float(self.null_in(lo, hi, [t], short="global" if self.ramp_end(lo, t, hi) else "stretch")
-                   .z(d[j], mu[j], sd[j]))
+        # leaves too few positions (a maximum picked inside a short stretch)
+        zj = float(self.null_in(lo, hi, [int(ts[j])], short="stretch").z(d[j], mu[j], sd[j]))
         p = float((1 + np.sum(m_null >= zj)) / (m_null.size + 1))
         return int(ts[j]), zj, p
 
@@ -415,18 +397,6 @@ def mixture_fits_better(counts: np.ndarray, a: int, b1: int, b2: int, b: int) ->
     return ll_mix - 0.5 * log_n * mid.shape[0] >= ll_plateau - 0.5 * log_n * df_plateau
 
 
-def is_transit(counts: np.ndarray, disorder: np.ndarray, lo: int, b1: int, b2: int, hi: int,
-               window: int) -> bool:
-    """Is ``[b1, b2)`` (between the neighbours ``lo`` and ``hi``) a transit: its mean
-    disorder between those of the ``window`` checkpoints either side, and
-    :func:`mixture_fits_better`."""
-    d_l = disorder[max(lo, b1 - window):b1].mean()
-    d_m = disorder[b1:b2].mean()
-    d_r = disorder[b2:min(hi, b2 + window)].mean()
-    return bool(min(d_l, d_r) <= d_m <= max(d_l, d_r)
-                and mixture_fits_better(counts, max(lo, b1 - window), b1, b2, min(hi, b2 + window)))
-
-
 def merge_ramps(cps: list[int], counts: np.ndarray, window: int, merge_within: int) -> list[int]:
     """Merge two cuts closer than ``merge_within`` whose middle segment is a transit.
 
@@ -453,7 +423,11 @@ def merge_ramps(cps: list[int], counts: np.ndarray, window: int, merge_within: i
                 continue
             lo = merged[i - 1] if i > 0 else 0
             hi = merged[i + 2] if i + 2 < len(merged) else t_len
-            if is_transit(counts, disorder, lo, b1, b2, hi, window):
+            d_l = disorder[max(lo, b1 - window):b1].mean()
+            d_m = disorder[b1:b2].mean()
+            d_r = disorder[b2:min(hi, b2 + window)].mean()
+            if min(d_l, d_r) <= d_m <= max(d_l, d_r) and mixture_fits_better(
+                    counts, max(lo, b1 - window), b1, b2, min(hi, b2 + window)):
                 del merged[i + 1]
                 kept.add(b1)
                 changed = True
