@@ -19,8 +19,9 @@
 from __future__ import annotations
 
 import datetime as _dt
+import importlib
 import warnings
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -318,3 +319,15 @@ def require_system(obj: xr.DataArray | xr.Dataset, system: Hashable | Iterable[H
                           fix="name the dim(s) a configuration spans, e.g. system='sample'")
     require_dims(obj, dims, argument="system")
     return dims
+
+
+def moved_names(package: str, moved: Mapping[str, str]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` (PEP 562) for a module split into a package: ``package.<name>``
+    for a name that now lives in the submodule ``moved[name]``, imported on first use, so
+    every import path of the former single module keeps working."""
+    def __getattr__(name: str) -> Any:
+        if name in moved:
+            return getattr(importlib.import_module(f"{package}.{moved[name]}"), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__

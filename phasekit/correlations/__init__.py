@@ -53,9 +53,7 @@ Selection and Multimodel Inference* (2002) (AIC).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from .._meta import moved_names
 from ._common import CONFIDENCE as CONFIDENCE
 from .autocorrelation import autocorrelation_time
 from .function import correlation_function
@@ -125,8 +123,4 @@ _MOVED = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """``phasekit.correlations.<name>`` for a name that now lives in a submodule."""
-    if name in _MOVED:
-        return getattr(importlib.import_module(f"{__name__}.{_MOVED[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved_names(__name__, _MOVED)  # names of the former single module, from their submodule

@@ -19,12 +19,10 @@ import xarray as xr
 from .layout import _layout, _token_da
 
 
-def lazy_correlation_function(
-    func: Callable[..., xr.DataArray], ds: xr.Dataset | xr.DataArray, *, sequence: Hashable,
-    max_lag: int | None, replica: Any, keep: Any, n_jackknife: int,
-) -> xr.DataArray | None:
-    """``func`` (the stationary correlation_function) mapped over blocks of the kept dims,
-    dask-backed; None when no dim is kept (a single cell: the caller computes it eagerly)."""
+def _map_over_kept(func: Callable[..., Any], ds: xr.Dataset | xr.DataArray, *, sequence: Hashable,
+                   replica: Any, keep: Any, kwargs: dict[str, Any]) -> Any:
+    """``func`` mapped lazily over blocks of the kept dims (every other dim pooled into each
+    cell; ``N`` the blocks' sum: the tokens of all cells); None when no dim is kept."""
     from ..lazy import map_configurations
 
     tok = _token_da(ds)
@@ -32,11 +30,19 @@ def lazy_correlation_function(
     if not kept:
         return None
     pooled = tuple(d for d in tok.dims if d not in kept)
-    # N of a correlation function is the number of tokens of all its cells: the blocks' sum
-    return cast(xr.DataArray, map_configurations(
-        func, ds, pooled, system_kwarg=None, reduce_attrs={"N": "sum"},
-        kwargs={"sequence": sequence, "max_lag": max_lag, "keep": kept, "stationary": True,
-                "n_jackknife": n_jackknife}))
+    return map_configurations(func, ds, pooled, system_kwarg=None, reduce_attrs={"N": "sum"},
+                              kwargs={"sequence": sequence, "keep": kept, **kwargs})
+
+
+def lazy_correlation_function(
+    func: Callable[..., xr.DataArray], ds: xr.Dataset | xr.DataArray, *, sequence: Hashable,
+    max_lag: int | None, replica: Any, keep: Any, n_jackknife: int,
+) -> xr.DataArray | None:
+    """``func`` (the stationary correlation_function) mapped over blocks of the kept dims,
+    dask-backed; None when no dim is kept (a single cell: the caller computes it eagerly)."""
+    return cast("xr.DataArray | None", _map_over_kept(
+        func, ds, sequence=sequence, replica=replica, keep=keep,
+        kwargs={"max_lag": max_lag, "stationary": True, "n_jackknife": n_jackknife}))
 
 
 _GROUP_DIM = "_jackknife_group"
@@ -63,16 +69,14 @@ def lazy_curves_and_replicates(
     tokens, computed block by block of the kept dims (``xr.apply_ufunc`` through
     :func:`phasekit.lazy.map_configurations`): the same numbers as the in-memory
     ``_correlation``, with one block of tokens in memory at a time. None when no dim is kept."""
-    from ..lazy import map_configurations, materialize
+    from ..lazy import materialize
 
-    tok = _token_da(ds)
-    kept, _ = _layout(tok, sequence, replica, keep)
-    if not kept:
+    lazy = _map_over_kept(_curve_dataset, ds, sequence=sequence, replica=replica, keep=keep,
+                          kwargs={"max_lag": max_lag, "n_jackknife": n_jackknife})
+    if lazy is None:
         return None
-    pooled = tuple(d for d in tok.dims if d not in kept)
-    res = cast(xr.Dataset, materialize(map_configurations(
-        _curve_dataset, ds, pooled, system_kwarg=None, reduce_attrs={"N": "sum"},
-        kwargs={"sequence": sequence, "max_lag": max_lag, "keep": kept, "n_jackknife": n_jackknife})))
+    res = cast(xr.Dataset, materialize(lazy))
+    kept, _ = _layout(_token_da(ds), sequence, replica, keep)
     corr = res["correlation"].transpose(*kept, "lag")
     corr = corr.drop_vars([c for c in corr.coords if c not in (*kept, "lag", "stderr", "n_pairs", "c0")])
     attrs = {k: v for k, v in res.attrs.items() if k not in ("N_deferred", "N", "N_min", "N_max")}
@@ -86,13 +90,5 @@ def lazy_mutual_information(
 ) -> xr.DataArray | None:
     """``func`` (mutual_information) mapped over blocks of the kept dims, dask-backed (every
     cell's I(r) uses only its own tokens); None when no dim is kept."""
-    from ..lazy import map_configurations
-
-    tok = _token_da(ds)
-    kept, _ = _layout(tok, sequence, replica, keep)
-    if not kept:
-        return None
-    pooled = tuple(d for d in tok.dims if d not in kept)
-    return cast(xr.DataArray, map_configurations(
-        func, ds, pooled, system_kwarg=None, reduce_attrs={"N": "sum"},
-        kwargs={"sequence": sequence, "keep": kept, **kwargs}))
+    return cast("xr.DataArray | None", _map_over_kept(func, ds, sequence=sequence, replica=replica,
+                                                      keep=keep, kwargs=kwargs))

@@ -115,9 +115,7 @@ phasekit.entropy_estimators import _cwj_jackknife`` keeps working).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from .._meta import moved_names
 from ._special import _log_rising as _log_rising
 from .api import _ERROR_DESCRIPTION as _ERROR_DESCRIPTION
 from .api import _ERROR_METHOD as _ERROR_METHOD
@@ -214,8 +212,4 @@ _MOVED = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """``phasekit.entropy_estimators.<name>`` for a name that now lives in a submodule."""
-    if name in _MOVED:
-        return getattr(importlib.import_module(f"{__name__}.{_MOVED[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved_names(__name__, _MOVED)  # names of the former single module, from their submodule
