@@ -127,37 +127,31 @@ def _is_dask(data: Any) -> bool:
 
 
 #: name prefix of the dask layer that checks token values as each chunk is read
-CHECKED_LAYER = "phasekit-checked-tokens"
+CHECKED_LAYER = "_phasekit_checked_tokens"
 
 
-def _check_block(block: np.ndarray, *, dims: tuple[Hashable, ...], labels: dict[Hashable, np.ndarray],
-                 n_states: int | None, block_info: Any = None) -> np.ndarray:
-    """:func:`_check_values` on one chunk, placed by the labels of the whole array."""
-    loc = block_info[0]["array-location"] if block_info else [(0, n) for n in block.shape]
-    coords = {d: labels[d][a:b] for d, (a, b) in zip(dims, loc, strict=True)}
-    _check_values(xr.DataArray(np.asarray(block), dims=dims, coords=coords), n_states)
+def _phasekit_checked_tokens(block: xr.DataArray, n_states: int | None) -> xr.DataArray:
+    """:func:`_check_values` on one chunk (its coordinates are those of the whole array, so
+    a bad value is placed by its labels); the chunk itself is returned unchanged. The name
+    is the layer name that marks checked tokens (:data:`CHECKED_LAYER`)."""
+    _check_values(block, n_states)
     return block
 
 
 def _deferred_value_check(ds: xr.Dataset, n_states: int | None) -> xr.Dataset:
     """Dask-backed tokens whose value checks (integer, finite, ``>= -1``, ``< n_states``) run
-    inside the task that reads each chunk, so validating reads nothing and the first
-    computation (counting, in ``analyze``) reads each chunk once and raises the same
-    :class:`SchemaError` as for in-memory tokens, naming the first bad value's place by its
-    coordinate labels. Idempotent (an already checked array is returned as it is)."""
-    import dask.array as da
-    from dask.base import tokenize
-
+    inside the task that reads each chunk (``xr.map_blocks``), so validating reads nothing
+    and the first computation (counting, in ``analyze``) reads each chunk once and raises
+    the same :class:`SchemaError` as for in-memory tokens, naming the first bad value's
+    place by its coordinate labels (a dim without a coordinate by its index). Idempotent
+    (an already checked array is returned as it is)."""
     tok = ds["token"]
-    data = tok.data
-    if str(data.name).startswith(CHECKED_LAYER):
+    if CHECKED_LAYER in str(tok.data.name):
         return ds
-    labels = {d: (np.asarray(ds[d].values) if d in ds.coords and ds[d].dims == (d,) else np.arange(n))
-              for d, n in tok.sizes.items()}
-    checked = da.map_blocks(_check_block, data, dtype=data.dtype, meta=data._meta,
-                            name=f"{CHECKED_LAYER}-{tokenize(data, n_states)}",
-                            dims=tuple(tok.dims), labels=labels, n_states=n_states)
-    return ds.assign(token=tok.copy(data=checked))
+    index = {d: np.arange(n) for d, n in tok.sizes.items() if d not in tok.coords}
+    placed = tok.assign_coords(index)
+    checked = xr.map_blocks(_phasekit_checked_tokens, placed, kwargs={"n_states": n_states}, template=placed)
+    return ds.assign(token=tok.copy(data=checked.data))
 
 
 def check_token_values(ds: xr.Dataset | xr.DataArray) -> None:
