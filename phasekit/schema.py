@@ -148,8 +148,8 @@ def _deferred_value_check(ds: xr.Dataset, n_states: int | None) -> xr.Dataset:
     tok = ds["token"]
     if CHECKED_LAYER in str(tok.data.name):
         return ds
-    index = {d: np.arange(n) for d, n in tok.sizes.items() if d not in tok.coords}
-    placed = tok.assign_coords(index)
+    placed = tok.reset_coords(drop=True)  # only the dims' own labels: other coords may be chunked otherwise
+    placed = placed.assign_coords({d: np.arange(n) for d, n in tok.sizes.items() if d not in placed.coords})
     checked = xr.map_blocks(_phasekit_checked_tokens, placed, kwargs={"n_states": n_states}, template=placed)
     return ds.assign(token=tok.copy(data=checked.data))
 
