@@ -140,10 +140,9 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             return _DEBRUIJN_INDEX[((b & (~b + _U1)) * _DEBRUIJN) >> np.uint64(58)]
 
     @_numba.njit(cache=True)
-    def _emit_sorted_row(row, buf, tally, bits, bits2, states, counts, pos):
-        """Emit a tallied row's states by sorting a copy of its tokens (rows much shorter than
-        their id range, where a bitmap sweep would cost more than the sort). Resets the tally
-        and the bitmaps. Returns the next write position."""
+    def _sorted_tokens(row, buf):
+        """The row's tokens (padding ``-1`` left out) copied into ``buf`` and sorted in place;
+        returns that view."""
         k = 0
         for x in row:
             if x >= 0:
@@ -151,6 +150,15 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 k += 1
         srt = buf[:k]
         srt.sort()
+        return srt
+
+    @_numba.njit(cache=True)
+    def _emit_sorted_row(row, buf, tally, bits, bits2, states, counts, pos):
+        """Emit a tallied row's states by sorting a copy of its tokens (rows much shorter than
+        their id range, where a bitmap sweep would cost more than the sort). Resets the tally
+        and the bitmaps. Returns the next write position."""
+        srt = _sorted_tokens(row, buf)
+        k = srt.size
         prev = -1
         for j in range(k):
             s = srt[j]
@@ -211,13 +219,8 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
     @_numba.njit(cache=True)
     def _count_row_sort(row, buf, states, counts, pos):
         """One row without a scratch tally (ids too large): sort a copy, emit runs."""
-        k = 0
-        for x in row:
-            if x >= 0:
-                buf[k] = x
-                k += 1
-        srt = buf[:k]
-        srt.sort()
+        srt = _sorted_tokens(row, buf)
+        k = srt.size
         j = 0
         while j < k:
             s = srt[j]
