@@ -142,6 +142,12 @@ def _active(fp: _FP):
     return act, cfg[order], fp.j[keep][order], fp.f[keep][order]
 
 
+def _unfilled_moments(n_act: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """NaN log-evidence, mean and second moment for ``n_act`` active configurations (a
+    posterior fills in what it computes)."""
+    return np.full(n_act, np.nan), np.full(n_act, np.nan), np.full(n_act, np.nan)
+
+
 def _k_rows(k: float | np.ndarray, act: np.ndarray) -> np.ndarray:
     """K per active configuration: a scalar K broadcast, or a per-configuration array
     (length ``n_config``) restricted to the active configurations."""

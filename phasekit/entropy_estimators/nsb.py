@@ -17,6 +17,7 @@ from .bayes import (
     _refine,
     _segment_sum,
     _simpson_weights,
+    _unfilled_moments,
 )
 from .fingerprint import _FP
 
@@ -61,9 +62,7 @@ def _nsb_core(fp: _FP, k: float | np.ndarray, n_grid: int = 65, n_refine: int = 
     """
     act, cfg, j, f = _active(fp)
     n_act = act.size
-    le = np.full(n_act, np.nan)
-    mh = np.full(n_act, np.nan)
-    mh2 = np.full(n_act, np.nan)
+    le, mh, mh2 = _unfilled_moments(n_act)
     if n_act == 0:
         return act, le, mh, mh2
     k_act = _k_rows(k, act)

@@ -21,6 +21,7 @@ from .bayes import (
     _refine,
     _segment_sum,
     _simpson_weights,
+    _unfilled_moments,
 )
 from .fingerprint import _FP
 
@@ -273,9 +274,7 @@ def _pym_core(fp: _FP, k: float | np.ndarray | None, n_d: int = 33, n_h: int = 1
     """
     act, cfg, j, f = _active(fp)
     n_act = act.size
-    le = np.full(n_act, np.nan)
-    mh = np.full(n_act, np.nan)
-    mh2 = np.full(n_act, np.nan)
+    le, mh, mh2 = _unfilled_moments(n_act)
     if n_act == 0:
         return act, le, mh, mh2
     k_all = None if k is None else np.maximum(_k_rows(k, act), 1.0 + 1e-9)
