@@ -74,6 +74,86 @@ def synthetic_series(seed: int) -> tuple[np.ndarray, list[int], str]:
     return mean + _noise(rng, kind, n), [int(c) for c in cps], kind
 
 
+HELDOUT_KINDS = ("laplace", "heteroscedastic", "outliers", "arma", "trend", "seasonal", "null_gaussian")
+
+
+def _heldout_noise(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
+    """Unit-scale noise of the held-out family (none of these kinds is in the first family)."""
+    if kind == "laplace":
+        return rng.laplace(size=n) / np.sqrt(2)
+    if kind == "outliers":  # Gaussian with 2 % isolated spikes of 5-10 sd
+        e = rng.normal(size=n)
+        hit = rng.random(n) < 0.02
+        e[hit] += rng.choice([-1, 1], size=hit.sum()) * rng.uniform(5, 10, size=hit.sum())
+        return e
+    if kind == "arma":  # ARMA(1,1): phi 0.2-0.6, theta 0.3-0.6, Student-t(5) innovations
+        phi, theta = rng.uniform(0.2, 0.6), rng.uniform(0.3, 0.6)
+        u = rng.standard_t(5, size=n + 1) / np.sqrt(5 / 3)
+        out = np.empty(n)
+        prev = 0.0
+        for i in range(n):
+            prev = phi * prev + u[i + 1] + theta * u[i]
+            out[i] = prev
+        return out / np.sqrt((1 + 2 * phi * theta + theta**2) / (1 - phi**2))
+    if kind == "trend":  # Gaussian + a linear trend of 1-3 sd over the series
+        return rng.normal(size=n) + np.linspace(0, 1, n) * rng.choice([-1, 1]) * rng.uniform(1, 3)
+    if kind == "seasonal":  # Gaussian + a sinusoid of period 7-30, amplitude 0.5-1 sd
+        per, amp = rng.uniform(7, 30), rng.uniform(0.5, 1.0)
+        return rng.normal(size=n) + amp * np.sin(2 * np.pi * np.arange(n) / per + rng.uniform(0, 2 * np.pi))
+    return rng.normal(size=n)  # heteroscedastic (scaled per segment below), null_gaussian
+
+
+def heldout_series(seed: int) -> tuple[np.ndarray, list[int], str]:
+    """One series of the held-out family: shares no generator with :func:`synthetic_series`.
+
+    Lengths 410-720 (the first family: 40-400), 0-5 mean shifts of 1-5 *local* sd
+    (the larger of the two segments' sd) with segments of at least 8 points, and seven
+    noise kinds absent from the first family: Laplace, heteroscedastic Gaussian (each
+    segment's sd drawn from 0.5-2, so every change is also a variance change), Gaussian
+    with 2 % outliers of 5-10 sd, ARMA(1,1) with t(5) innovations, Gaussian plus a linear
+    trend (1-3 sd over the series), Gaussian plus a sinusoid (period 7-30, amplitude
+    0.5-1 sd), and pure Gaussian noise without change. Built before any change of the
+    series path was tried, and used only to judge those changes (never to choose a
+    constant).
+    """
+    rng = np.random.default_rng(50_000 + seed)
+    n = int(rng.integers(410, 721))
+    kind = HELDOUT_KINDS[seed % len(HELDOUT_KINDS)]
+    m = 0 if kind == "null_gaussian" else int(rng.integers(1, 6))
+    cps: list[int] = []
+    for _ in range(200):
+        if len(cps) == m:
+            break
+        c = int(rng.integers(8, n - 7))
+        if all(abs(c - x) >= 8 for x in cps):
+            cps = sorted([*cps, c])
+    edges = [0, *cps, n]
+    sd = np.ones(n)
+    if kind == "heteroscedastic":
+        for a, b in zip(edges[:-1], edges[1:], strict=True):
+            sd[a:b] = rng.uniform(0.5, 2.0)
+    mean = np.zeros(n)
+    for c in cps:
+        mean[c:] += rng.choice([-1, 1]) * rng.uniform(1.0, 5.0) * max(sd[c - 1], sd[c])
+    return mean + sd * _heldout_noise(rng, kind, n), cps, kind
+
+
+def score_defaults(series: list, kinds: tuple[str, ...]) -> dict[str, float]:
+    """Mean cover and F1 of ``detect_boundaries`` with every default, overall and per kind."""
+    f1, cov, got = [], [], []
+    for y, cps, kind in series:
+        res = detect_boundaries(xr.DataArray(y, dims="t"), control="t")
+        f1.append(margin_f1(cps, res.indices, margin=5))
+        cov.append(segmentation_covering(cps, res.indices, len(y)))
+        got.append(kind)
+    out = {"cover": float(np.mean(cov)), "f1": float(np.mean(f1))}
+    for k in kinds:
+        sel = [i for i, kk in enumerate(got) if kk == k]
+        out[f"cover_{k}"] = float(np.mean(np.asarray(cov)[sel]))
+        out[f"f1_{k}"] = float(np.mean(np.asarray(f1)[sel]))
+    return out
+
+
 def score(factor: float, min_size: int, rho_max: float, series: list) -> dict[str, float]:
     """Mean cover and F1 over ``series`` at one setting (and per noise kind)."""
     old = series_test.RHO_MAX
