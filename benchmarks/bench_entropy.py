@@ -146,6 +146,36 @@ def fresh_distributions() -> dict[str, tuple[np.ndarray, int]]:
     return out
 
 
+def new_check_distributions() -> dict[str, tuple[np.ndarray, int]]:
+    """A fourth set, frozen on 2026-12-02 (06:25 UTC) before any result of this round's
+    interval candidates was looked at (14 generators in none of the earlier sets; sampled
+    with seed 2718, 100 repetitions): Zipf 0.75 / 1.05 / 0.95 over 30,000 / 3,000 / 150,000,
+    Dirichlet 0.2 / 0.5 draws over 10,000 / 3,000, three steps (400 of 150,000 states with
+    40% -- rare-heavy --, 50 of 20,000 with 30%, and a three-level step 20 / 2,000 / 50,000
+    states with 40 / 40 / 20%), an even mixture of Zipf(1.0) and a uniform over 5,000, a
+    geometric 0.998^k over 5,000, a log-normal(0.5) over 10,000, and two overstated K: a
+    uniform over 5,000 with K = 15,000 and Zipf(1.1) over 40,000 with K = 60,000."""
+    rng = np.random.default_rng(31337)
+    out: dict[str, tuple[np.ndarray, int]] = {}
+    for s, k in ((0.75, 30_000), (1.05, 3000), (0.95, 150_000)):
+        out[f"zipf{s}-{k}"] = (_zipf(k, s), k)
+    for a, k in ((0.2, 10_000), (0.5, 3000)):
+        out[f"dirichlet{a}-{k}"] = (rng.dirichlet(np.full(k, a)), k)
+    for k, h, mass in ((150_000, 400, 0.4), (20_000, 50, 0.3)):
+        out[f"step{h}:{mass}-{k}"] = (np.r_[np.full(h, mass / h), np.full(k - h, (1 - mass) / (k - h))], k)
+    out["step3level-52020"] = (np.r_[np.full(20, 0.4 / 20), np.full(2000, 0.4 / 2000),
+                                     np.full(50_000, 0.2 / 50_000)], 52_020)
+    out["zipf1.0+uniform-5000"] = (0.5 * _zipf(5000) + 0.5 / 5000, 5000)
+    g = 0.998 ** np.arange(5000)
+    out["geometric0.998-5000"] = (g / g.sum(), 5000)
+    p = rng.lognormal(0.0, 0.5, 10_000)
+    out["lognormal0.5-10000"] = (p / p.sum(), 10_000)
+    out["uniform-5000 (K=15000)"] = (np.full(5000, 1 / 5000), 15_000)
+    z = _zipf(40_000, 1.1)
+    out["zipf1.1-40000 (K=60000)"] = (z, 60_000)
+    return out
+
+
 def true_entropy(p: np.ndarray) -> float:
     p = p[p > 0]
     return float(-(p * np.log(p)).sum())
