@@ -285,10 +285,12 @@ def pairwise_js(P: Any) -> np.ndarray:
                           fix="stack the distributions on the second-to-last axis")
     h = -xlogy(X, X).sum(axis=-1)
     n = X.shape[-2]
-    D = np.empty(X.shape[:-2] + (n, n))
-    for a in range(n):
-        mix = 0.5 * (X[..., a : a + 1, :] + X)
-        D[..., a, :] = -xlogy(mix, mix).sum(axis=-1) - 0.5 * (h[..., a : a + 1] + h)
+    D = np.zeros(X.shape[:-2] + (n, n))      # D_aa = 0 exactly: ½(P_a + P_a) = P_a
+    for a in range(n - 1):                   # pairs a < b only; D is symmetric
+        mix = 0.5 * (X[..., a : a + 1, :] + X[..., a + 1 :, :])
+        d = -xlogy(mix, mix).sum(axis=-1) - 0.5 * (h[..., a : a + 1] + h[..., a + 1 :])
+        D[..., a, a + 1 :] = d
+        D[..., a + 1 :, a] = d
     return np.clip(D, 0.0, None)
 
 
