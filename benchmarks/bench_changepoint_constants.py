@@ -140,6 +140,58 @@ def heldout_series(seed: int) -> tuple[np.ndarray, list[int], str]:
     return mean + sd * _heldout_noise(rng, kind, n), cps, kind
 
 
+FRESH_KINDS = ("ar2", "ma2", "volatility", "uniform", "ar1_t4", "mixed_scale")
+
+
+def _fresh_noise(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
+    """Unit-scale noise of the fresh check family (none of these kinds is in the others)."""
+    from scipy.signal import lfilter
+
+    if kind == "ar2":  # AR(2) with coefficients (0.5-0.9, -0.4 to -0.1): ringing, not AR(1)
+        a1, a2 = rng.uniform(0.5, 0.9), rng.uniform(-0.4, -0.1)
+        x = lfilter([1.0], [1.0, -a1, -a2], rng.normal(size=n + 200))[200:]
+    elif kind == "ma2":
+        x = lfilter([1.0, rng.uniform(0.3, 0.8), rng.uniform(0.2, 0.5)], [1.0], rng.normal(size=n))
+    elif kind == "volatility":  # GARCH(1,1)-like volatility clusters
+        h, x = 1.0, np.empty(n)
+        for i in range(n):
+            x[i] = np.sqrt(h) * rng.normal()
+            h = 0.1 + 0.15 * x[i] ** 2 + 0.8 * h
+    elif kind == "uniform":
+        x = rng.uniform(-1, 1, size=n)
+    elif kind == "ar1_t4":  # AR(1), rho 0.2-0.6, Student-t(4) innovations
+        x = lfilter([1.0], [1.0, -rng.uniform(0.2, 0.6)], rng.standard_t(4, size=n + 100))[100:]
+    else:  # mixed_scale: Gaussian whose sd doubles or halves at random points (not at the shifts)
+        sd = np.ones(n)
+        for c in rng.choice(np.arange(5, n - 5), size=2, replace=False):
+            sd[c:] *= rng.choice([0.5, 2.0])
+        x = sd * rng.normal(size=n)
+    return x / np.std(x) if np.std(x) > 0 else x
+
+
+def fresh_series(seed: int) -> tuple[np.ndarray, list[int], str]:
+    """One series of the fresh check family, built after the first candidate change was
+    judged on :func:`heldout_series`: lengths 20-150 or 800-1000, 0-3 mean shifts of
+    1-4 noise sd with segments of at least 6 points, six noise kinds absent from both
+    other families (AR(2), MA(2), volatility clusters, uniform, AR(1) with t(4)
+    innovations, scale changes away from the shifts)."""
+    rng = np.random.default_rng(90_000 + seed)
+    n = int(rng.integers(20, 151)) if seed % 2 else int(rng.integers(800, 1001))
+    kind = FRESH_KINDS[(seed // 2) % len(FRESH_KINDS)]
+    m = int(rng.integers(0, 4))
+    cps: list[int] = []
+    for _ in range(200):
+        if len(cps) == m:
+            break
+        c = int(rng.integers(6, n - 5))
+        if all(abs(c - x) >= 6 for x in cps):
+            cps = sorted([*cps, c])
+    mean = np.zeros(n)
+    for c in cps:
+        mean[c:] += rng.choice([-1, 1]) * rng.uniform(1.0, 4.0)
+    return mean + _fresh_noise(rng, kind, n), cps, kind
+
+
 def score_defaults(series: list, kinds: tuple[str, ...]) -> dict[str, float]:
     """Mean cover and F1 of ``detect_boundaries`` with every default, overall and per kind."""
     f1, cov, got = [], [], []
