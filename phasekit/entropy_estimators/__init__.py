@@ -2,8 +2,8 @@
 
 Two layers, as in arviz-stats and xclim:
 
-* array functions :func:`entropy_from_fingerprint` and :func:`entropy_from_counts`,
-  vectorised over configurations.  They work on the *fingerprint* (count of counts)
+* array functions :func:`entropy_from_fingerprint` and :func:`entropy_from_counts`
+  (and :func:`entropy_interval_from_fingerprint`, the same with the interval), vectorised over configurations.  They work on the *fingerprint* (count of counts)
   of every configuration: for configuration ``i`` the entries
   ``fp_indptr[i]:fp_indptr[i+1]`` say that ``n_with_multiplicity[e]`` states were seen
   exactly ``multiplicity[e]`` times.  Every estimator below is a symmetric function of
@@ -105,7 +105,8 @@ Layout (issue 15.6), in the order the data flows:
 * :mod:`.cwj` -- Chao-Wang-Jost and its fast jackknife;
 * :mod:`.bayes` -- Dirichlet moments of H and the adaptive grids shared by NSB and PYM;
 * :mod:`.nsb`, :mod:`.pym`, :mod:`.bma` -- the Bayesian estimators;
-* :mod:`.uncertainty` -- the error bars of the two defaults;
+* :mod:`.uncertainty` -- the error bars of the two defaults (CWJ's interval asymmetric);
+* :mod:`.source` -- the source a fingerprint suggests and CWJ's sampling sd under it;
 * :mod:`.api` -- names, defaults, :func:`entropy_from_fingerprint`, :func:`entropy_from_counts`;
 * :mod:`.wrapper` -- :func:`entropy` on a samples Dataset, with the K sensitivity.
 
@@ -125,6 +126,7 @@ from .api import (
     ESTIMATORS,
     entropy_from_counts,
     entropy_from_fingerprint,
+    entropy_interval_from_fingerprint,
 )
 from .api import default_estimator as default_estimator
 from .bayes import _dirichlet_sums as _dirichlet_sums
@@ -151,6 +153,7 @@ __all__ = [
     "entropy",
     "entropy_from_counts",
     "entropy_from_fingerprint",
+    "entropy_interval_from_fingerprint",
     "fingerprint_from_counts",
     "support_k_from_fingerprint",
 ]
@@ -181,6 +184,9 @@ _MOVED = {
     "_at_a2": "bayes",
     "_bma": "bma",
     "_check_estimator": "api",
+    "_chao_jost_source": "source",
+    "_cwj_interval": "uncertainty",
+    "_cwj_source_sd": "source",
     "_chunks": "bayes",
     "_cwj_stderr": "uncertainty",
     "_dirichlet_power_sums": "bayes",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import cast
 
 import numpy as np
+from scipy.special import ndtri
 
 from ..errors import SchemaError
 from .bayes import _finish
@@ -22,7 +23,7 @@ from .plugin import (
     _plugin_stderr,
 )
 from .pym import _pym_core
-from .uncertainty import _cwj_stderr
+from .uncertainty import _cwj_interval, _cwj_stderr
 
 DEFAULT_ESTIMATOR = "bma"
 #: the default when the alphabet size K is unknown (docs/entropy.md: it measures best of
@@ -38,12 +39,15 @@ ESTIMATORS = (
     "pym",
     "bma",
 )
+#: CWJ: the stderr, and an asymmetric interval (its lower end made differently)
+_CWJ_METHOD = ("jackknife_tokens+jackknife_bias+weighted_unseen_tail; "
+               "interval lower=min(source_sd,garwood_doubletons), upper=stderr")
 _ERROR_METHOD = {
     "plugin": "delta_method",
     "miller_madow": "delta_method",
     "grassberger": "jackknife_tokens",
     "chao_shen": "jackknife_tokens",
-    "chao_wang_jost": "jackknife_tokens+jackknife_bias+weighted_unseen_tail",
+    "chao_wang_jost": _CWJ_METHOD,
     "nsb": "posterior_sd",
     "pym": "posterior_sd",
     "bma": "posterior_sd+kfree_gap",
@@ -53,13 +57,18 @@ _ERROR_METHOD = {
 _ERROR_DESCRIPTION = {
     "delta_method": "delta method, sqrt((sum p ln^2 p - H^2)/N): sampling spread only, not the bias",
     "jackknife_tokens": "delete-one-token jackknife: sampling spread only, not the bias",
-    "jackknife_tokens+jackknife_bias+weighted_unseen_tail": (
-        "sqrt((0.9 jackknife)^2 + max(-b_jk, 0)^2 + (1.4 w T)^2), b_jk = (N-1)(mean H_(-i) - H) "
-        "the jackknife bias (counted where it says the estimate is low), T = the "
+    _CWJ_METHOD: (
+        "stderr = sqrt((0.9 jackknife)^2 + max(-b_jk, 0)^2 + (1.4 w T)^2), b_jk = (N-1)(mean "
+        "H_(-i) - H) the jackknife bias (counted where it says the estimate is low), T = the "
         "Chao-Wang-Jost unseen-tail term, w = r/(1+r) in [0, 1] its heterogeneity from "
         "f1 f3/f2^2 (0 for a homogeneous tail, trusted in proportion f2/(f2+20)): the sampling "
         "spread plus the bias the data show plus the extrapolated unseen contribution as "
-        "uncertain as its measured bias; constants chosen on the benchmark grid"),
+        "uncertain as its measured bias; constants chosen on the benchmark grid. The interval "
+        "(coordinates lower, upper) is asymmetric: upper = H + z stderr (CWJ's bias is "
+        "downward); lower = min(H - z sd_source, CWJ with f2 at its Garwood upper limit), "
+        "sd_source the sampling sd of CWJ under the Chao-Jost source the fingerprint "
+        "suggests (closed-form parametric bootstrap, conditioned on N), the second term "
+        "where too few doubletons over-extrapolate the unseen tail; no fitted constant"),
     "posterior_sd": "posterior standard deviation of H under the estimator's prior mixture",
     "posterior_sd+kfree_gap": (
         "sqrt((0.9 posterior sd)^2 + max(|H - H_cwj|, |H - H_cwj,jk|)^2 + (w max(H_cwj - H, 0))^2), "
@@ -149,6 +158,41 @@ def entropy_from_fingerprint(
         act, _, mean, second = _nsb_core(fp, k_known)
         return _finish(fp, act, mean, second)
     return _bma(fp, k_known)
+
+
+def entropy_interval_from_fingerprint(
+    fp_indptr: np.ndarray,
+    multiplicity: np.ndarray,
+    n_with_multiplicity: np.ndarray,
+    estimator: str | None = None,
+    n_states: int | np.ndarray | None = None,
+    confidence: float = 0.95,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(H, stderr, lower, upper)`` per configuration: :func:`entropy_from_fingerprint` and
+    its interval at ``confidence``.
+
+    ``lower, upper = H -+ z stderr`` (z the normal quantile; for the estimators that use K
+    the upper end at most ln K, a bound every distribution over K states obeys) for every
+    estimator but ``chao_wang_jost``, whose interval is asymmetric (its ``error_method``): the upper end
+    is ``H + z stderr`` and the lower end the smaller of ``H - z sd_source`` (the sampling
+    sd under the source the fingerprint suggests) and CWJ with the doubletons at their
+    exact upper confidence limit (docs/entropy.md, "Error bars").  Deterministic.
+    """
+    if not 0.0 < confidence < 1.0:
+        raise SchemaError(f"confidence must be in (0, 1), got {confidence!r}",
+                          where="entropy_interval_from_fingerprint confidence=", fix="pass e.g. 0.95")
+    h, se = entropy_from_fingerprint(fp_indptr, multiplicity, n_with_multiplicity,
+                                     estimator=estimator, n_states=n_states)
+    estimator = default_estimator(n_states) if estimator is None else estimator
+    if estimator == "chao_wang_jost":
+        lower, upper = _cwj_interval(_check_fingerprint(fp_indptr, multiplicity, n_with_multiplicity),
+                                     h, se, confidence)
+        return h, se, lower, upper
+    z = float(ndtri(0.5 + confidence / 2.0))
+    upper = h + z * se
+    if n_states is not None and estimator in ("nsb", "pym", "bma"):
+        upper = np.minimum(upper, np.log(np.asarray(n_states, dtype=float)))  # H <= ln K always
+    return h, se, h - z * se, upper
 
 
 def entropy_from_counts(

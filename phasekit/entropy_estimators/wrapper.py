@@ -16,6 +16,7 @@ from .api import (
     _check_estimator,
     default_estimator,
     entropy_from_fingerprint,
+    entropy_interval_from_fingerprint,
 )
 from .cwj import _h_chao_wang_jost
 from .fingerprint import _check_fingerprint, support_k_from_fingerprint
@@ -55,7 +56,10 @@ def entropy(
     Returns
     -------
     xr.DataArray
-        One value per configuration, ``stderr`` coordinate, attrs ``estimator``,
+        One value per configuration, ``stderr`` coordinate, the 95% interval as the
+        ``lower`` and ``upper`` coordinates (attr ``confidence``; ``H -+ 1.96 stderr``, the
+        upper end at most ln K, except for ``chao_wang_jost``, whose interval is asymmetric:
+        ``error_method``), attrs ``estimator``,
         ``estimator_choice`` (``"given"``, ``"default with K"`` or ``"default without K"``),
         ``units="nats"``, ``n_states``, ``N`` (mean tokens per configuration),
         ``error_method``, ``phasekit_version``.  NaN where a configuration has no tokens.
@@ -87,7 +91,8 @@ def entropy(
         "default with K" if n_states is not None else "default without K")
     estimator = default_estimator(n_states) if estimator is None else estimator
     fp = c.fingerprint()
-    h, se = entropy_from_fingerprint(*fp, estimator=estimator, n_states=n_states)
+    h, se, lower, upper = entropy_interval_from_fingerprint(*fp, estimator=estimator,
+                                                            n_states=n_states)
     totals = np.asarray(c.totals(), dtype=float)
     value = c.wrap(np.asarray(h).reshape(c.shape), name="entropy")
     attrs: dict[str, Any] = {
@@ -101,7 +106,9 @@ def entropy(
         "error_description": _ERROR_DESCRIPTION[_ERROR_METHOD[estimator]],
         "system": tuple(str(s) for s in system),
     }
-    out = estimate(value, np.asarray(se).reshape(c.shape), name="entropy", **attrs)
+    out = estimate(value, np.asarray(se).reshape(c.shape), name="entropy", confidence=0.95, **attrs)
+    out = out.assign_coords(lower=(out.dims, np.asarray(lower, float).reshape(c.shape)),
+                            upper=(out.dims, np.asarray(upper, float).reshape(c.shape)))
     if n_states is not None and estimator in ("nsb", "pym", "bma"):
         out = _with_k_sensitivity(out, fp, estimator, int(n_states), np.asarray(h), np.asarray(se),
                                   c.shape, k_sensitivity)
