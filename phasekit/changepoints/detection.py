@@ -45,12 +45,13 @@ from .samples_test import (
     merge_ramps,
     null_draws,
     over_dispersion,
+    propagated_max_null,
     scan_stats,
     significant_peaks,
     window_sums,
 )
 from .search import METHODS, PenalisedSearch, path_frame, run_search
-from .series_test import SeriesTest, ar1_fit, robust_sigma
+from .series_test import SeriesTest, ar1_fit, robust_sigma, segmentations_of, sequential_selection
 
 if TYPE_CHECKING:
     from ..configurations import Ensemble
@@ -294,7 +295,9 @@ def _select_counts(scan: _CountScan, o: _Options, n_boot: int, pen: float,
     # the gate: the scan maximum over the positions a boundary may take (min_size
     # checkpoints either side, as in the search), against the null of that maximum
     valid = (positions >= o.min_size) & (positions <= t_len - o.min_size)
-    null.m_null = np.max((scan.d_null[:, valid] - null.mu[valid]) / null.sd[valid], axis=(1, 2))
+    # with the uncertainty of the drift estimate carried into it (its factors from ~30
+    # overlapping windows: 7 of 90 null runs had a boundary with the plain max-Z null)
+    null.m_null = propagated_max_null(scan.d_obs, scan.d_null, null, valid, 2 * o.window - 1, o.rng)
     z = np.where(valid, null.z(scan.d_obs), -np.inf) if k > 1 else np.zeros(len(positions))
     stat = float(z.max()) if z.size else 0.0
     p_global = null.p(stat) if k > 1 else 1.0
@@ -448,6 +451,24 @@ def _select_series(t: SeriesTest, cps: list[int], o: _Options,
     return current, pvals
 
 
+def _select_series_sequential(t: SeriesTest, n_search: int, o: _Options,
+                              evidence: dict[str, Any]) -> tuple[list[int], dict[int, float]]:
+    """``penalty="auto"``: the best segmentations with 1, 2, ... boundaries, at most as
+    many as the penalised search found (``n_search``), while every boundary passes
+    (:func:`~phasekit.changepoints.series_test.sequential_selection`); the global
+    p-value is that of m = 1."""
+    _, stat = t.best_single_split()
+    cps, pvals, p_global, n_tested = sequential_selection(
+        t, segmentations_of(o.method, t.z, o.min_size), o.alpha, n_search)
+    evidence["statistic"] = stat
+    evidence.update(p_value_fields(p_global, o.n_boot))
+    evidence["p_value_single_split"] = p_global
+    evidence["n_tests"] = n_tested
+    evidence["selection"] = ("sequential: best segmentation with m = 1, 2, ... boundaries "
+                             "(m at most the penalised search's) while all pass")
+    return cps, pvals
+
+
 def _series_details(t: SeriesTest, cps: list[int], pvals: dict[int, float], o: _Options,
                     kept_pos: np.ndarray, cvals: np.ndarray, names: list[str],
                     sigma: np.ndarray) -> tuple[list[dict[str, Any]], list[tuple[float, float]]]:
@@ -490,7 +511,10 @@ def _detect_series(data: Any, dim: str, cvals: np.ndarray, o: _Options) -> Bound
     cps = run_search(o.method, CostMeanShift(), o.min_size, z, pen)
     evidence["n_candidates"] = len(cps)
     t = SeriesTest(z, o.n_boot, o.rng, o.min_size)
-    cps, pvals = _select_series(t, cps, o, evidence)
+    if o.penalty == "auto" and o.test and o.n_boot > 0:
+        cps, pvals = _select_series_sequential(t, len(cps), o, evidence)
+    else:
+        cps, pvals = _select_series(t, cps, o, evidence)
     ch_names = [nm for nm, v in zip(names, varying, strict=True) if v]
     per, intervals = _series_details(t, cps, pvals, o, kept_pos, cvals, ch_names, sigma[varying])
     indices = [int(kept_pos[c]) for c in cps]
