@@ -10,11 +10,12 @@ states with half the mass, 9,900 with the other half); a geometric p_k ~ 0.999^k
 Valiant-Valiant "unseen" implementations of ``tests/test_validation_entropy.py`` (written
 from the papers), pyitlib's James-Stein and Good-Turing given the alphabet (skipped above
 20,000 states, ~1 s per call), infomeasure's Chao-Shen, Grassberger and NSB with K.
-Reported: relative bias, RMSE, coverage of +-1.96 stderr; for the two defaults also the
-coverage of the error bars each had before (``bma``: its posterior sd alone, and the
-previous session's sqrt((0.9 sd)^2 + (H - H_cwj)^2 + (w max(H_cwj - H, 0))^2);
-``chao_wang_jost``: its jackknife alone, and the previous session's
-sqrt((0.9 jackknife)^2 + (1.4 w T)^2)) and the ratio of RMSEs against the obvious
+Reported: relative bias, RMSE, coverage of +-1.96 stderr, for the two defaults of their
+95% interval (``entropy_interval_from_fingerprint``: asymmetric for ``chao_wang_jost``); for
+the two defaults also the coverage of the error bars each had before (``bma``: its posterior
+sd alone, and the error of two sessions ago sqrt((0.9 sd)^2 + (H - H_cwj)^2 +
+(w max(H_cwj - H, 0))^2); ``chao_wang_jost``: its jackknife alone, and the symmetric interval
++-1.96 stderr it had before this session) and the ratio of RMSEs against the obvious
 alternative (``nsb`` with K; ``pym`` without K, the previous K-free fallback).  The point
 estimates did not change, so neither did the bias.
 
@@ -23,8 +24,10 @@ and Dirichlet(0.03 / 0.3 / 3) draws over 300, 5,000 and 200,000 states, three ot
 two geometrics, a uniform over 3,000, two log-normal draws), 100 repetitions.  The error
 models and constants of both defaults were chosen on the grid above; the held-out set is the
 previous session's check (its results for the top grid candidates were looked at in this
-session: docs/entropy.md says how), and :func:`fresh_distributions` (12 more generators, 100
-repetitions) a third set built after the first candidate was frozen.
+session: docs/entropy.md says how), :func:`fresh_distributions` (12 more generators, 100
+repetitions) a third set built after the first candidate was frozen, and
+:func:`new_check_distributions` (13 more, 100 repetitions) a fourth, frozen in the session of
+2026-12-02 before any result of its candidates was looked at.
 
 Cost: CPU ms per configuration of ``bma`` in one vectorised call against ``chao_wang_jost``,
 and NSB vectorised against per-configuration loops.
@@ -52,11 +55,10 @@ from phasekit.entropy_estimators import (
     _bma_posterior,
     _check_fingerprint,
     _cwj_jackknife,
-    _cwj_parts,
-    _cwj_tsum,
     _h_chao_wang_jost,
     _tail_heterogeneity,
     entropy_from_fingerprint,
+    entropy_interval_from_fingerprint,
     fingerprint_from_counts,
 )
 
@@ -67,7 +69,7 @@ SIZES = (100, 300, 1000, 3000, 10000)
 BMA_POST = "bma (posterior sd only)"
 BMA_PREV = "bma (previous error: + gap to plain CWJ + shortfall)"
 CWJ_JACK = "chao_wang_jost (jackknife only)"
-CWJ_PREV = "chao_wang_jost (previous error: jackknife + weighted tail)"
+CWJ_PREV = "chao_wang_jost (previous interval: +-1.96 stderr)"
 PYM_FREE = "pym (no K)"
 FP = tuple[np.ndarray, np.ndarray, np.ndarray]  # CSR fingerprint (indptr, multiplicity, n_with)
 
@@ -147,8 +149,8 @@ def fresh_distributions() -> dict[str, tuple[np.ndarray, int]]:
 
 
 def new_check_distributions() -> dict[str, tuple[np.ndarray, int]]:
-    """A fourth set, frozen on 2026-12-02 (06:25 UTC) before any result of this round's
-    interval candidates was looked at (14 generators in none of the earlier sets; sampled
+    """A fourth set, frozen on 2026-12-02 (06:20 UTC) before any result of this round's
+    interval candidates was looked at (13 generators in none of the earlier sets; sampled
     with seed 2718, 100 repetitions): Zipf 0.75 / 1.05 / 0.95 over 30,000 / 3,000 / 150,000,
     Dirichlet 0.2 / 0.5 draws over 10,000 / 3,000, three steps (400 of 150,000 states with
     40% -- rare-heavy --, 50 of 20,000 with 30%, and a three-level step 20 / 2,000 / 50,000
@@ -251,7 +253,9 @@ def _peer_reps(name: str, k: int, reps: int) -> int:
 # ------------------------------------------------------------------------------ accuracy
 
 
-def _summ(h: np.ndarray, se: np.ndarray | None, truth: float) -> dict:
+def _summ(h: np.ndarray, se: np.ndarray | None, truth: float,
+          interval: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+    """Bias, RMSE and coverage: of ``interval`` (lower, upper) when given, else of H +- 1.96 se."""
     ok = np.isfinite(h)
     out: dict[str, float] = {"n": int(h.size), "n_nan": int((~ok).sum())}
     if ok.sum() == 0:
@@ -261,7 +265,11 @@ def _summ(h: np.ndarray, se: np.ndarray | None, truth: float) -> dict:
     out["bias"] = float(hh.mean() - truth)
     out["rel_bias"] = out["bias"] / truth
     out["rmse"] = float(np.sqrt(np.mean((hh - truth) ** 2)))
-    out["coverage"] = float(np.mean(np.abs(hh - truth) <= 1.96 * se[ok])) if se is not None else float("nan")
+    if interval is not None:
+        lo, hi = interval[0][ok], interval[1][ok]
+        out["coverage"] = float(np.mean((lo <= truth) & (truth <= hi)))
+    else:
+        out["coverage"] = float(np.mean(np.abs(hh - truth) <= 1.96 * se[ok])) if se is not None else float("nan")
     return out
 
 
@@ -272,33 +280,33 @@ def _timed(seconds: dict, name: str, fn):
     return out
 
 
-def _previous_errors(fpc, h_post: np.ndarray, sd_post: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The previous session's errors of the two defaults, from their parts, and CWJ's
-    jackknife: bma sqrt((0.9 sd)^2 + (H - H_cwj)^2 + (w max(H_cwj - H, 0))^2), CWJ
-    sqrt((0.9 jackknife)^2 + (1.4 w T)^2) (w the tail heterogeneity, T the unseen-tail term)."""
+def _previous_errors(fpc, h_post: np.ndarray, sd_post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """bma's error of two sessions ago, from its parts, sqrt((0.9 sd)^2 + (H - H_cwj)^2 +
+    (w max(H_cwj - H, 0))^2) (w the tail heterogeneity), and CWJ's jackknife."""
     h_cwj = _h_chao_wang_jost(fpc)
     w = _tail_heterogeneity(fpc)
     bma = np.sqrt((0.9 * sd_post) ** 2 + (h_post - h_cwj) ** 2 + (w * np.maximum(h_cwj - h_post, 0.0)) ** 2)
-    jack = _cwj_jackknife(fpc)
-    _, tail = _cwj_parts(fpc.N, _cwj_tsum(fpc), fpc.f1, fpc.f2)
-    return bma, np.hypot(0.9 * jack, 1.4 * w * tail), jack
+    return bma, _cwj_jackknife(fpc)
 
 
 def _default_cases(fp: FP, k: int, truth: float, seconds: dict) -> dict:
-    """The two defaults with their previous error bars and the parts they are built from."""
+    """The two defaults' intervals (``entropy_interval_from_fingerprint``), their previous
+    error bars and the parts they are built from.  CWJ's previous interval is +-1.96 of
+    its (unchanged) stderr: this session changed only its lower end."""
     case = {}
-    h, se = _timed(seconds, "bma", lambda: entropy_from_fingerprint(*fp, estimator="bma", n_states=k))
-    case["bma"] = _summ(h, se, truth)
+    h, se, lo, hi = _timed(seconds, "bma", lambda: entropy_interval_from_fingerprint(
+        *fp, estimator="bma", n_states=k))
+    case["bma"] = _summ(h, se, truth, (lo, hi))
     fpc = _check_fingerprint(*fp)
     h_post, sd_post = _bma_posterior(fpc, float(k))
     case[BMA_POST] = _summ(h_post, sd_post, truth)
-    bma_prev, cwj_prev, jack = _previous_errors(fpc, h_post, sd_post)
+    bma_prev, jack = _previous_errors(fpc, h_post, sd_post)
     case[BMA_PREV] = _summ(h_post, bma_prev, truth)
-    h, se = _timed(seconds, "chao_wang_jost",
-                   lambda: entropy_from_fingerprint(*fp, estimator="chao_wang_jost"))
-    case["chao_wang_jost"] = _summ(h, se, truth)
+    h, se, lo, hi = _timed(seconds, "chao_wang_jost", lambda: entropy_interval_from_fingerprint(
+        *fp, estimator="chao_wang_jost"))
+    case["chao_wang_jost"] = _summ(h, se, truth, (lo, hi))
     case[CWJ_JACK] = _summ(h, jack, truth)
-    case[CWJ_PREV] = _summ(h, cwj_prev, truth)
+    case[CWJ_PREV] = _summ(h, se, truth)
     return case
 
 
@@ -373,7 +381,7 @@ def cost(n_config: int = 1000, seed: int = 4) -> list[dict]:
             row: dict = {"sample": name, "N": n}
             for est in ("bma", "chao_wang_jost"):
                 t0 = time.process_time()
-                entropy_from_fingerprint(*fp, estimator=est, n_states=p.size)
+                entropy_interval_from_fingerprint(*fp, estimator=est, n_states=p.size if est == "bma" else None)
                 row[f"{est}_ms"] = 1e3 * (time.process_time() - t0) / n_config
             row["bma_over_chao_wang_jost"] = row["bma_ms"] / row["chao_wang_jost_ms"]
             rows.append(row)
@@ -584,13 +592,13 @@ def _held_lines(held: dict, title: str) -> list[str]:
     lines += ["bma: " + _coverage_summary(held, "bma", hd) + "; previous error: "
               + _coverage_summary(held, BMA_PREV, hd) + ".", ""]
     lines += _default_table(held, "chao_wang_jost", CWJ_PREV, f"### {title}, `chao_wang_jost` "
-                            "(no K): relative bias / coverage (previous error)")
-    return lines + ["chao_wang_jost: " + _coverage_summary(held, "chao_wang_jost", hd) + "; previous error: "
+                            "(no K): relative bias / coverage (previous interval, +-1.96 stderr)")
+    return lines + ["chao_wang_jost: " + _coverage_summary(held, "chao_wang_jost", hd) + "; previous interval: "
                     + _coverage_summary(held, CWJ_PREV, hd) + ".", ""]
 
 
 def markdown(acc: dict, spd: dict, cst: list[dict], held: dict | None = None,
-             fresh: dict | None = None) -> str:
+             fresh: dict | None = None, new: dict | None = None) -> str:
     dists = list(acc["truth"])
     true_k = [d for d in dists if "K=" not in d]
     peers = [e for e in acc["estimators"] if "(reference)" in e or e.startswith(("pyitlib", "infomeasure"))]
@@ -605,8 +613,8 @@ def markdown(acc: dict, spd: dict, cst: list[dict], held: dict | None = None,
               + _coverage_summary(acc, BMA_PREV, dists) + "; 1.0 x posterior sd alone: "
               + _coverage_summary(acc, BMA_POST, dists) + ".", ""]
     lines += _default_table(acc, "chao_wang_jost", CWJ_PREV, "### Default without K, `chao_wang_jost`: "
-                            "relative bias / 95% coverage (coverage of the previous error)")
-    lines += ["chao_wang_jost: " + _coverage_summary(acc, "chao_wang_jost", dists) + "; previous error: "
+                            "relative bias / 95% coverage (coverage of the previous interval, +-1.96 stderr)")
+    lines += ["chao_wang_jost: " + _coverage_summary(acc, "chao_wang_jost", dists) + "; previous interval: "
               + _coverage_summary(acc, CWJ_PREV, dists) + "; jackknife alone: "
               + _coverage_summary(acc, CWJ_JACK, dists) + ".", ""]
     lines += _worst_table(acc, "### Worst |relative bias| / lowest 95% coverage over the distributions "
@@ -627,6 +635,8 @@ def markdown(acc: dict, spd: dict, cst: list[dict], held: dict | None = None,
         lines += _held_lines(held, "Held-out generators")
     if fresh is not None:
         lines += _held_lines(fresh, "Fresh check set")
+    if new is not None:
+        lines += _held_lines(new, "New check set (frozen before this round's results)")
     lines += _cost_lines(cst, spd)
     lines += ["CPU seconds per estimator over the accuracy run: "
               + ", ".join(f"{k} {v:.1f}" for k, v in acc["seconds"].items()) + ".", "",
@@ -665,14 +675,15 @@ def main(smoke: bool = False, ci: bool = False) -> dict:
         acc = accuracy(distributions(smoke=True), reps=5, sizes=(100, 300))
         spd = speed(n_config=500, n_loop=50, n_quad=10)
         cst = cost(n_config=100)
-        held = fresh = None
+        held = fresh = new = None
     else:
         acc = accuracy(distributions(), reps=40 if ci else 200, peer_reps=8 if ci else 30)
         spd = speed(n_config=500, n_loop=50, n_quad=10) if ci else speed(n_config=2000, n_loop=200, n_quad=20)
         cst = cost(n_config=300 if ci else 1000)
         held = None if ci else accuracy(held_out_distributions(), reps=100, seed=99, defaults_only=True)
         fresh = None if ci else accuracy(fresh_distributions(), reps=100, seed=4242, defaults_only=True)
-    md = markdown(acc, spd, cst, held, fresh)
+        new = None if ci else accuracy(new_check_distributions(), reps=100, seed=2718, defaults_only=True)
+    md = markdown(acc, spd, cst, held, fresh, new)
     print(md)
     if not smoke and not ci:
         write_doc(md)
