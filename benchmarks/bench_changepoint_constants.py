@@ -15,9 +15,18 @@ family (AR rho <= 0.7) never reached the cap, so it could not choose it. TCPD
 (``bench_tcpd.py``) is then out-of-sample.
 
 The shortest segment stays at 5 (chosen with the earlier family; 3 and 5 tied there).
-Run ``python benchmarks/bench_changepoint_constants.py`` (192 series, 32 per noise kind;
-about 6 minutes on 2 cores); ``main(ci=True)`` uses 48, ``main(smoke=True)`` a small
-grid on 6 series.
+Since the series path chooses the number of boundaries by its test (the penalty only
+caps it, :func:`phasekit.changepoints.series_test.sequential_selection`), the grid runs
+the default ``penalty="auto"`` with the factor patched.
+
+Two more families judge changes of the series path and never choose a constant:
+:func:`heldout_series` (built before any change was tried) and :func:`fresh_series`
+(built before the final candidate was scored on it); :func:`families` scores the
+defaults on all three and the series location sets (:func:`series_interval_coverage`).
+
+Run ``python benchmarks/bench_changepoint_constants.py`` (192 series, 32 per noise kind,
+15 settings, then the three families; about 2.5 minutes on 2 cores); ``main(ci=True)``
+uses 48 in the grid, ``main(smoke=True)`` a small grid on 6 series and small families.
 """
 
 from __future__ import annotations
@@ -30,9 +39,14 @@ import xarray as xr
 
 import phasekit.changepoints.detection as detection
 import phasekit.changepoints.series_test as series_test
-from phasekit.changepoints import detect_boundaries, margin_f1, segmentation_covering
+from phasekit.changepoints import (
+    detect_boundaries,
+    interval_coverage,
+    margin_f1,
+    segmentation_covering,
+)
 
-GRID = {"factor": (1.0, 1.5, 2.0, 3.0, 4.0), "min_size": (5,), "rho_max": (0.5, 0.67, 0.8, 0.9, 0.95, 0.99)}
+GRID = {"factor": (1.0, 1.5, 2.0, 3.0, 4.0), "min_size": (5,), "rho_max": (0.8, 0.95, 0.99)}
 NOISE_KINDS = ("gaussian", "student_t3", "ar1", "ar1_persistent", "gaussian_walk", "walk_only")
 
 
@@ -192,6 +206,22 @@ def fresh_series(seed: int) -> tuple[np.ndarray, list[int], str]:
     return mean + _fresh_noise(rng, kind, n), cps, kind
 
 
+def shift_runs(n_runs: int, seed0: int = 7_000):
+    """Runs of the series interval check: one mean shift of 1 sd at a random place
+    (10-90) in 100 Gaussian points, with its true index."""
+    for s in range(n_runs):
+        rng = np.random.default_rng(seed0 + s)
+        c = int(rng.integers(10, 91))
+        y = rng.normal(size=100)
+        y[c:] += 1.0
+        yield xr.DataArray(y, dims="checkpoint"), [c]
+
+
+def series_interval_coverage(n_runs: int = 100) -> dict[str, float]:
+    """Coverage of the series path's 95 % location sets (``interval_coverage``)."""
+    return interval_coverage(shift_runs(n_runs))
+
+
 def score_defaults(series: list, kinds: tuple[str, ...]) -> dict[str, float]:
     """Mean cover and F1 of ``detect_boundaries`` with every default, overall and per kind."""
     f1, cov, got = [], [], []
@@ -203,6 +233,8 @@ def score_defaults(series: list, kinds: tuple[str, ...]) -> dict[str, float]:
     out = {"cover": float(np.mean(cov)), "f1": float(np.mean(f1))}
     for k in kinds:
         sel = [i for i, kk in enumerate(got) if kk == k]
+        if not sel:
+            continue
         out[f"cover_{k}"] = float(np.mean(np.asarray(cov)[sel]))
         out[f"f1_{k}"] = float(np.mean(np.asarray(f1)[sel]))
     return out
@@ -210,18 +242,17 @@ def score_defaults(series: list, kinds: tuple[str, ...]) -> dict[str, float]:
 
 def score(factor: float, min_size: int, rho_max: float, series: list) -> dict[str, float]:
     """Mean cover and F1 over ``series`` at one setting (and per noise kind)."""
-    old = series_test.RHO_MAX
-    series_test.RHO_MAX = rho_max
-    try:
+    old = series_test.RHO_MAX, detection.SERIES_PENALTY_FACTOR
+    series_test.RHO_MAX, detection.SERIES_PENALTY_FACTOR = rho_max, factor
+    try:  # penalty="auto" (the default path: the penalty caps the sequential test)
         f1, cov, kinds = [], [], []
         for y, cps, kind in series:
-            pen = factor * 2 * np.log(len(y))  # (C + 1) = 2 for one channel
-            res = detect_boundaries(xr.DataArray(y, dims="t"), control="t", penalty=pen, min_size=min_size)
+            res = detect_boundaries(xr.DataArray(y, dims="t"), control="t", min_size=min_size)
             f1.append(margin_f1(cps, res.indices, margin=5))
             cov.append(segmentation_covering(cps, res.indices, len(y)))
             kinds.append(kind)
     finally:
-        series_test.RHO_MAX = old
+        series_test.RHO_MAX, detection.SERIES_PENALTY_FACTOR = old
     out = {"cover": float(np.mean(cov)), "f1": float(np.mean(f1))}
     for k in NOISE_KINDS:
         sel = [i for i, kk in enumerate(kinds) if kk == k]
@@ -250,7 +281,30 @@ def main(smoke: bool = False, ci: bool = False) -> dict:
         hit = [r for r in rows if (r["factor"], r["min_size"], r["rho_max"]) == setting]
         if hit:
             print(f"{label} setting {setting}: cover {hit[0]['cover']:.3f}, F1 {hit[0]['f1']:.3f}")
-    return {"best": rows[0], "rows": rows}
+    fam = families(smoke=smoke)
+    return {"best": rows[0], "rows": rows, **fam}
+
+
+def families(smoke: bool = False) -> dict:
+    """Defaults on the three synthetic families and the series interval check."""
+    sizes = (6, 7, 6, 10) if smoke else (192, 112, 120, 100)
+    sets = {"synthetic (constants chosen here)": ([synthetic_series(10_000 + s) for s in range(sizes[0])], NOISE_KINDS),
+            "held-out": ([heldout_series(s) for s in range(sizes[1])], HELDOUT_KINDS),
+            "fresh check": ([fresh_series(s) for s in range(sizes[2])], FRESH_KINDS)}
+    out: dict = {}
+    print(f"{'family (defaults)':<36}{'series':>7}{'cover':>8}{'F1':>8}")
+    for name, (series, kinds) in sets.items():
+        sc = score_defaults(series, kinds)
+        out[name] = sc
+        print(f"{name:<36}{len(series):7d}{sc['cover']:8.3f}{sc['f1']:8.3f}")
+        print("    " + ", ".join(f"{k} {sc['cover_' + k]:.3f}/{sc['f1_' + k]:.3f}" for k in kinds
+                                if "cover_" + k in sc))
+    cov = series_interval_coverage(sizes[3])
+    print(f"series 95 % sets, 1 sd shift in 100 points: {cov['coverage']:.3f} of "
+          f"{cov['detected_true_boundaries']} detected ({cov['runs']} runs), "
+          f"mean width {cov['mean_width_checkpoints']:.1f}")
+    out["interval_coverage"] = cov
+    return out
 
 
 if __name__ == "__main__":

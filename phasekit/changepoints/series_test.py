@@ -81,20 +81,29 @@ def _within_pairs(resid: np.ndarray, breaks: Sequence[int], lag: int = 1) -> tup
 def ar1_fit(resid: np.ndarray, breaks: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray]:
     r"""AR(1) parameters of residuals, per column: autocorrelation and marginal sd.
 
-    From the mean squares of the lag-1 and lag-2 differences inside segments (pairs
-    across ``breaks``, the segment starts, left out): for a stationary AR(1),
-    :math:`E(r_t - r_{t-1})^2 = 2 s^2 (1 - \rho)` and :math:`E(r_t - r_{t-2})^2 =
-    2 s^2 (1 - \rho^2)`, so :math:`\hat\rho = \overline{\Delta_2^2} /
-    \overline{\Delta_1^2} - 1`, clipped to [0, ``RHO_MAX``] (0.99). The levels never
-    enter, so a mean shift the model has not found yet moves one or two differences
-    only, where a ratio with the residuals' variance took it as persistence (white noise
-    with one undetected shift of 3 sd: 0.67 instead of 0); both are mean squares, so
-    the estimate is consistent whatever the marginal law (a robust MAD of the
-    differences over a mean-square variance of the levels, used before, gave 0.39 on
-    white Student-t(3) noise and 0.60 with 2 % outliers). Heavy tails and outliers
-    enter the null through the resampled innovations instead (:func:`ar1_sieve_draws`).
-    Persistent residuals give a large :math:`\hat\rho` and so a wider null; the cap
-    keeps a few strongly persistent series from hiding every change. ``sd`` is the
+    Two estimates from mean squares inside segments (pairs across ``breaks``, the
+    segment starts, left out), and the smaller is taken, clipped to [0, ``RHO_MAX``]:
+
+    * differences only: for a stationary AR(1), :math:`E(r_t - r_{t-1})^2 = 2 s^2
+      (1 - \rho)` and :math:`E(r_t - r_{t-2})^2 = 2 s^2 (1 - \rho^2)`, so
+      :math:`\hat\rho_D = \overline{\Delta_2^2} / \overline{\Delta_1^2} - 1`. The
+      levels never enter, so a mean shift the model has not found moves one or two
+      differences only (white noise with one undetected 3 sd shift: 0.67 by the ratio
+      below, about 0 here); but it is the AR(1) coefficient only for AR(1) noise
+      (ARMA(1,1) noise gives values near 1);
+    * variance ratio: :math:`\hat\rho_V = 1 - \overline{\Delta_1^2} / (2\,\overline{r^2})`,
+      the lag-one autocorrelation for any short-memory noise, but inflated by an
+      undetected shift; its demeaning bias :math:`-(1 + 3\rho) K / N` (K segments, N
+      points; Marriott & Pope 1954, Biometrika 41:390) is removed,
+      :math:`(\hat\rho_V + K/N) / (1 - 3K/N)`.
+
+    Each is pushed up by the failure of its own assumption, so the smaller is the one
+    whose assumption holds. Both are mean squares, so the estimate is consistent
+    whatever the marginal law (a robust MAD of the differences over a mean-square
+    variance of the levels, used before, gave 0.39 on white Student-t(3) noise and 0.60
+    with 2 % outliers, a null too wide to find changes); heavy tails and outliers enter
+    the null through the resampled innovations instead (:func:`ar1_sieve_draws`). The
+    cap keeps a few strongly persistent series from hiding every change. ``sd`` is the
     root mean square of the residuals.
     """
     p1, c1 = _within_pairs(resid, breaks, 1)

@@ -1,0 +1,253 @@
+"""The series path of detect_boundaries against independent results (issue 14.8).
+
+* the exact best segmentation with m boundaries against brute-force enumeration written
+  here and against ruptures' Dynp with the same (l2) cost;
+* the AR(1) parameters of the no-change null against simulations with a known rho
+  (white heavy-tailed noise, an undetected shift, AR(1) noise);
+* the sieve bootstrap keeps the noise's autocorrelation and tails;
+* the sequential choice of the number of boundaries against known truth: steps found,
+  false alarms on white noise near alpha, the global test gating the result;
+* slow: the three synthetic families of benchmarks/bench_changepoint_constants.py and
+  the location sets' coverage; TCPD (if its data is there) as a strict xfail.
+"""
+
+import itertools
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import ruptures as rpt
+import xarray as xr
+from scipy.signal import lfilter
+
+from phasekit.changepoints import detect_boundaries
+from phasekit.changepoints.series_test import (
+    BestSegmentations,
+    SeriesTest,
+    ar1_fit,
+    ar1_sieve_draws,
+    segmentations_of,
+    sequential_selection,
+)
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _sse(x, cps):
+    edges = [0, *cps, len(x)]
+    return sum(float(((x[a:b] - x[a:b].mean(axis=0)) ** 2).sum()) for a, b in zip(edges[:-1], edges[1:], strict=True))
+
+
+def _brute_force(x, m, min_size):
+    """Best segmentation with m boundaries by enumerating every admissible one."""
+    n = len(x)
+    best, best_cps = np.inf, None
+    for cps in itertools.combinations(range(min_size, n - min_size + 1), m):
+        edges = [0, *cps, n]
+        if min(b - a for a, b in zip(edges[:-1], edges[1:], strict=True)) < min_size:
+            continue
+        v = _sse(x, cps)
+        if v < best - 1e-12:
+            best, best_cps = v, list(cps)
+    return best_cps, best
+
+
+@pytest.mark.parametrize("min_size", [1, 2, 3])
+def test_best_segmentations_equal_brute_force_enumeration(min_size):
+    rng = np.random.default_rng(min_size)
+    x = rng.normal(size=(16, 2)) + np.repeat([[0, 0], [2, -1], [0.5, 1], [0, 0]], 4, axis=0)
+    seg = BestSegmentations(x, min_size)
+    for m in range(1, 5):
+        cps, val = _brute_force(x, m, min_size)
+        got = seg.best(m)
+        assert _sse(x, got) == pytest.approx(val, rel=1e-10, abs=1e-10)
+        assert got == cps
+    assert seg.best(16 // min_size) is None or min_size == 1  # too many boundaries to fit
+
+
+def test_best_segmentations_equal_ruptures_dynp():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(90, 1)) + np.repeat([0.0, 1.5, -0.5, 1.0, 0.0, 2.0], 15)[:, None]
+    seg = BestSegmentations(x, 5)
+    dynp = rpt.Dynp(model="l2", min_size=5, jump=1).fit(x)
+    for m in range(1, 7):
+        ref = [b for b in dynp.predict(n_bkps=m) if b < len(x)]
+        assert _sse(x, seg.best(m)) == pytest.approx(_sse(x, ref), rel=1e-10)
+
+
+def test_rho_is_zero_for_white_heavy_tails_and_an_undetected_shift():
+    """White noise has rho 0 whatever its law, and a shift the model has not found is
+    no persistence. The earlier estimator (MAD of differences over the mean square of the
+    levels) gave about 0.39 on Student-t(3) and 0.6 with 2 % outliers."""
+    rng = np.random.default_rng(0)
+    t3 = [ar1_fit(rng.standard_t(3, size=(400, 1)))[0][0] for _ in range(50)]
+    spikes = [ar1_fit((rng.normal(size=400) + (rng.random(400) < 0.02) * 10)[:, None])[0][0] for _ in range(50)]
+    shifted = []
+    for _ in range(50):
+        x = rng.normal(size=300)
+        x[150:] += 3.0
+        shifted.append(ar1_fit((x - x.mean())[:, None])[0][0])
+    assert np.mean(t3) < 0.05
+    assert np.mean(spikes) < 0.05
+    assert np.mean(shifted) < 0.1  # a ratio to the levels' variance gives about 0.67
+
+
+@pytest.mark.parametrize("rho", [0.3, 0.6, 0.9])
+def test_rho_of_ar1_noise_with_breaks(rho):
+    """AR(1) residuals in 4 segments (means removed): the estimate is within 0.05 of the
+    truth on average (the demeaning bias corrected), and never above the cap."""
+    rng = np.random.default_rng(int(rho * 10))
+    est = []
+    for _ in range(40):
+        segs = [lfilter([1.0], [1.0, -rho], rng.normal(size=200) * np.sqrt(1 - rho**2)) for _ in range(4)]
+        resid = np.concatenate([s - s.mean() for s in segs])[:, None]
+        est.append(ar1_fit(resid, [200, 400, 600])[0][0])
+    assert abs(np.mean(est) - rho) < 0.05
+    assert max(est) <= 0.99
+
+
+def test_sieve_draws_keep_autocorrelation_and_tails():
+    rng = np.random.default_rng(1)
+    innov = rng.laplace(size=5000)
+    resid = lfilter([1.0], [1.0, -0.5], innov)[:, None]
+    resid -= resid.mean()
+    rho, _ = ar1_fit(resid)
+    sims = ar1_sieve_draws(resid, [], rho, 20, np.random.default_rng(2))[:, :, 0]
+    lag1 = np.mean([np.corrcoef(s[1:], s[:-1])[0, 1] for s in sims])
+    assert abs(lag1 - 0.5) < 0.05
+    e = sims[:, 1:] - rho[0] * sims[:, :-1]
+    kurt = np.mean((e - e.mean()) ** 4) / np.var(e) ** 2 - 3
+    assert kurt > 1.5  # Laplace innovations: excess kurtosis 3; Gaussian draws give 0
+
+
+def _series(y):
+    return xr.DataArray(np.asarray(y, dtype=float), dims="checkpoint")
+
+
+def test_two_steps_of_opposite_sign_are_both_found():
+    """Levels 0 | 4 | 1: the single split leaves the second step in its residuals; its null
+    must not take that step for persistence."""
+    rng = np.random.default_rng(9)
+    y = rng.normal(size=60) + np.repeat([0.0, 4.0, 1.0], 20)
+    res = detect_boundaries(_series(y), n_bootstrap=100)
+    assert np.all(np.abs(np.array(res.indices) - [20, 40]) <= 1) and len(res.indices) == 2
+    assert res.evidence["p_value"] <= 0.05
+
+
+def test_white_noise_false_alarms_near_alpha():
+    """40 series of 100 Gaussian points: the global test at alpha = 0.05 gives about 2
+    series with a boundary (at most 5 here, P(X > 5) = 1.6 % for Binomial(40, 0.05))."""
+    alarms = sum(len(detect_boundaries(_series(np.random.default_rng(300 + s).normal(size=100)),
+                                       n_bootstrap=100).indices) > 0 for s in range(40))
+    assert alarms <= 5
+
+
+def test_steps_in_heavy_tailed_noise_are_found():
+    """Three steps of 1.5 sd in 300 points of Student-t(3) noise (scaled to unit sd): the
+    steps are found within 5 points in at least 8 of 10 runs, with no other boundary in
+    at least 8."""
+    found = clean = 0
+    for s in range(10):
+        rng = np.random.default_rng(400 + s)
+        y = rng.standard_t(3, size=300) / np.sqrt(3) + np.repeat([0.0, 1.5, 0.0, 1.5], 75)
+        idx = detect_boundaries(_series(y), n_bootstrap=100).indices
+        found += all(any(abs(i - t) <= 5 for i in idx) for t in (75, 150, 225))
+        clean += all(any(abs(i - t) <= 5 for t in (75, 150, 225)) for i in idx)
+    assert found >= 8 and clean >= 8
+
+
+def test_sequential_selection_stops_at_the_first_segmentation_that_fails():
+    """Against a scripted test: m = 1 and 2 pass, m = 3 fails, so m = 2 is returned even
+    though m = 4 would pass; the global p-value is that of m = 1; the cap is obeyed."""
+    plan = {1: {10: 0.01}, 2: {10: 0.01, 20: 0.02}, 3: {10: 0.01, 20: 0.02, 30: 0.2},
+            4: {10: 0.001, 20: 0.001, 30: 0.001, 40: 0.001}}
+
+    class Scripted(SeriesTest):
+        def round_pvals(self, cur):
+            return plan[len(cur)]
+
+    t = Scripted(np.zeros((50, 1)), 10, np.random.default_rng(0), 2)
+    cps, pvals, p_global, n_tested = sequential_selection(t, lambda m: sorted(plan[m]) if m in plan else None,
+                                                          0.05, max_m=10)
+    assert (cps, p_global, n_tested) == ([10, 20], 0.01, 3)
+    assert pvals == plan[2]
+    cps, _, _, n_tested = sequential_selection(t, lambda m: sorted(plan[m]), 0.05, max_m=1)
+    assert cps == [10] and n_tested == 1
+
+
+@pytest.mark.parametrize("method", ["binseg", "bottomup", "kernelcpd"])
+def test_other_searches_give_segmentations_of_each_size(method):
+    rng = np.random.default_rng(3)
+    x = (rng.normal(size=80) + np.repeat([0.0, 3.0, -2.0, 1.0], 20))[:, None]
+    seg = segmentations_of(method, x, 5)
+    for m in (1, 2, 3):
+        cps = seg(m)
+        assert len(cps) == m and all(5 <= c <= 75 for c in cps)
+    assert np.all(np.abs(np.array(seg(3)) - [20, 40, 60]) <= 1)
+    res = detect_boundaries(_series(x[:, 0]), method=method, n_bootstrap=100)
+    assert np.all(np.abs(np.array(res.indices) - [20, 40, 60]) <= 1)
+
+
+def test_a_numeric_penalty_keeps_the_penalised_search_and_elimination():
+    rng = np.random.default_rng(4)
+    y = rng.normal(size=80) + np.repeat([0.0, 3.0], 40)
+    res = detect_boundaries(_series(y), penalty=10.0, n_bootstrap=100)
+    assert res.indices == [40] and "selection" not in res.evidence
+    auto = detect_boundaries(_series(y), n_bootstrap=100)
+    assert auto.indices == [40] and auto.evidence["selection"].startswith("sequential")
+
+
+# ---------------------------------------------------------------- slow: the families
+def _bench(name):
+    sys.path.insert(0, str(BENCH))
+    try:
+        return __import__(name)
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+@pytest.mark.slow
+def test_synthetic_families_before_and_after():
+    """Defaults on the three synthetic families (docs/changepoints.md, "Series path"): the
+    family the constants were chosen on (before 0.815 / 0.738), the held-out family
+    built before any change (before 0.902 / 0.838) and the fresh check family built
+    before the final candidate was scored on it (before 0.900 / 0.872)."""
+    b = _bench("bench_changepoint_constants")
+    a = b.score_defaults([b.synthetic_series(10_000 + s) for s in range(192)], b.NOISE_KINDS)
+    h = b.score_defaults([b.heldout_series(s) for s in range(112)], b.HELDOUT_KINDS)
+    f = b.score_defaults([b.fresh_series(s) for s in range(120)], b.FRESH_KINDS)
+    print(a["cover"], a["f1"], h["cover"], h["f1"], f["cover"], f["f1"])
+    assert a["cover"] >= 0.85 and a["f1"] >= 0.83
+    assert h["cover"] >= 0.905 and h["f1"] >= 0.85
+    assert f["cover"] >= 0.91 and f["f1"] >= 0.89
+
+
+@pytest.mark.slow
+def test_series_location_sets_cover_the_true_shift():
+    """95 % sets of a 1 sd shift in 100 Gaussian points hold the truth in 90-100 % of the
+    detected shifts (100 runs; the sets are known to be conservative here)."""
+    out = _bench("bench_changepoint_constants").series_interval_coverage(100)
+    print(out)
+    assert out["detected_true_boundaries"] >= 50
+    assert out["coverage"] >= 0.90
+    assert out["mean_width_checkpoints"] > 5
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="untuned TCPD 0.689 / 0.737 (2026-12-02, run 1 of this "
+                   "session) is below TCPD's published Binseg 0.693 / 0.738")
+def test_untuned_tcpd_score_reaches_binseg():
+    b = _bench("bench_tcpd")
+    root = b.data_dir()
+    if not (root / "annotations.json").exists():
+        pytest.skip("TCPD data not found (set PHASEKIT_TCPD)")
+    from phasekit.changepoints import margin_f1, segmentation_covering
+
+    cov, f1 = [], []
+    for s in b.load_series(root):
+        pred = detect_boundaries(xr.DataArray(s["y"], dims=["t"]), control="t").indices
+        cov.append(segmentation_covering(s["annotations"], pred, len(s["y"])))
+        f1.append(margin_f1(s["annotations"], pred, margin=5))
+    print(np.mean(cov), np.mean(f1))
+    assert np.mean(cov) >= 0.693 and np.mean(f1) >= 0.738
