@@ -167,12 +167,17 @@ def detect_boundaries(
     **Series** (any real DataArray / Dataset): columns = other dims x variables, each
     scaled by :math:`\hat\sigma_c = \mathrm{MAD}(\Delta x_c)/(0.6745\sqrt2)`; cost
     :class:`CostMeanShift`, ``penalty="auto"`` = ``SERIES_PENALTY_FACTOR`` (2)
-    :math:`(C + 1)\log n` (the modified BIC of Zhang & Siegmund 2007, Biometrics 63:22).
-    Each candidate is tested between its neighbours by a parametric AR(1) bootstrap of
-    the share of variance explained by the best split (``RHO_MAX`` caps the AR(1)
-    coefficient); the weakest is dropped until all pass. ``evidence["p_value"]`` is
-    the smallest p-value of the tests made and gates the result as above. Intervals:
-    likelihood-ratio sets calibrated by a moving-block residual bootstrap.
+    :math:`(C + 1)\log n` (the modified BIC of Zhang & Siegmund 2007, Biometrics 63:22),
+    whose number of boundaries is an upper bound. The number is chosen by the test: for
+    m = 1, 2, ... the exact best segmentation with m boundaries has each boundary tested
+    between its neighbours by an AR(1) sieve bootstrap of the share of variance
+    explained by the best split (``RHO_MAX`` caps the AR(1) coefficient), and the last m
+    that passes before the first that fails is kept
+    (:func:`~phasekit.changepoints.series_test.sequential_selection`).
+    ``evidence["p_value"]`` is that of m = 1, the best single split against no change,
+    and gates the result as above. With a numeric ``penalty`` the search's candidates
+    are tested instead, the weakest dropped until all pass. Intervals: likelihood-ratio
+    sets calibrated by a moving-block residual bootstrap.
 
     Parameters
     ----------
