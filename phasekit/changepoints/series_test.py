@@ -170,20 +170,10 @@ class SeriesTest:
     :func:`ar1_sieve_draws`); p-value :math:`(1 + \#\{R^{2*} \ge R^2\}) / (B + 1)`.
     """
 
-    def __init__(self, z: np.ndarray, n_boot: int, rng: np.random.Generator, min_size: int,
-                 noise_cuts: Sequence[int] = ()):
+    def __init__(self, z: np.ndarray, n_boot: int, rng: np.random.Generator, min_size: int):
         self.z, self.n, self.n_boot, self.rng, self.min_size = z, z.shape[0], n_boot, rng, min_size
-        self.noise_cuts = sorted(int(x) for x in noise_cuts)
         self.cum = np.concatenate([np.zeros((1, z.shape[1])), np.cumsum(z, axis=0)])
         self._cache: dict[tuple[int, int, int], float] = {}
-
-    def noise_residuals(self, a: int, c: int, b: int) -> tuple[np.ndarray, list[int]]:
-        """Residuals of ``[a, b)`` about the segment means of the split at ``c`` and of the
-        ``noise_cuts`` inside it, and those cuts (relative to ``a``)."""
-        cuts = sorted({c, *(x for x in self.noise_cuts if a + 1 < x < b - 1)})
-        edges = [a, *cuts, b]
-        seg = [self.z[lo:hi] - self.z[lo:hi].mean(axis=0) for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
-        return np.concatenate(seg), [x - a for x in cuts]
 
     def gain(self, a: int, b: int, c: int) -> float:
         """Mean-shift gain of splitting ``[a, c)`` at ``b``."""
@@ -203,9 +193,9 @@ class SeriesTest:
         if key not in self._cache:
             seg = self.z[a:b]
             ss = float(((seg - seg.mean(axis=0)) ** 2).sum())
-            resid, breaks = self.noise_residuals(a, c, b)
-            rho, _ = ar1_fit(resid, breaks)
-            sims = ar1_sieve_draws(resid, breaks, rho, self.n_boot, self.rng)
+            resid = self.split_residuals(a, c, b)
+            rho, _ = ar1_fit(resid, [c - a])
+            sims = ar1_sieve_draws(resid, [c - a], rho, self.n_boot, self.rng)
             sims -= sims.mean(axis=1, keepdims=True)
             null = split_gain_max(sims, self.min_size) / np.maximum((sims**2).sum(axis=(1, 2)), 1e-300)
             r2 = self.gain(a, c, b) / ss if ss > 0 else 0.0
