@@ -20,7 +20,10 @@ Published reference values on these 30 series (TCPD's own runs): Binseg as TCPD 
 only read; it is never copied into the repository (each data set keeps its licence).
 
 Run ``python benchmarks/bench_tcpd.py`` (or ``main(ci=True)``, the same 30 series);
-``main(smoke=True)`` scores 3 short series.
+``main(smoke=True)`` scores 3 short series. Every full run is a look at TCPD, and so a
+chance to tune on it: docs/changepoints.md ("TCPD") lists each run made while the
+series path was being changed, with its scores. Changes are judged on the synthetic
+families of ``bench_changepoint_constants.py`` instead.
 """
 
 from __future__ import annotations
