@@ -195,10 +195,12 @@ def _member_entries(rep: Report) -> list[dict[str, Any]]:
                           "from finite-size-scaling collapses obs(t, L) = L^a f((t − t_c) L^{1/ν}) (U with its own t_c, "
                           "χ with t_c fixed at the critical point, its error propagated), fitted by the Houdayer–Hartmann quality S; "
                           "a collapse is trusted only when it passes its checks (S well below that of a flat curve); "
-                          "β/ν from the slope of log ⟨m⟩ against log L where U equals its value at the crossings "
-                          "(phenomenological renormalisation, no critical point needed; bootstrap over replicas plus "
-                          "the drift when the smallest or the largest size is dropped).",
-                          ("binder1981", "houdayer2004", "nightingale1976", "efron1993"),
+                          "β/ν from the ratio of ⟨m⟩ between two sizes where their Binder cumulants cross "
+                          "(the quotient method of phenomenological renormalisation, no critical point needed), "
+                          "averaged over the pairs of sizes without the smallest one; bootstrap over replicas plus "
+                          "the shifts when the smallest or the largest size is included or dropped. ν is quoted from "
+                          "the U collapse only (the χ collapse's ν is not validated to 5 %).",
+                          ("binder1981", "houdayer2004", "nightingale1976", "ballesteros1996", "efron1993"),
                           sizes="; ".join(format_step(v) for v in getattr(ss, "sizes", ())),
                           method=getattr(cp, "method", None), seed=getattr(ss, "seed", None)))
     return out
