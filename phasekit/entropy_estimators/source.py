@@ -20,7 +20,7 @@ def _chao_jost_source(fp: _FP) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Groups of equal-probability states of the source each fingerprint suggests:
     ``(config index, rate lam = N p, number of states)`` per group.
 
-    The bootstrap assemblage of Chao et al. (2014, Ecol. Monogr. 84:45, Appendix S2; iNEXT):
+    The bootstrap assemblage of Chao et al. (2014, Ecol. Monogr. 84:45, its appendix; iNEXT):
     ``f0 = (N-1)/N f1^2 / (2 f2)`` unseen states (``(N-1)/N f1 (f1-1)/2`` when f2 = 0,
     Chao1) share the undetected mass ``a = (f1/N) N f0 / (N f0 + f1)`` equally; a state seen
     j times gets ``p_j = (j/N) (1 - w (1 - j/N)^N)`` with
