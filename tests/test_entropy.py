@@ -741,3 +741,19 @@ def test_entropy_carries_the_interval_and_dask_equals_numpy():
     assert float(a.upper[1, 1]) == pytest.approx(want[3][0], abs=1e-13)
     ok = np.isfinite(a.values)
     assert np.all(a.lower.values[ok] <= a.values[ok]) and np.all(a.values[ok] <= a.upper.values[ok])
+
+
+def test_interval_respects_the_bounds_of_entropy():
+    """0 <= lower always (H >= 0) and, with K, upper <= ln K; no stderr (a single token for
+    CWJ's jackknife), no interval; no tokens, NaN."""
+    from phasekit.entropy_estimators import entropy_interval_from_fingerprint
+
+    c = np.zeros((3, 50), int)
+    c[1, 3] = 1
+    c[2, :5] = 1
+    fp = fingerprint_from_counts(c)
+    h, se, lo, hi = entropy_interval_from_fingerprint(*fp, None)
+    assert np.isnan(lo[:2]).all() and np.isnan(hi[:2]).all()
+    assert lo[2] >= 0.0 and hi[2] > h[2]
+    h, se, lo, hi = entropy_interval_from_fingerprint(*fp, "bma", n_states=50)
+    assert np.isnan(lo[0]) and lo[1] == 0.0 and np.all(hi[1:] <= np.log(50))

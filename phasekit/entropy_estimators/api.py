@@ -176,7 +176,9 @@ def entropy_interval_from_fingerprint(
     estimator but ``chao_wang_jost``, whose interval is asymmetric (its ``error_method``): the upper end
     is ``H + z stderr`` and the lower end the smaller of ``H - z sd_source`` (the sampling
     sd under the source the fingerprint suggests) and CWJ with the doubletons at their
-    exact upper confidence limit (docs/entropy.md, "Error bars").  Deterministic.
+    exact upper confidence limit (docs/entropy.md, "Error bars").  The lower end is at least
+    0 (H >= 0); where the stderr is undefined (NaN, e.g. a single token for the jackknife
+    estimators) so is the interval.  Deterministic.
     """
     if not 0.0 < confidence < 1.0:
         raise SchemaError(f"confidence must be in (0, 1), got {confidence!r}",
@@ -187,12 +189,13 @@ def entropy_interval_from_fingerprint(
     if estimator == "chao_wang_jost":
         lower, upper = _cwj_interval(_check_fingerprint(fp_indptr, multiplicity, n_with_multiplicity),
                                      h, se, confidence)
-        return h, se, lower, upper
-    z = float(ndtri(0.5 + confidence / 2.0))
-    upper = h + z * se
-    if n_states is not None and estimator in ("nsb", "pym", "bma"):
-        upper = np.minimum(upper, np.log(np.asarray(n_states, dtype=float)))  # H <= ln K always
-    return h, se, h - z * se, upper
+    else:
+        z = float(ndtri(0.5 + confidence / 2.0))
+        lower, upper = h - z * se, h + z * se
+        if n_states is not None and estimator in ("nsb", "pym", "bma"):
+            upper = np.minimum(upper, np.log(np.asarray(n_states, dtype=float)))  # H <= ln K always
+    lower = np.where(np.isnan(upper), np.nan, np.maximum(lower, 0.0))  # H >= 0; no stderr, no interval
+    return h, se, lower, upper
 
 
 def entropy_from_counts(
