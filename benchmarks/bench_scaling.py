@@ -184,7 +184,7 @@ def _potts_rows(q: int, m: dict, n_boot: int) -> list[dict[str, Any]]:
     return rows
 
 
-def main(smoke: bool = False, ci: bool = False) -> dict[str, Any]:
+def main(smoke: bool = False, ci: bool = False, estimators: bool = True) -> dict[str, Any]:
     """Potts collapses vs the pyfssa-like baseline, the fixed-U exponents, the
     third-party ising-rs coverage and (default only) every estimator on 10 + 10 independent
     Potts datasets and 12 ising-rs datasets (``smoke``: seconds; ``ci``: a few minutes;
@@ -209,7 +209,7 @@ def main(smoke: bool = False, ci: bool = False) -> dict[str, Any]:
     if not smoke:
         results["third_party"] = third_party_table(fixtures_only=ci)
     results["tc_extrapolation"] = list(_TC_ROWS)
-    if not smoke and not ci:
+    if not smoke and not ci and estimators:
         results["estimators"] = [r for name in DATASET_SETS for r in estimator_table(dataset_set=name)]
     return results
 
@@ -551,6 +551,7 @@ if __name__ == "__main__":
         chosen = [a.split("=", 1)[1] for a in sys.argv if a.startswith("--set=")] or ["choice"]
         print(json.dumps([r for name in chosen for r in estimator_table(dataset_set=name)], indent=1))
         sys.exit(0)
-    out = main(smoke="--smoke" in sys.argv, ci="--ci" in sys.argv)
+    out = main(smoke="--smoke" in sys.argv, ci="--ci" in sys.argv,
+               estimators="--skip-estimators" not in sys.argv)
     if "--json" in sys.argv:
         print(json.dumps(out, indent=1, default=float))
