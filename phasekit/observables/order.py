@@ -87,20 +87,30 @@ def magnetization(
 # --------------------------------------------------------------------- entropy plumbing
 
 
-def _entropy(c: Counts, estimator: str | None, q: int | None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Entropy and stderr per configuration from the counts' fingerprints (one count pass)."""
+#: confidence of the entropy interval (``entropy_lower``/``entropy_upper``), as :func:`phasekit.entropy`
+ENTROPY_CONFIDENCE = 0.95
+
+
+def _entropy(c: Counts, estimator: str | None, q: int | None
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    """Entropy, stderr, interval ends (at ``ENTROPY_CONFIDENCE``) and attrs per configuration
+    from the counts' fingerprints, in one pass: the same call as :func:`phasekit.entropy`
+    (:func:`phasekit.entropy_estimators.entropy_interval_from_fingerprint`), so the same data
+    give the same, possibly asymmetric, interval on every path."""
     import importlib
 
     _ent = importlib.import_module("phasekit.entropy_estimators")  # the module, not pk.entropy()
     est = _ent.default_estimator(q) if estimator is None else estimator
-    h, se = _ent.entropy_from_fingerprint(*c.fingerprint(), estimator=est, n_states=q)
+    parts = _ent.entropy_interval_from_fingerprint(*c.fingerprint(), estimator=est, n_states=q,
+                                                    confidence=ENTROPY_CONFIDENCE)
     attrs = {
         "estimator": est,
         "error_method": getattr(_ent, "_ERROR_METHOD", {}).get(est, "see phasekit.entropy_estimators"),
         "n_states": q,
         "long_name": "Shannon entropy",
     }
-    return np.asarray(h, float).reshape(c.shape), np.asarray(se, float).reshape(c.shape), attrs
+    h, se, lo, up = (np.asarray(a, float).reshape(c.shape) for a in parts)
+    return h, se, lo, up, attrs
 
 
 # ------------------------------------------------------------------- order parameters
@@ -143,6 +153,11 @@ def order_parameters(
     ``n_tokens``          N per configuration
     ====================  ==========================================================
 
+    ``entropy``, ``order_entropy`` and ``effective_states`` also carry the entropy's 95%
+    interval as ``<var>_lower``/``<var>_upper`` (attr ``confidence``): the interval
+    :func:`phasekit.entropy` gives for the same data, bit for bit (asymmetric for the
+    K-free ``chao_wang_jost``; the upper end at most ln K for ``bma``/``nsb``/``pym``),
+    mapped through 1 − H/ln q and exp(H) (monotone, so its ends are the ends' images).
     The divergences are plug-in values with delta-method (multinomial) stderrs.
     ``reference`` is ``"uniform"`` (the default when q ≤ 65536), a label along
     ``reference_dim`` (that slice's distribution pooled over all other kept dims, e.g.
@@ -185,35 +200,44 @@ def order_parameters(
     return out
 
 
-def _put(data: dict[Hashable, xr.DataArray], name: str, est: xr.DataArray) -> None:
-    """An estimate as two Dataset variables, ``name`` and ``name_stderr``."""
+def _put(data: dict[Hashable, xr.DataArray], name: str, est: xr.DataArray,
+         interval: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+    """An estimate as Dataset variables ``name`` and ``name_stderr``, and with ``interval``
+    (its lower and upper ends at ``ENTROPY_CONFIDENCE``) ``name_lower``/``name_upper``
+    (attr ``confidence``; :func:`phasekit.with_stderr` makes them coordinates)."""
     se = est.coords["stderr"].values if "stderr" in est.coords else np.full(est.shape, np.nan)
     val = est.drop_vars("stderr", errors="ignore")
     data[name] = val
     data[f"{name}_stderr"] = xr.DataArray(se, dims=val.dims, coords=val.coords,
                                           attrs={"long_name": f"standard error of {name}"})
+    for end, bound in zip(("lower", "upper"), interval or (), strict=False):
+        data[f"{name}_{end}"] = xr.DataArray(
+            np.asarray(bound, float), dims=val.dims, coords=val.coords,
+            attrs={"long_name": f"{end} end of the {ENTROPY_CONFIDENCE:.0%} interval of {name}",
+                   "confidence": ENTROPY_CONFIDENCE})
 
 
 def _put_entropies(data: dict[Hashable, xr.DataArray], notes: dict[str, str], c: Counts,
                    estimator: str | None, q: int | None) -> None:
-    """entropy, order_entropy 1 − H/ln q (with q) and effective_states exp(H)."""
+    """entropy, order_entropy 1 − H/ln q (with q) and effective_states exp(H), each with its
+    stderr and the entropy's interval carried through the (monotone) map: order_entropy
+    [1 − upper/ln q, 1 − lower/ln q], effective_states [exp(lower), exp(upper)]."""
     empty = c.totals() == 0
-    h, hse, ent_attrs = _entropy(c, estimator, q)
-    h = np.where(empty, np.nan, h)
-    hse = np.where(empty, np.nan, hse)
+    h, hse, lo, up, ent_attrs = _entropy(c, estimator, q)
+    h, hse, lo, up = (np.where(empty, np.nan, a) for a in (h, hse, lo, up))
     name = ent_attrs.get("estimator", "entropy")
-    _put(data, "entropy", estimate(c.wrap(h), c.wrap(hse), **{**ent_attrs, "units": "nats"}))
+    _put(data, "entropy", estimate(c.wrap(h), c.wrap(hse), **{**ent_attrs, "units": "nats"}), (lo, up))
     if q is not None:
         _put(data, "order_entropy", estimate(
             c.wrap(1.0 - h / np.log(q)), c.wrap(hse / np.log(q)),
             estimator=f"1 - H/ln q ({name})", n_states=q, units="dimensionless",
-        ))
+        ), (1.0 - up / np.log(q), 1.0 - lo / np.log(q)))
     else:
         notes["left_out"] = Q_DEPENDENT_NOTE
     _put(data, "effective_states", estimate(
         c.wrap(np.exp(h)), c.wrap(np.exp(h) * hse),
         estimator=f"exp(H) ({name})", error_method="delta", units="states",
-    ))
+    ), (np.exp(lo), np.exp(up)))
 
 
 def _put_mode_and_collision(data: dict[Hashable, xr.DataArray], c: Counts, labels: np.ndarray | None) -> None:

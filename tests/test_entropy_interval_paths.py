@@ -1,0 +1,102 @@
+"""The entropy interval is the same on every public path (issue 14.2 follow-up).
+
+``pk.entropy`` gives each configuration a 95% interval (``lower``/``upper`` coords) that is
+asymmetric for the K-free ``chao_wang_jost`` and capped at ln K for ``bma``.  The same data
+through :func:`phasekit.order_parameters` (and so :func:`phasekit.analyze`) must give that
+same interval bit for bit, not a symmetric H -+ 1.96 stderr, and the transforms
+1 - H/ln q and exp(H) must carry it through their (monotone) maps.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import phasekit as pk
+from phasekit.count import count_states
+from phasekit.entropy_estimators import entropy_from_fingerprint
+from phasekit.lazy import materialize
+
+K = 60
+
+
+def _heavy_tailed(n_ckpt=3, n_prompt=3, n_sample=40, seed=11, n_states=True) -> xr.Dataset:
+    """Zipf(1.1)-like answers over K states, flattening along checkpoint: many singletons and
+    few doubletons, where CWJ's lower end differs from H - 1.96 stderr."""
+    rng = np.random.default_rng(seed)
+    tok = np.empty((n_ckpt, n_prompt, n_sample), dtype=np.int64)
+    for i, s in enumerate(np.linspace(1.4, 0.8, n_ckpt)):
+        p = np.arange(1, K + 1, dtype=float) ** -s
+        tok[i] = rng.choice(K, size=(n_prompt, n_sample), p=p / p.sum())
+    tok[0, 0, :5] = -1  # ragged: one configuration smaller
+    return xr.Dataset({"token": (("checkpoint", "prompt", "sample"), tok)},
+                      coords={"checkpoint": np.arange(n_ckpt) * 100},
+                      attrs={"n_states": K} if n_states else {})
+
+
+def _entropy(ds: xr.Dataset) -> xr.DataArray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the K-sensitivity warning is not what is tested here
+        return pk.entropy(ds, system="sample")
+
+
+@pytest.mark.parametrize("with_k", [False, True], ids=["no_K_cwj", "K_bma"])
+@pytest.mark.parametrize("lazy", [False, True], ids=["numpy", "dask"])
+def test_order_parameters_interval_is_entropys_bit_for_bit(with_k, lazy):
+    ds = _heavy_tailed(n_states=with_k)
+    ref = _entropy(ds)
+    assert ref.attrs["estimator"] == ("bma" if with_k else "chao_wang_jost")
+    o = pk.order_parameters(ds.chunk(checkpoint=1) if lazy else ds, system="sample")
+    if lazy:
+        o = materialize(o)
+    h, lo, up = ref.values, ref.coords["lower"].values, ref.coords["upper"].values
+    for end, want in (("lower", lo), ("upper", up)):
+        np.testing.assert_array_equal(o[f"entropy_{end}"].transpose(*ref.dims).values, want)
+        assert o[f"entropy_{end}"].attrs["confidence"] == 0.95
+    # the interval is not the symmetric one (so a symmetric implementation fails here)
+    z = 1.959963984540054
+    se = ref.coords["stderr"].values
+    sym_lo, sym_up = np.maximum(h - z * se, 0.0), h + z * se
+    assert not (np.allclose(lo, sym_lo) and np.allclose(up, sym_up))
+    # H and stderr are those of the fingerprint function (unchanged by the interval)
+    c = count_states(ds, system="sample", n_states=K if with_k else None)
+    h0, se0 = entropy_from_fingerprint(*c.fingerprint(), estimator=ref.attrs["estimator"],
+                                       n_states=K if with_k else None)
+    np.testing.assert_array_equal(o["entropy"].transpose(*ref.dims).values, h0.reshape(c.shape))
+    np.testing.assert_array_equal(o["entropy_stderr"].transpose(*ref.dims).values, se0.reshape(c.shape))
+    # with_stderr turns the variables into the coordinates pk.entropy has
+    w = pk.with_stderr(o, "entropy").transpose(*ref.dims)
+    np.testing.assert_array_equal(w.coords["lower"].values, lo)
+    assert w.attrs["confidence"] == 0.95
+
+
+@pytest.mark.parametrize("with_k", [False, True], ids=["no_K_cwj", "K_bma"])
+def test_order_entropy_and_effective_states_carry_the_interval(with_k):
+    ds = _heavy_tailed(n_states=with_k)
+    ref = _entropy(ds)
+    o = pk.order_parameters(ds, system="sample")
+    lo, up = ref.coords["lower"].values, ref.coords["upper"].values
+    np.testing.assert_allclose(o["effective_states_lower"].transpose(*ref.dims).values, np.exp(lo), rtol=1e-15)
+    np.testing.assert_allclose(o["effective_states_upper"].transpose(*ref.dims).values, np.exp(up), rtol=1e-15)
+    if with_k:  # 1 - H/ln q is decreasing in H: its lower end comes from H's upper end
+        np.testing.assert_allclose(o["order_entropy_lower"].transpose(*ref.dims).values,
+                                   1.0 - up / np.log(K), rtol=1e-15)
+        np.testing.assert_allclose(o["order_entropy_upper"].transpose(*ref.dims).values,
+                                   1.0 - lo / np.log(K), rtol=1e-15)
+        assert np.all(o["order_entropy_lower"] <= o["order_entropy"])
+        assert np.all(o["order_entropy"] <= o["order_entropy_upper"])
+    else:
+        assert "order_entropy" not in o and "order_entropy_lower" not in o
+
+
+def test_empty_configuration_has_no_interval():
+    ds = _heavy_tailed()
+    ds["token"][1, 2, :] = -1
+    o = pk.order_parameters(ds, system="sample")
+    for v in ("entropy", "order_entropy", "effective_states"):
+        for end in ("lower", "upper"):
+            assert np.isnan(o[f"{v}_{end}"].values[1, 2])
+            assert np.isfinite(np.delete(o[f"{v}_{end}"].values.ravel(), 5)).all()
