@@ -580,7 +580,10 @@ def _assemble_along(blocks: Iterable[xr.Dataset], dim: Hashable, size: int) -> x
 
 
 def _order_stage(ens: Ensemble, estimator: str | None) -> tuple[xr.Dataset, xr.DataArray | None, xr.Dataset]:
-    """Order parameters per configuration (from the Ensemble's counts) and their replica means."""
+    """Order parameters per configuration (from the Ensemble's counts) and their replica means
+    with the standard error over replicas; without replicas each value is one configuration's
+    estimate and keeps its own error (``<var>_stderr``, and ``_lower``/``_upper`` where the
+    estimate has an interval: the entropy's, as :func:`phasekit.entropy` gives it)."""
     from .observables import order_parameters, with_stderr
 
     est_kw = {} if estimator is None else {"estimator": estimator}
@@ -593,6 +596,9 @@ def _order_stage(ens: Ensemble, estimator: str | None) -> tuple[xr.Dataset, xr.D
             mean, se = _mean_over(per_config[v], ens.replica)
             order_vars[v] = mean
             order_vars[f"{v}_stderr"] = se
+            if not ens.replica:  # one configuration per point: its own error bar and interval
+                order_vars.update({f"{v}_{k}": per_config[f"{v}_{k}"] for k in ("stderr", "lower", "upper")
+                                   if f"{v}_{k}" in per_config})
     return per_config, m, xr.Dataset(order_vars)
 
 

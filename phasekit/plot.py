@@ -249,10 +249,35 @@ def _var_stderr(ds: xr.Dataset, var: str) -> np.ndarray:
     return np.asarray(with_stderr(ds, var).coords["stderr"].values, dtype=float)
 
 
-def _line(ax, axis: ControlAxis, y: np.ndarray, se: np.ndarray | None, label: str, *, band: bool = True, **kw):
+def _var_interval(ds: xr.Dataset, var: str) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """``(lower, upper, confidence)`` of result variable ``var`` when the Dataset stores its
+    interval (``<var>_lower``/``<var>_upper``, e.g. the entropy's, asymmetric for
+    ``chao_wang_jost``), else None; through :func:`phasekit.with_stderr`."""
+    est = with_stderr(ds, var)
+    if "lower" not in est.coords or "upper" not in est.coords:
+        return None
+    return (np.asarray(est.coords["lower"].values, dtype=float), np.asarray(est.coords["upper"].values, dtype=float),
+            float(est.attrs.get("confidence", 0.95)))
+
+
+def _band_label(label: str, interval: tuple[np.ndarray, np.ndarray, float] | None) -> str:
+    """The legend label, naming the band when it is an interval rather than ±1 s.e."""
+    return label if interval is None else f"{label}, {interval[2]:.0%} interval"
+
+
+def _line(ax, axis: ControlAxis, y: np.ndarray, se: np.ndarray | None, label: str, *, band: bool = True,
+          interval: tuple[np.ndarray, np.ndarray, float] | None = None, **kw):
+    """y against the control axis with its error: the stored ``interval`` (lower, upper,
+    confidence) when given, drawn as it is (asymmetric when it is), else ±1 ``se``."""
     x = axis.positions
-    (ln,) = ax.plot(x, y, marker="o", ms=3, label=label, zorder=5, **kw)
-    if se is not None and np.isfinite(se).any():
+    (ln,) = ax.plot(x, y, marker="o", ms=3, label=_band_label(label, interval), zorder=5, **kw)
+    if interval is not None and np.isfinite(interval[0]).any():
+        lo, up = interval[0], interval[1]
+        if band:
+            ax.fill_between(x, lo, up, color=ln.get_color(), alpha=0.25, lw=0, zorder=4)
+        else:
+            ax.errorbar(x, y, yerr=[y - lo, up - y], fmt="none", ecolor=ln.get_color(), capsize=2, zorder=4)
+    elif se is not None and np.isfinite(se).any():
         if band:
             ax.fill_between(x, y - se, y + se, color=ln.get_color(), alpha=0.25, lw=0, zorder=4)
         else:
@@ -291,7 +316,9 @@ def order_parameters(
     axis: ControlAxis | None = None,
 ):
     """Order parameters (dimensionless, 0 = disordered, 1 = one answer) against the control
-    value, each with a ±1 standard-error band over replicas; phases shaded."""
+    value, each with a ±1 standard-error band over replicas, or its stored interval
+    (``<var>_lower``/``<var>_upper``, e.g. 1 − H/ln q from the entropy's; the legend says
+    so) when the Dataset has one; phases shaded."""
     ax = _axes(ax)
     axis = axis or control_axis(order, dim)
     names = {"order_entropy": "1 − H/ln q", "magnetization": "Potts magnetisation m",
@@ -299,7 +326,7 @@ def order_parameters(
     for var in variables:
         if var in order:
             _line(ax, axis, np.asarray(order[var].values, float), _var_stderr(order, var),
-                  names.get(var, var.replace("_", " ")))
+                  names.get(var, var.replace("_", " ")), interval=_var_interval(order, var))
     ax.set_ylim(-0.05, 1.02)
     _finish(ax, axis, boundaries, "order parameter (dimensionless)", "Order parameters", phase_legend=True)
     return ax
@@ -307,12 +334,14 @@ def order_parameters(
 
 def entropy(order: xr.Dataset, *, dim: Hashable = "checkpoint", boundaries: Any = None, ax=None,
             axis: ControlAxis | None = None):
-    """Entropy H (nats) of the answers per configuration, replica mean ± 1 s.e."""
+    """Entropy H (nats) of the answers per configuration, replica mean ± 1 s.e., or the
+    stored interval ``entropy_lower``/``entropy_upper`` (as :func:`phasekit.entropy` gives
+    it, asymmetric for ``chao_wang_jost``) when ``order`` has one."""
     ax = _axes(ax)
     axis = axis or control_axis(order, dim)
     est = order["entropy"].attrs.get("estimator")
     _line(ax, axis, np.asarray(order["entropy"].values, float), _var_stderr(order, "entropy"),
-          "H" + (f" ({est})" if est else ""))
+          "H" + (f" ({est})" if est else ""), interval=_var_interval(order, "entropy"))
     _finish(ax, axis, boundaries, "entropy H (nats)", "Entropy of the answers")
     return ax
 

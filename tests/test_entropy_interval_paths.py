@@ -100,3 +100,59 @@ def test_empty_configuration_has_no_interval():
         for end in ("lower", "upper"):
             assert np.isnan(o[f"{v}_{end}"].values[1, 2])
             assert np.isfinite(np.delete(o[f"{v}_{end}"].values.ravel(), 5)).all()
+
+
+# --------------------------------------------------------------- analyze and its report
+def _one_prompt_run():
+    """A run with one configuration per checkpoint (no replicas), where the report's entropy
+    error bar is the estimate's own."""
+    ds, _ = pk.datasets.crystallisation_run(n_checkpoints=18, n_prompts=1, n_samples=40, seed=4)
+    ds = ds.isel(prompt=0, drop=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rep = pk.analyze(ds, seed=2, progress=False, n_bootstrap=20)
+    return ds, rep
+
+
+def test_analyze_without_replicas_reports_entropys_interval():
+    ds, rep = _one_prompt_run()
+    ref = _entropy(ds)
+    assert rep.settings["replica"] == ()
+    lo, up = ref.coords["lower"].values, ref.coords["upper"].values
+    np.testing.assert_array_equal(rep.order["entropy_lower"].values, lo)
+    np.testing.assert_array_equal(rep.order["entropy_upper"].values, up)
+    np.testing.assert_array_equal(rep.order["entropy_stderr"].values, ref.coords["stderr"].values)
+    np.testing.assert_array_equal(rep.to_dataset()["config_entropy_lower"].values, lo)
+    # the figure's band is that interval, point by point
+    import matplotlib.pyplot as plt
+
+    figs = rep.plot()
+    try:
+        ax = figs["order_parameters"].axes[0]
+        assert ax.get_legend_handles_labels()[1] == [f"H ({ref.attrs['estimator']}), 95% interval"]
+        (band,) = ax.collections
+        xy = band.get_paths()[0].vertices
+        x = pk.plot.control_axis(rep.order, "checkpoint").positions
+        for i, xi in enumerate(x):
+            y = xy[np.isclose(xy[:, 0], xi), 1]
+            assert y.min() == pytest.approx(lo[i], abs=1e-12) and y.max() == pytest.approx(up[i], abs=1e-12)
+    finally:
+        for f in figs.values():
+            plt.close(f)
+    from phasekit.report.figures import captions
+
+    cap = captions(rep)["order_parameters"][1]
+    assert "95% interval" in cap and "no replicas" in cap
+
+
+def test_analyze_with_replicas_keeps_the_replica_error_and_stores_the_interval_per_configuration():
+    from _report_data import staged_run
+
+    ds, _, rep = staged_run()
+    ref = _entropy(ds).transpose(*rep.per_config["entropy"].dims)
+    np.testing.assert_array_equal(rep.per_config["entropy_lower"].values, ref.coords["lower"].values)
+    np.testing.assert_array_equal(rep.to_dataset()["config_entropy_upper"].values, ref.coords["upper"].values)
+    # the per-checkpoint value is a mean over prompts: its error is their spread, not one interval
+    assert "entropy_lower" not in rep.order
+    sd = ref.std("prompt", ddof=1) / np.sqrt(ref.sizes["prompt"])
+    np.testing.assert_allclose(rep.order["entropy_stderr"].values, sd.values, rtol=1e-12)

@@ -47,6 +47,19 @@ def _replica_word(rep: Report) -> str:
     return words.get(rep_dims, "replicas")
 
 
+def _order_bands(rep: Report, rw: str) -> str:
+    """What the lines and bands of the order-parameter figure are: replica means ± 1 s.e.,
+    or, without replicas, each configuration's own estimate and error (the entropy's stored
+    interval where there is one, as :func:`phasekit.entropy` gives it)."""
+    if rep.settings.get("replica"):
+        return f"Lines are means over {rw}; bands are ±1 standard error of that mean (s/√n over {rw}). "
+    conf = rep.order["entropy_lower"].attrs.get("confidence", 0.95) if "entropy_lower" in rep.order else None
+    ent = (f"for H and 1 − H/ln q the entropy's {conf:.0%} interval (asymmetric where the estimator's is), "
+           if conf is not None else "")
+    return ("One configuration per checkpoint (no replicas): lines are its estimates; bands are each estimate's "
+            f"own error, {ent}±1 standard error for the others. ")
+
+
 def draw_figures(rep: Report) -> dict[str, Any]:
     """Every figure that applies to the report, ``{name: matplotlib Figure}``."""
     from .._meta import with_stderr
@@ -141,8 +154,7 @@ def captions(rep: Report) -> dict[str, tuple[str, str]]:
         "order_parameters": (
             "entropy and order parameters against training step",
             f"Left: entropy H of the answers (nats; estimator {est}) per configuration. Right: order parameters "
-            f"(dimensionless). Lines are means over {rw}; bands are ±1 standard error of that mean "
-            f"(s/√n over {rw}). " + shade + axis_note),
+            "(dimensionless). " + _order_bands(rep, rw) + shade + axis_note),
         "prompt_divergence": (
             "between-prompt divergence against training step",
             "Mean pairwise Jensen–Shannon divergence (nats) between the prompts' answer distributions; error "
