@@ -9,6 +9,7 @@ same interval bit for bit, not a symmetric H -+ 1.96 stderr, and the transforms
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
@@ -103,6 +104,7 @@ def test_empty_configuration_has_no_interval():
 
 
 # --------------------------------------------------------------- analyze and its report
+@functools.cache
 def _one_prompt_run():
     """A run with one configuration per checkpoint (no replicas), where the report's entropy
     error bar is the estimate's own."""
@@ -156,3 +158,28 @@ def test_analyze_with_replicas_keeps_the_replica_error_and_stores_the_interval_p
     assert "entropy_lower" not in rep.order
     sd = ref.std("prompt", ddof=1) / np.sqrt(ref.sizes["prompt"])
     np.testing.assert_allclose(rep.order["entropy_stderr"].values, sd.values, rtol=1e-12)
+
+
+def test_phase_levels_carry_the_interval_into_summary_json_and_html(tmp_path):
+    from phasekit.report.numbers import format_level
+    from phasekit.report.schema import validate_summary
+
+    ds, rep = _one_prompt_run()
+    ref = _entropy(ds)
+    h, lo, up = ref.values, ref.coords["lower"].values, ref.coords["upper"].values
+    d = rep.to_dict()
+    validate_summary(d)
+    for ph in d["phases"]:
+        a, b = ph["first_index"], ph["last_index"] + 1
+        lev = ph["levels"]["entropy"]
+        n = b - a  # every checkpoint has tokens here
+        assert lev["value"] == pytest.approx(h[a:b].mean(), rel=1e-12)
+        assert lev["lower"] == pytest.approx(h[a:b].mean() - np.sqrt(np.sum((h[a:b] - lo[a:b]) ** 2)) / n, rel=1e-12)
+        assert lev["upper"] == pytest.approx(h[a:b].mean() + np.sqrt(np.sum((up[a:b] - h[a:b]) ** 2)) / n, rel=1e-12)
+        assert lev["confidence"] == 0.95
+        assert lo[a:b].mean() <= lev["lower"] <= lev["value"] <= lev["upper"] <= up[a:b].mean()
+        assert "lower" not in ph["levels"]["magnetization"]  # no interval stored: none invented
+    rep.to_html(tmp_path / "r.html", figures_dir=tmp_path / "fig")
+    page = (tmp_path / "r.html").read_text()
+    assert format_level(d["phases"][0]["levels"]["entropy"]) in page
+    assert format_level({"value": 1.0, "stderr": 0.05, "lower": 0.93, "upper": 1.2}) == "1.000 ± 0.050 (95%: 0.930 to 1.200)"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from .figures import FIGURE_ORDER, captions
-from .numbers import format_estimate, format_percent, format_step
+from .numbers import format_estimate, format_level, format_percent, format_step
 from .summary import LEVEL_UNITS, parse_rates
 
 if TYPE_CHECKING:
@@ -101,13 +101,14 @@ def _phases_section(block: dict[str, Any]) -> str:
     names = [v for v in LEVEL_UNITS if any(v in p["levels"] for p in phases)]
     if names:
         rows = [[LEVEL_UNITS[v][0], LEVEL_UNITS[v][1]]
-                + [format_estimate(p["levels"].get(v, {}).get("value"), p["levels"].get(v, {}).get("stderr"))
-                   for p in phases] for v in names]
+                + [format_level(p["levels"].get(v)) for p in phases] for v in names]
         heads = [f"{p['label']} ({format_step(p['first_step'])}–{format_step(p['last_step'])})" for p in phases]
         out.append("<h3>Phase levels</h3>")
         out.append(_table(["quantity", "unit"] + heads, rows, numeric=set(range(2, 2 + len(phases)))))
         out.append("<p class='note'>Levels are means over the phase's checkpoints ± the standard error of that mean "
-                   "(√Σ se²/n from the per-checkpoint standard errors). Phase rule: liquid = high entropy and "
+                   "(√Σ se²/n from the per-checkpoint standard errors); where a checkpoint's estimate has its own "
+                   "interval (the entropy's, without replicas) the level's interval follows the same rule on each "
+                   "side. Phase rule: liquid = high entropy and "
                    "distinct prompt distributions; nucleation = collapse of entropy and of between-prompt divergence; "
                    "settling = low entropy with mass redistributed inside a fixed support.</p>")
     return "".join(out)

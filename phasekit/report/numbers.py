@@ -130,6 +130,19 @@ def format_estimate(value: Any, stderr: Any = None) -> str:
     return f"{v:.{d}f} ± {se:.{d}f}"
 
 
+def format_level(level: Any) -> str:
+    """A phase level ``{"value", "stderr"}`` as :func:`format_estimate` prints it, followed by
+    its interval when it has one (``lower``, ``upper``, ``confidence``), at the error's
+    decimals: ``"1.142 ± 0.046 (95%: 1.061 to 1.247)"``; missing -> ``"–"``."""
+    level = level or {}
+    text = format_estimate(level.get("value"), level.get("stderr"))
+    lo, up, se = (finite_or_none(level.get(k)) for k in ("lower", "upper", "stderr"))
+    if text == "–" or lo is None or up is None:
+        return text
+    d = min(_decimals_for(se), 8) if se is not None else 3
+    return f"{text} ({float(level.get('confidence', 0.95)):.0%}: {lo:.{d}f} to {up:.{d}f})"
+
+
 def format_percent(fraction: Any, digits: int = 1) -> str:
     """A fraction as a percentage: ``0.0342`` -> ``"3.4%"``."""
     f = finite_or_none(fraction)

@@ -82,21 +82,33 @@ def _stages_in(stages: np.ndarray | None, a: int, b: int) -> list[str]:
     return list(dict.fromkeys(str(s) for s in stages[a:b + 1]))
 
 
-def _segment_level(rep: Report, var: str, a: int, b: int) -> dict[str, float | None]:
+def _segment_level(rep: Report, var: str, a: int, b: int) -> dict[str, Any]:
     """Mean of a per-checkpoint quantity over a segment, with the standard error of that
-    mean from the per-checkpoint errors, sqrt(Σ se_i²)/n (independent checkpoints)."""
+    mean from the per-checkpoint errors, sqrt(Σ se_i²)/n (independent checkpoints), and,
+    where every checkpoint has a stored interval (``<var>_lower``/``_upper``, e.g. the
+    entropy's without replicas), the interval of the mean by the same rule on each side:
+    mean − sqrt(Σ (v_i − lower_i)²)/n, mean + sqrt(Σ (upper_i − v_i)²)/n (with attr
+    ``confidence``).  That is the checkpoint's own interval for one checkpoint and
+    mean ± z·stderr for symmetric ones; for asymmetric ones it treats each side as the
+    stderr is treated (an approximation), and it never leaves [mean lower, mean upper]."""
     control = rep.settings["control"]
     seg = rep.order[var].isel({control: slice(a, b + 1)})
     vals = np.asarray(seg.values, dtype=float)
     ok = np.isfinite(vals)
     if not ok.any():
         return {"value": None, "stderr": None}
+    part = {k: np.asarray(rep.order[f"{var}_{k}"].isel({control: slice(a, b + 1)}).values, dtype=float)[ok]
+            for k in ("stderr", "lower", "upper") if f"{var}_{k}" in rep.order}
     se = None
-    if f"{var}_stderr" in rep.order:
-        s = np.asarray(rep.order[f"{var}_stderr"].isel({control: slice(a, b + 1)}).values, dtype=float)[ok]
-        if np.isfinite(s).all():
-            se = float(np.sqrt(np.sum(s ** 2)) / ok.sum())
-    return {"value": float(vals[ok].mean()), "stderr": se}
+    if "stderr" in part and np.isfinite(part["stderr"]).all():
+        se = float(np.sqrt(np.sum(part["stderr"] ** 2)) / ok.sum())
+    out: dict[str, Any] = {"value": float(vals[ok].mean()), "stderr": se}
+    if "lower" in part and "upper" in part and np.isfinite(part["lower"]).all() and np.isfinite(part["upper"]).all():
+        v = vals[ok]
+        out["lower"] = float(out["value"] - np.sqrt(np.sum((v - part["lower"]) ** 2)) / ok.sum())
+        out["upper"] = float(out["value"] + np.sqrt(np.sum((part["upper"] - v) ** 2)) / ok.sum())
+        out["confidence"] = float(rep.order[f"{var}_lower"].attrs.get("confidence", 0.95))
+    return out
 
 
 def phase_rows(rep: Report) -> list[dict[str, Any]]:
