@@ -145,6 +145,8 @@ def test_analyze_without_replicas_reports_entropys_interval():
 
     cap = captions(rep)["order_parameters"][1]
     assert "95% interval" in cap and "no replicas" in cap
+    methods = {e["name"]: e["text"] for e in rep.to_dict()["methods"]}
+    assert "95% interval" in methods["order parameters"] and "means over replicas" not in methods["order parameters"]
 
 
 def test_analyze_with_replicas_keeps_the_replica_error_and_stores_the_interval_per_configuration():

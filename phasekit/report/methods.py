@@ -27,7 +27,8 @@ ENTROPY_METHODS: dict[str, tuple[str, tuple[str, ...]]] = {
             "Dirichlet priors over q states with a hyperprior flat in the prior mean entropy) and the "
             "Pitman–Yor mixture (PYM) estimator, each weighted by its marginal likelihood; the standard error "
             "combines the posterior standard deviation with the gap to the q-free Chao–Wang–Jost estimate "
-            "(the farther of it and its jackknife bias-corrected value)",
+            "(the farther of it and its jackknife bias-corrected value); 95% interval H ± 1.96 standard errors "
+            "with the upper end at most ln q",
             ("nemenman2002", "wolpert1995", "archer2014", "chao2013")),
     "nsb": ("the Nemenman–Shafee–Bialek estimator (posterior mean under a mixture of symmetric Dirichlet priors "
             "over q states, hyperprior flat in the prior mean entropy); standard error the posterior standard "
@@ -36,7 +37,10 @@ ENTROPY_METHODS: dict[str, tuple[str, tuple[str, ...]]] = {
     "chao_wang_jost": ("the Chao–Wang–Jost estimator (discovery-rate expansion with the unseen tail estimated "
                        "from singletons and doubletons; needs no q); standard error from the delete-one jackknife (its "
                        "spread and, where it shows the estimate low, its bias) and the unseen-tail term weighted "
-                       "by the heterogeneity of the rare states",
+                       "by the heterogeneity of the rare states; its 95% interval is asymmetric: upper end "
+                       "H + 1.96 standard errors, lower end the smaller of H − 1.96 times the estimate's sampling "
+                       "standard deviation under the source distribution the counts suggest and the estimate with "
+                       "the doubleton count at its exact Poisson 97.5% upper limit",
                        ("chao2013", "efron1993")),
     "chao_shen": ("the Chao–Shen coverage-adjusted estimator; standard error by the jackknife",
                   ("chao2003", "efron1993")),
@@ -88,8 +92,12 @@ def _observable_entries(rep: Report) -> list[dict[str, Any]]:
     if "magnetization" in rep.order:
         out.append(_entry("order parameters", "Order parameters per configuration: the Potts magnetisation "
                           "m = (q max_k p_k − 1)/(q − 1), the normalised entropy 1 − H/ln q and the mode fraction "
-                          "max_k p_k. Per-checkpoint values are means over replicas with standard error s/√n "
-                          "over replicas.", ("wu1982",)))
+                          "max_k p_k. " + (
+                              "Per-checkpoint values are means over replicas with standard error s/√n over replicas."
+                              if rep.settings.get("replica") else
+                              "With one configuration per checkpoint (no replicas) each value keeps its own error: "
+                              "the binomial or delta-method standard error, and for the entropy, 1 − H/ln q and e^H "
+                              "the entropy's 95% interval mapped through them."), ("wu1982",)))
     if "susceptibility" in rep.order:
         out.append(_entry("fluctuations", "Over the replicas at each checkpoint: susceptibility "
                           "χ = N(⟨m²⟩ − ⟨m⟩²), N the number of answers per configuration, and the Binder cumulant "
