@@ -427,7 +427,9 @@ POTTS_SEEDS = tuple(range(1001, 1011))
 #: at only after the change was committed): never used to choose anything
 DATASET_SETS = {"choice": (POTTS_SEEDS, range(0, 12)),
                 "heldout": (tuple(range(4001, 4011)), range(12, 24)),
-                "fresh": (tuple(range(5001, 5011)), range(24, 36))}
+                "fresh": (tuple(range(5001, 5011)), range(24, 36)),
+                # frozen 07:04 UTC, first used for the collapse size drift (a change of error bars only)
+                "set4": (tuple(range(6001, 6011)), range(36, 48))}
 
 
 def cached_potts(q: int, seed: int) -> dict[int, Any]:
