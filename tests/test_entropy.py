@@ -535,13 +535,13 @@ def test_analyze_estimator_does_not_depend_on_number_of_configurations(monkeypat
 
     ent = importlib.import_module("phasekit.entropy_estimators")
     asked = []
-    original = ent.entropy_from_fingerprint
+    original = ent.entropy_interval_from_fingerprint  # what order_parameters calls (one pass)
 
     def spy(*args, estimator=None, n_states=None, **kw):
         asked.append(estimator)
-        return original(*args, estimator="plugin", n_states=n_states)
+        return original(*args, estimator="plugin", n_states=n_states, **kw)
 
-    monkeypatch.setattr(ent, "entropy_from_fingerprint", spy)
+    monkeypatch.setattr(ent, "entropy_interval_from_fingerprint", spy)
     rng = np.random.default_rng(0)
     ds = xr.Dataset({"token": (("checkpoint", "sample", "position"), rng.integers(0, 5, (8, n_sample, 6)))},
                     coords={"step": ("checkpoint", np.arange(8) * 100)}, attrs={"n_states": 5})
