@@ -23,29 +23,7 @@ from .phases import level_arrays
 from .search import segments
 
 __all__ = ["LocalTest", "ScanNull", "eliminate", "g_stat", "grow", "merge_ramps",
-           "null_draws", "over_dispersion", "propagated_max_null", "scan_stats", "significant_peaks", "window_sums"]
-
-
-def shared_change_ratio(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    r"""Pooled change relative to the pooled change expected if prompts moved independently.
-
-    With :math:`u_{pk} = L_{pk} n_R - R_{pk} n_L` (window totals :math:`n_L, n_R` over
-    prompts) and column totals :math:`C_k`, the pooled Pearson statistic is
-    :math:`Q = \sum_k (\sum_p u_{pk})^2 / (n_L n_R C_k)`; if each prompt changes its own
-    way (independent, mean-zero :math:`u_p`: drift, jitter, sampling noise) its
-    expectation is :math:`Q_\perp = \sum_k \sum_p u_{pk}^2 / (n_L n_R C_k)` (the cross terms
-    vanish). :math:`R = Q / Q_\perp` is about 1 then, whatever the drift's size, and up
-    to ``P`` when every prompt moves the same way (Cauchy-Schwarz). Its null is
-    drawn like every other scan statistic (multinomial draws, :func:`null_draws`).
-    """
-    n_l = left.sum(axis=(-2, -1))[..., None, None]
-    n_r = right.sum(axis=(-2, -1))[..., None, None]
-    u = left * n_r - right * n_l
-    c = (left + right).sum(axis=-2)
-    inv = np.where(c > 0, 1.0 / np.where(c > 0, c, 1.0), 0.0)
-    q = (u.sum(axis=-2) ** 2 * inv).sum(axis=-1)
-    q_ind = ((u ** 2).sum(axis=-2) * inv).sum(axis=-1)
-    return np.where(q_ind > 0, q / np.where(q_ind > 0, q_ind, 1.0), 0.0)
+           "null_draws", "over_dispersion", "scan_stats", "significant_peaks", "window_sums"]
 
 
 def window_sums(cum: np.ndarray, t: int, lo: int, hi: int, w: int) -> tuple[np.ndarray, np.ndarray]:
@@ -63,19 +41,13 @@ def scan_stats(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     r"""The two scan statistics between windows (..., P, K) -> (..., 2).
 
     ``[..., 0]``: :math:`\sum_p G_p`, prompts changing each their own way;
-    ``[..., 1]``: a change that all prompts share (e.g. settling inside one seed
-    distribution): with two prompts or more :func:`shared_change_ratio`, the pooled
-    change over the pooled change expected if every prompt moved its own way; with one
-    prompt :math:`G` of its counts. The pooled :math:`G` used before read one prompt's
-    drift (a token taking over its mass) and the random walks of independent prompts as
-    a shared change: 6 of the 7 false alarms in 90 null runs were its maxima.
+    ``[..., 1]``: :math:`G` of the counts pooled over prompts, a change that all
+    prompts share (e.g. settling inside one seed distribution) -- with
+    :math:`k-1` instead of :math:`\sum_p (k_p-1)` degrees of freedom.
     """
     per_prompt = g_stat(left, right).sum(axis=-1)
-    if left.shape[-2] >= 2:
-        shared = shared_change_ratio(left, right)
-    else:
-        shared = g_stat(left.sum(axis=-2), right.sum(axis=-2))
-    return np.stack([per_prompt, shared], axis=-1)
+    pooled = g_stat(left.sum(axis=-2), right.sum(axis=-2))
+    return np.stack([per_prompt, pooled], axis=-1)
 
 
 def null_draws(left: np.ndarray, right: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
@@ -114,8 +86,6 @@ class ScanNull:
     psi: np.ndarray
     m_null: np.ndarray
     note: str = "measured away from the significant scan peaks"
-    idx: np.ndarray | None = None  # the positions the factors were measured at
-    med: np.ndarray | None = None  # null median of each statistic per position
 
     def z(self, d: np.ndarray, mu: np.ndarray | None = None, sd: np.ndarray | None = None) -> np.ndarray:
         mu = self.mu if mu is None else mu
@@ -126,117 +96,31 @@ class ScanNull:
         return float((1 + np.sum(self.m_null >= z)) / (self.m_null.size + 1))
 
 
-def _mad(x: np.ndarray, axis: int) -> np.ndarray:
-    """1.4826 median absolute deviation along ``axis`` (NaN ignored)."""
-    return 1.4826 * np.nanmedian(np.abs(x - np.nanmedian(x, axis=axis, keepdims=True)), axis=axis)
-
-
-def drift_factors(d_obs: np.ndarray, mu: np.ndarray, sd: np.ndarray, med: np.ndarray, mad0: np.ndarray,
-                  idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    r"""Level :math:`\phi` and spread :math:`\psi` (each >= 1, per statistic) from the positions ``idx``.
-
-    ``idx`` (..., n) indexes the positions; the result is (..., 2) each (vectorised over
-    the leading axes, e.g. block-bootstrap resamples of the positions).
-    :math:`\phi = \operatorname{median}_t D_t / \operatorname{med}[D^*_t]`; :math:`\psi` = 1.4826
-    MAD of :math:`(D_t/\phi - \mu_t)/\sigma_t` over the positions divided by ``mad0``, the
-    same MAD of the null's standardised draws.
-    """
-    d, m, u, s = d_obs[idx], med[idx], mu[idx], sd[idx]  # (..., n, 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.where(m > 0, d / np.where(m > 0, m, 1), np.nan)
-        phi = np.maximum(1.0, np.nan_to_num(np.nanmedian(r, axis=-2), nan=1.0))
-        zc = (d / phi[..., None, :] - u) / s
-    zc = np.where(np.isfinite(zc), zc, np.nan)
-    psi = np.maximum(1.0, np.nan_to_num(_mad(zc, axis=-2) / mad0, nan=1.0))
-    return phi, psi
-
-
 def scan_null(d_obs: np.ndarray, d_null: np.ndarray, clean: np.ndarray) -> ScanNull:
     r"""Over-dispersion from the positions without a candidate, and the max-Z null.
 
     Gradual drift (real change that is not a transition) inflates the statistics
     between windows inside a segment. Two robust factors are measured there, per
-    statistic (:func:`drift_factors`): the level
-    :math:`\phi = \operatorname{median}_t D_t / \operatorname{med}[D^*_t]` (>= 1) and the
-    spread :math:`\psi` (>= 1) of the standardised :math:`z_t = (D_t/\phi - \mu_t)/\sigma_t`,
-    its 1.4826 MAD over the positions divided by the same MAD of the null's :math:`z^*`
-    (1 for pure multinomial noise): drift varies from window to window, so it widens the
-    distribution as well as shifting it. Both are ratios of like to like (a median to
-    the null median, a MAD to the null MAD), so a scaled :math:`\phi\,\chi^2_k` gives
-    :math:`\hat\phi = \phi`, :math:`\hat\psi = 1`; the median over the null *mean* was
-    7 % low for the pooled statistic (:math:`k = q - 1 = 9`: median/mean of
-    :math:`\chi^2_9` is 0.927), and the raw MAD 6 % low.
+    statistic: the level :math:`\phi = \operatorname{median}_t D_t / E[D^*_t]` (>= 1) and
+    the spread :math:`\psi` (>= 1) of the standardised :math:`(D_t/\phi - \mu_t)/\sigma_t`
+    (1.4826 MAD; 1 for pure multinomial noise): drift varies from window to window, so
+    it widens the distribution as well as shifting it.
     """
     mu = d_null.mean(axis=0)
     sd = np.maximum(d_null.std(axis=0, ddof=1), 1e-9 * np.maximum(mu, 1.0))
-    med = np.median(d_null, axis=0)
+    ratio = np.where(mu > 0, d_obs / np.where(mu > 0, mu, 1), np.nan)
     use = clean if clean.sum() >= max(5, clean.size // 3) else np.ones_like(clean)
-    idx = np.flatnonzero(use)
     phi, psi = np.ones(2), np.ones(2)
-    if idx.size >= 5:
-        zn = (d_null[:, idx] - mu[idx]) / sd[idx]
-        mad0 = np.maximum(_mad(zn.reshape(-1, 2), axis=0), 1e-9)
-        phi, psi = drift_factors(d_obs, mu, sd, med, mad0, idx)
+    for j in range(2):
+        r = ratio[use, j]
+        if np.isfinite(r).any():
+            phi[j] = max(1.0, float(np.median(r[np.isfinite(r)])))
+        zc = (d_obs[use, j] / phi[j] - mu[use, j]) / sd[use, j]
+        zc = zc[np.isfinite(zc)]
+        if zc.size >= 5:
+            psi[j] = max(1.0, float(1.4826 * np.median(np.abs(zc - np.median(zc)))))
     m_null = np.max((d_null - mu) / sd, axis=(1, 2))  # the draws are the no-change model
-    return ScanNull(mu, sd, phi, psi, m_null, idx=idx, med=med)
-
-
-def propagated_max_null(d_obs: np.ndarray, d_null: np.ndarray, null: ScanNull, valid: np.ndarray,
-                        block: int, rng: np.random.Generator) -> np.ndarray:
-    r"""Null of :math:`\max_t Z_t` that carries the uncertainty of the drift estimate.
-
-    The observed :math:`Z_t = (D_t/\hat\phi - \mu_t)/(\sigma_t\hat\psi)` uses factors
-    estimated from about 30 overlapping windows (a handful of independent ones). With
-    :math:`D_t = \phi(\mu_t + \sigma_t\psi\varepsilon_t)`,
-    :math:`Z_t = [(\phi/\hat\phi - 1)\mu_t/\sigma_t + (\phi/\hat\phi)\psi\varepsilon_t]/\hat\psi`:
-    an error of a few per cent in :math:`\hat\phi` shifts the per-prompt statistic
-    (:math:`\mu/\sigma \approx 10`) by half a standard deviation. The bootstrap pivot
-    replaces :math:`(\phi, \psi)` by :math:`(\hat\phi, \hat\psi)` and the estimates by
-    their values :math:`(\hat\phi^*_b, \hat\psi^*_b)` on a circular moving-block resample
-    of the positions used (blocks of ``block`` = 2 window - 1 positions: the windows
-    overlap over that span; Künsch 1989), one per null draw :math:`\varepsilon^*_b`.
-    Without drift (:math:`\hat\phi = \hat\psi = 1` and their resamples at the floor) it
-    is the plain max-Z null.
-    """
-    eps = (d_null[:, valid] - null.mu[valid]) / null.sd[valid]  # (B, n_valid, 2)
-    plain = np.max(eps, axis=(1, 2))
-    idx = null.idx
-    if idx is None or null.med is None or idx.size < 5 or (np.all(null.phi == 1.0) and np.all(null.psi == 1.0)):
-        return plain
-    n, n_b = idx.size, eps.shape[0]
-    block = max(1, min(int(block), n))
-    n_blocks = -(-n // block)
-    starts = rng.integers(0, n, size=(n_b, n_blocks))
-    take = ((starts[:, :, None] + np.arange(block)) % n).reshape(n_b, -1)[:, :n]
-    zn = (d_null[:, idx] - null.mu[idx]) / null.sd[idx]
-    mad0 = np.maximum(_mad(zn.reshape(-1, 2), axis=0), 1e-9)
-    phi_b, psi_b = drift_factors(d_obs, null.mu, null.sd, null.med, mad0, idx[take])  # (B, 2)
-    ratio = (null.phi / phi_b)[:, None, :]
-    level = (null.mu[valid] / null.sd[valid])[None]
-    z = ((ratio - 1.0) * level + ratio * null.psi * eps) / psi_b[:, None, :]
-    return np.max(z, axis=(1, 2))
-
-
-#: Scan maxima whose windows are left out of the first drift measurement (over_dispersion).
-TOP_PEAKS = 2
-
-
-def _without_top_windows(z: np.ndarray, positions: np.ndarray, window: int, null: ScanNull) -> np.ndarray:
-    """Positions outside the windows of the ``TOP_PEAKS`` strongest local maxima of ``z``
-    (at least ``window`` apart); only the strongest where that leaves fewer than
-    max(5, a third of the positions)."""
-    maxima: list[int] = []
-    for i in np.argsort(-z, kind="stable"):
-        lo, hi = max(0, i - window), min(len(z), i + window + 1)
-        if z[i] >= z[lo:hi].max() and all(abs(int(positions[i]) - c) >= window for c in maxima):
-            maxima.append(int(positions[i]))
-        if len(maxima) == TOP_PEAKS:
-            break
-    for tops in (maxima, maxima[:1]):
-        clean = np.array([all(not (c - window < t < c + window) for c in tops) for t in positions])
-        if clean.sum() >= max(5, len(positions) // 3):
-            break
-    return clean
+    return ScanNull(mu, sd, phi, psi, m_null)
 
 
 def over_dispersion(d_obs: np.ndarray, d_null: np.ndarray, positions: np.ndarray, window: int,
@@ -247,9 +131,7 @@ def over_dispersion(d_obs: np.ndarray, d_null: np.ndarray, positions: np.ndarray
     it, so measured over every position the drift (and its spread) is partly the change
     itself: with two changes in 40 checkpoints half the positions are touched, and the
     changes masked themselves (recall 0.77 on moderate jumps). So the windows around the
-    ``TOP_PEAKS`` (2) strongest scan maxima are left out first (:func:`_without_top_windows`;
-    with one left out, the second change of a run kept the drift level high enough to
-    mask itself: moderate-jump recall 0.88 against 0.93); then, until stable, the windows
+    strongest multinomial peak are left out first; then, until stable, the windows
     around the significant scan maxima under the null measured without them (a peak
     that is not significant once its window is left out goes back in). Positions are
     not left out around mere search candidates: drift makes candidates, and leaving
@@ -258,7 +140,9 @@ def over_dispersion(d_obs: np.ndarray, d_null: np.ndarray, positions: np.ndarray
     recorded in ``note``.
     """
     null = scan_null(d_obs, d_null, np.ones(len(positions), dtype=bool))
-    clean = _without_top_windows(null.z(d_obs), positions, window, null)
+    raw = ScanNull(null.mu, null.sd, np.ones(2), np.ones(2), null.m_null)
+    top = positions[int(np.argmax(raw.z(d_obs)))]
+    clean = np.array([not (top - window < t < top + window) for t in positions])
     if clean.sum() < 5:
         return ScanNull(null.mu, null.sd, np.ones(2), np.ones(2), null.m_null,
                         note=f"not measurable from {len(positions) + 1} checkpoints: a multinomial "
