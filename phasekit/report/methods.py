@@ -130,11 +130,21 @@ def _boundary_entry(rep: Report) -> dict[str, Any]:
                 "A prompt moved at a boundary if its own G statistic was significant against χ² at α/P.")
         refs = ["killick2012", "schwarz1978", "wilks1938", "efron1993", "siegmund1988"]
     else:
+        test = (f"an AR(1) sieve bootstrap of the best split's gain over its AR(1) long-run variance, the "
+                f"autocorrelation re-estimated on every path ({n_boot} draws, α = {alpha})")
+        if str(ev.get("selection", "")).startswith("sequential"):
+            choice = ("the number of boundaries chosen by testing the exact best segmentations with 1, 2, ... "
+                      "boundaries (at most the penalised search's number) and keeping the last whose boundaries "
+                      f"all pass, each boundary tested between its neighbours by {test}")
+        else:
+            choice = f"candidates tested between their neighbours by {test}, the weakest dropped until all pass"
         text = ("Phase boundaries were located on the per-checkpoint series: robustly scaled channels, an exact "
-                "penalised search (PELT) of the Gaussian mean-shift cost with a modified-BIC penalty, candidates "
-                f"tested against a parametric AR(1) bootstrap of the no-change null ({n_boot} draws, α = {alpha}), "
-                "and likelihood-ratio confidence sets for the locations from a moving-block residual bootstrap.")
-        refs = ["killick2012", "zhang2007", "efron1993", "siegmund1988"]
+                "penalised search of the Gaussian mean-shift cost with a modified-BIC penalty, "
+                f"{choice}; likelihood-ratio confidence sets for the locations from a moving-block residual "
+                "bootstrap.")
+        refs = ["killick2012", "zhang2007", "buhlmann1997", "efron1993", "siegmund1988"]
+        if str(ev.get("selection", "")).startswith("sequential"):
+            refs.append("auger1989")
     if b.method != "pelt":
         refs.append("truong2020")
     return _entry("phase boundaries", text + f" Search: {b.method}.", refs, method=b.method, alpha=alpha,
