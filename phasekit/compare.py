@@ -214,9 +214,11 @@ class SizeScaling:
         fixed at the critical point (its error propagated), U with its own ``t_c`` fitted; only
         for a continuous transition.
     fixed_binder : :class:`phasekit.scaling.FixedBinderExponents` (ν, γ/ν, β/ν read where U equals
-        U*, no t_c needed; only for a continuous transition); β/ν is quoted from it, because on
-        independent Potts q = 2, 3 and ising-rs data it is closer than the ⟨m⟩ collapse (median
-        error 7.0 / 10.0 / 8.5 % against 10.4 / 16.6 / 10.5 %, docs/scaling.md).
+        U*, no t_c needed; only for a continuous transition); β/ν is quoted from its pair
+        quotients at the Binder crossings, because on independent Potts q = 2, 3 and ising-rs
+        data they are closer than the ⟨m⟩ collapse (median error 5.4 / 6.4 / 8.7 % against
+        10.4 / 16.6 / 10.5 % on the datasets they were chosen on; 2.5 / 10.7 / 5.7 % against
+        9.0 / 20.6 / 7.7 % held out; docs/scaling.md).
     transition : :class:`TransitionClass` (first order / continuous / crossover).
     assumptions : every assumption of the scaling layer (also warned about); those of the
         classification and the critical points are fields of ``transition`` and
