@@ -25,7 +25,8 @@ Two more families judge changes of the series path and never choose a constant:
 defaults on all three and the series location sets (:func:`series_interval_coverage`).
 
 Run ``python benchmarks/bench_changepoint_constants.py`` (192 series, 32 per noise kind,
-15 settings, then the three families; about 2.5 minutes on 2 cores); ``main(ci=True)``
+15 settings, then the three families; about 4 minutes on 2 cores); ``--null`` the
+false-alarm table, ``--intervals`` the location-set study; ``main(ci=True)``
 uses 48 in the grid, ``main(smoke=True)`` a small grid on 6 series and small families.
 """
 
@@ -269,6 +270,41 @@ def series_interval_coverage(n_runs: int = 100) -> dict[str, float]:
     return interval_coverage(shift_runs(n_runs))
 
 
+#: Scenarios of :func:`series_interval_study`: (shift in noise sd, AR(1) rho, length,
+#: Student-t(3) noise scaled to unit variance). Written after the 1 sd / 100 points check
+#: above, which chose nothing.
+INTERVAL_SCENARIOS = {"white, 1 sd, 100 points": (1.0, 0.0, 100, False),
+                      "white, 2 sd, 100 points": (2.0, 0.0, 100, False),
+                      "white, 0.7 sd, 300 points": (0.7, 0.0, 300, False),
+                      "AR(1) 0.5, 1.5 sd, 200 points": (1.5, 0.5, 200, False),
+                      "t(3), 1 sd, 100 points": (1.0, 0.0, 100, True)}
+
+
+def one_shift_runs(n_runs: int, delta: float, rho: float, n: int, heavy: bool, seed0: int = 31_000):
+    """One mean shift of ``delta`` (unit-variance noise) at a random place in the middle
+    80 % of ``n`` points, with its true index; seeds ``(seed0, run)``."""
+    from scipy.signal import lfilter
+
+    for s in range(n_runs):
+        rng = np.random.default_rng([seed0, s])
+        c = int(rng.integers(int(0.1 * n), int(0.9 * n) + 1))
+        e = rng.standard_t(3, n) / np.sqrt(3) if heavy else rng.normal(size=n)
+        y = lfilter([1.0], [1.0, -rho], e * np.sqrt(1 - rho**2)) if rho else e
+        y[c:] += delta
+        yield xr.DataArray(y, dims="checkpoint"), [c]
+
+
+def series_interval_study(n_runs: int = 300) -> dict[str, dict[str, float]]:
+    """Coverage and width of the series 95 % location sets on :data:`INTERVAL_SCENARIOS`."""
+    out = {}
+    for name, (delta, rho, n, heavy) in INTERVAL_SCENARIOS.items():
+        r = interval_coverage(one_shift_runs(n_runs, delta, rho, n, heavy))
+        out[name] = r
+        print(f"{name:<32} coverage {r['coverage']:.3f} of {r['detected_true_boundaries']} detected, "
+              f"mean width {r['mean_width_checkpoints']:.1f}", flush=True)
+    return out
+
+
 def score_defaults(series: list, kinds: tuple[str, ...]) -> dict[str, float]:
     """Mean cover and F1 of ``detect_boundaries`` with every default, overall and per kind."""
     f1, cov, got = [], [], []
@@ -359,5 +395,7 @@ if __name__ == "__main__":
 
     if "--null" in sys.argv:  # the false-alarm table only (about 6 minutes on a loaded machine)
         null_false_alarms()
+    elif "--intervals" in sys.argv:  # the location-set study only (about 2 minutes)
+        series_interval_study()
     else:
         main()
