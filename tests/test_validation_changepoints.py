@@ -298,6 +298,22 @@ def test_three_phase_layouts_find_the_settling_boundary():
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="issue 14 item 3 goal not met: 18 of these 120 flat runs (15 %) get a boundary "
+                   "with the defaults; 14 of 120 with seed=run; no-change p-values are too small under liquid "
+                   "drift (10th percentile 0.05); docs/changepoints.md, Known limits")
+def test_flat_runs_false_alarms_at_most_five_percent():
+    """120 flat crystallisation runs (``transition=False``, fresh seeds 3000-3119, the
+    generator's default liquid drift), ``detect_boundaries`` as a user calls it: at most
+    9 with a boundary. A true 5 % rate passes with probability 0.92 (Binomial(120, 0.05)
+    <= 9); 12 % fails with probability 0.92. The 20 flat runs of the tests above (0 of 20)
+    are too few to show the rate."""
+    alarms = sum(len(detect_boundaries(crystallisation_run(seed=3000 + s, transition=False)[0]).indices) > 0
+                 for s in range(120))
+    print(f"{alarms} of 120 flat runs with a boundary")
+    assert alarms <= 9
+
+
+@pytest.mark.slow
 def test_interval_coverage_where_the_location_is_uncertain():
     """95 % intervals hold the true boundary in 90-98 % of the detected boundaries, on
     weak jumps (3 prompts x 12 samples, q = 4) whose location is uncertain by a few
