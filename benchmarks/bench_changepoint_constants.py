@@ -282,14 +282,15 @@ INTERVAL_SCENARIOS = {"white, 1 sd, 100 points": (1.0, 0.0, 100, False),
 
 def one_shift_runs(n_runs: int, delta: float, rho: float, n: int, heavy: bool, seed0: int = 31_000):
     """One mean shift of ``delta`` (unit-variance noise) at a random place in the middle
-    80 % of ``n`` points, with its true index; seeds ``(seed0, run)``."""
-    from scipy.signal import lfilter
-
+    80 % of ``n`` points, with its true index; seeds ``(seed0, run)``. AR(1) noise is
+    :func:`_ar1` (stationary start)."""
     for s in range(n_runs):
         rng = np.random.default_rng([seed0, s])
         c = int(rng.integers(int(0.1 * n), int(0.9 * n) + 1))
-        e = rng.standard_t(3, n) / np.sqrt(3) if heavy else rng.normal(size=n)
-        y = lfilter([1.0], [1.0, -rho], e * np.sqrt(1 - rho**2)) if rho else e
+        if rho:
+            y = _ar1(rng, n, rho)
+        else:
+            y = rng.standard_t(3, n) / np.sqrt(3) if heavy else rng.normal(size=n)
         y[c:] += delta
         yield xr.DataArray(y, dims="checkpoint"), [c]
 

@@ -132,7 +132,8 @@ def _boundary_entry(rep: Report) -> dict[str, Any]:
     else:
         test = (f"an AR(1) sieve bootstrap of the best split's gain over its AR(1) long-run variance, the "
                 f"autocorrelation re-estimated on every path ({n_boot} draws, α = {alpha})")
-        if str(ev.get("selection", "")).startswith("sequential"):
+        sequential = str(ev.get("selection", "")).startswith("sequential")
+        if sequential:
             choice = ("the number of boundaries chosen by testing the exact best segmentations with 1, 2, ... "
                       "boundaries (at most the penalised search's number) and keeping the last whose boundaries "
                       f"all pass, each boundary tested between its neighbours by {test}")
@@ -142,9 +143,8 @@ def _boundary_entry(rep: Report) -> dict[str, Any]:
                 "penalised search of the Gaussian mean-shift cost with a modified-BIC penalty, "
                 f"{choice}; likelihood-ratio confidence sets for the locations from a moving-block residual "
                 "bootstrap.")
-        refs = ["killick2012", "zhang2007", "buhlmann1997", "efron1993", "siegmund1988"]
-        if str(ev.get("selection", "")).startswith("sequential"):
-            refs.append("auger1989")
+        refs = ["killick2012", "zhang2007", "buhlmann1997", "efron1993", "siegmund1988",
+                *(["auger1989"] if sequential else [])]
     if b.method != "pelt":
         refs.append("truong2020")
     return _entry("phase boundaries", text + f" Search: {b.method}.", refs, method=b.method, alpha=alpha,
