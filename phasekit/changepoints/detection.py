@@ -44,8 +44,8 @@ from .samples_test import (
     grow,
     merge_ramps,
     null_draws,
+    observed_stats,
     over_dispersion,
-    scan_stats,
     significant_peaks,
     window_sums,
 )
@@ -271,8 +271,8 @@ class _CountScan:
         positions = np.arange(1, t_len)
         sums = [window_sums(cum, int(t), 0, t_len, window) for t in positions]
         lefts, rights = np.stack([s[0] for s in sums]), np.stack([s[1] for s in sums])
-        d_obs = scan_stats(lefts, rights)
         d_null = null_draws(lefts, rights, n_boot, rng) if k > 1 else np.zeros((n_boot, len(positions), 2))
+        d_obs = observed_stats(lefts, rights, d_null.mean(axis=0), rng)
         return cls(counts, cum, positions, d_obs, d_null)
 
 

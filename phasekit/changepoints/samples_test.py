@@ -23,7 +23,8 @@ from .phases import level_arrays
 from .search import segments
 
 __all__ = ["LocalTest", "ScanNull", "eliminate", "g_stat", "grow", "merge_ramps",
-           "null_draws", "over_dispersion", "scan_stats", "significant_peaks", "window_sums"]
+           "flip_mean", "null_draws", "observed_stats", "over_dispersion", "pooled_deflation",
+           "scan_stats", "significant_peaks", "window_sums"]
 
 
 def window_sums(cum: np.ndarray, t: int, lo: int, hi: int, w: int) -> tuple[np.ndarray, np.ndarray]:
@@ -48,6 +49,64 @@ def scan_stats(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     per_prompt = g_stat(left, right).sum(axis=-1)
     pooled = g_stat(left.sum(axis=-2), right.sum(axis=-2))
     return np.stack([per_prompt, pooled], axis=-1)
+
+
+#: Divide the pooled statistic by the part independent prompt changes explain
+#: (:func:`pooled_deflation`); False only for the comparison of
+#: benchmarks/bench_changepoint_nulls.py.
+DEFLATE_POOLED = True
+#: Random window swaps per position for :func:`flip_mean`.
+N_FLIPS = 64
+
+
+def flip_mean(left: np.ndarray, right: np.ndarray, rng: np.random.Generator, n_flips: int = N_FLIPS) -> np.ndarray:
+    """Mean pooled G (n_pos,) over random swaps of each prompt's two windows (left/right (n_pos, P, K))."""
+    acc = np.zeros(left.shape[0])
+    for _ in range(n_flips):
+        swap = rng.random(left.shape[:-1])[..., None] < 0.5
+        acc += g_stat(np.where(swap, right, left).sum(axis=-2), np.where(swap, left, right).sum(axis=-2))
+    return acc / n_flips
+
+
+def pooled_deflation(left: np.ndarray, right: np.ndarray, pooled_obs: np.ndarray,
+                     pooled_mu: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    r"""Factor :math:`f_t \ge 1` of the pooled statistic that independent prompt changes explain.
+
+    Independent random walks of P prompts add up to a pooled walk that the multinomial
+    null of :math:`G^{pool}` does not know (the false alarms of docs/changepoints.md).
+    Swapping each prompt's two windows at random keeps every prompt's own change but
+    gives it a random sign, so (to second order, :math:`G \approx` a quadratic form of
+    the window difference :math:`\sum_p w_p d_p`) the flip mean is
+    :math:`\bar G^{flip}_t \approx \sum_p w_p^2 \lVert d_p \rVert^2`: all of the
+    independent changes and :math:`1/P_{eff}` of a shared one, while :math:`G^{pool}_t`
+    holds all of the shared one. The independent part is then
+
+    .. math:: I_t = (\bar G^{flip}_t - G^{pool}_t / P_{eff})\, P_{eff} / (P_{eff} - 1),
+
+    with :math:`E[I_t] \approx \mu_t` (the multinomial null mean) for pure noise and
+    for a shared change alone, and :math:`f_t = \max(1, I_t / \mu_t)`;
+    :math:`P_{eff} = (\sum_p n_p)^2 / \sum_p n_p^2`. With fewer than 4 prompts
+    :math:`f_t = 1`. The randomisation is the sign-flip test of Fisher (1935); the
+    deflation is that of a variance-inflation factor estimated from the data.
+    """
+    f = np.ones(left.shape[0])
+    if left.shape[-2] < 4:
+        return f
+    n_p = left.sum(axis=-1) + right.sum(axis=-1)
+    p_eff = n_p.sum(axis=-1) ** 2 / np.maximum((n_p ** 2).sum(axis=-1), 1e-12)
+    indep = (flip_mean(left, right, rng) - pooled_obs / p_eff) * p_eff / np.maximum(p_eff - 1, 1e-12)
+    ok = pooled_mu > 0
+    f[ok] = np.maximum(1.0, indep[ok] / pooled_mu[ok])
+    return f
+
+
+def observed_stats(left: np.ndarray, right: np.ndarray, mu: np.ndarray,
+                   rng: np.random.Generator) -> np.ndarray:
+    """:func:`scan_stats` with the pooled channel divided by :func:`pooled_deflation`."""
+    d = scan_stats(left, right)
+    if DEFLATE_POOLED and d.shape[0]:
+        d[:, 1] = d[:, 1] / pooled_deflation(left, right, d[:, 1], mu[:, 1], rng)
+    return d
 
 
 def null_draws(left: np.ndarray, right: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
@@ -206,8 +265,8 @@ class LocalTest:
         a = np.maximum(edges[k - 1], pos - self.window)
         b = np.minimum(edges[k], pos + self.window)
         left, right = self.cum[pos] - self.cum[a], self.cum[b] - self.cum[pos]
-        d_obs = scan_stats(left, right)
         d_null = null_draws(left, right, self.n_boot, self.rng)
+        d_obs = observed_stats(left, right, d_null.mean(axis=0), self.rng)
         measured = scan_null(d_obs, d_null, np.ones(pos.size, dtype=bool))
         self.scan, self.scan_pos = (d_obs, d_null), pos
         # the level phi never below the one measured before (a median: a collapsed phase
@@ -277,7 +336,7 @@ class LocalTest:
                 mu = draws.mean(axis=0)
                 sd = np.maximum(draws.std(axis=0, ddof=1), 1e-9 * np.maximum(mu, 1.0))
                 m_null = np.max((draws - mu) / sd, axis=(1, 2))
-                out = (ts, scan_stats(left, right), mu, sd, m_null)
+                out = (ts, observed_stats(left, right, mu, self.rng), mu, sd, m_null)
             self._stretch[key] = out
         ts, d, mu, sd, m_null = self._stretch[key]
         return ts, d, mu, sd, m_null
