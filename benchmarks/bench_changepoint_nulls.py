@@ -30,24 +30,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a plain script too
 
 import phasekit.changepoints.samples_test as samples_test  # noqa: E402
-from benchmarks.bench_changepoints import LAYOUTS, SCENARIOS, _hits  # noqa: E402
+from benchmarks.bench_changepoints import LAYOUTS, SCENARIOS, _hits, detectable_seeds  # noqa: E402
 from phasekit.changepoints import detect_boundaries, margin_f1  # noqa: E402
 from phasekit.datasets.crystallisation import crystallisation_run, drifting_jump_run  # noqa: E402
 
 JUMPS = ("strong_drift", "moderate", "jitter")
 NULLS = ("null_drift", "null_jitter")
-
-
-def _detectable_seeds(prompts: int, samples: int, n: int) -> list[int]:
-    """The first ``n`` seeds whose settling swap is detectable (top masses differ by >= 0.1)."""
-    out, seed = [], 0
-    while len(out) < n:
-        _, truth = crystallisation_run(seed=seed, n_prompts=prompts, n_samples=samples, settling=True)
-        top = np.sort(truth["seed_distribution"])[::-1]
-        if top[0] - top[1] >= 0.1:
-            out.append(seed)
-        seed += 1
-    return out
 
 
 def _one(task: tuple) -> tuple[str, bool, object]:
@@ -72,8 +60,14 @@ def _tasks(n_flat: int, n_null: int, n_jump: int, n_layout: int) -> list[tuple]:
         tasks += [(k, 930 + s, deflate, None) for k in NULLS for s in range(n_null)]
         tasks += [(k, s, deflate, None) for k in JUMPS for s in range(n_jump)]
         for p, m in LAYOUTS:
-            tasks += [(f"{p} x {m}", s, deflate, (p, m)) for s in _detectable_seeds(p, m, n_layout)]
+            tasks += [(f"{p} x {m}", s, deflate, (p, m)) for s in detectable_seeds(p, m, n_layout)]
     return tasks
+
+
+def _null_row(runs: str, n: int, on: int, off: int) -> dict:
+    """Runs with any boundary, deflated and not, and their ratio (deflated over undeflated)."""
+    return {"runs": runs, "n": n, "alarms_deflated": on, "alarms_undeflated": off,
+            "deflated_over_undeflated": round(on / off, 3) if off else float("nan")}
 
 
 def _rows(results: list[tuple]) -> dict[str, list[dict]]:
@@ -85,8 +79,7 @@ def _rows(results: list[tuple]) -> dict[str, list[dict]]:
     for k in kinds:
         on, off = by[(k, True)], by[(k, False)]
         if k == "flat" or k in NULLS:
-            nulls.append({"runs": k, "n": len(on), "alarms_deflated": int(sum(on)),
-                          "alarms_undeflated": int(sum(off))})
+            nulls.append(_null_row(k, len(on), int(sum(on)), int(sum(off))))
         elif k in JUMPS:
             a, b = np.sum(on, axis=0), np.sum(off, axis=0)
             jumps.append({"scenario": k, "recall_deflated": round(a[0] / a[1], 3),
@@ -96,10 +89,7 @@ def _rows(results: list[tuple]) -> dict[str, list[dict]]:
         else:
             layouts.append({"layout": k, "n": len(on), "f1_deflated": round(float(np.mean(on)), 3),
                             "f1_undeflated": round(float(np.mean(off)), 3)})
-    total = {d: sum(r[f"alarms_{d}"] for r in nulls) for d in ("deflated", "undeflated")}
-    n = sum(r["n"] for r in nulls)
-    nulls.append({"runs": "all", "n": n, "alarms_deflated": total["deflated"],
-                  "alarms_undeflated": total["undeflated"]})
+    nulls.append(_null_row("all", *(sum(r[c] for r in nulls) for c in ("n", "alarms_deflated", "alarms_undeflated"))))
     return {"null_runs": nulls, "jump_runs": jumps, "three_phase": layouts}
 
 

@@ -43,9 +43,9 @@ from .samples_test import (
     g_stat,
     grow,
     merge_ramps,
-    null_draws,
-    observed_stats,
+    observed_and_null,
     over_dispersion,
+    scan_stats,
     significant_peaks,
     window_sums,
 )
@@ -271,8 +271,10 @@ class _CountScan:
         positions = np.arange(1, t_len)
         sums = [window_sums(cum, int(t), 0, t_len, window) for t in positions]
         lefts, rights = np.stack([s[0] for s in sums]), np.stack([s[1] for s in sums])
-        d_null = null_draws(lefts, rights, n_boot, rng) if k > 1 else np.zeros((n_boot, len(positions), 2))
-        d_obs = observed_stats(lefts, rights, d_null.mean(axis=0), rng)
+        if k > 1:
+            d_obs, d_null = observed_and_null(lefts, rights, n_boot, rng)
+        else:  # one state: nothing can change
+            d_obs, d_null = scan_stats(lefts, rights), np.zeros((n_boot, len(positions), 2))
         return cls(counts, cum, positions, d_obs, d_null)
 
 

@@ -23,7 +23,7 @@ from .phases import level_arrays
 from .search import segments
 
 __all__ = ["LocalTest", "ScanNull", "eliminate", "g_stat", "grow", "merge_ramps",
-           "flip_mean", "null_draws", "observed_stats", "over_dispersion", "pooled_deflation",
+           "flip_mean", "null_draws", "observed_and_null", "observed_stats", "over_dispersion", "pooled_deflation",
            "scan_stats", "significant_peaks", "window_sums"]
 
 
@@ -107,6 +107,14 @@ def observed_stats(left: np.ndarray, right: np.ndarray, mu: np.ndarray,
     if DEFLATE_POOLED and d.shape[0]:
         d[:, 1] = d[:, 1] / pooled_deflation(left, right, d[:, 1], mu[:, 1], rng)
     return d
+
+
+def observed_and_null(left: np.ndarray, right: np.ndarray, n_boot: int,
+                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The observed scan statistics (:func:`observed_stats`) and their null draws
+    (:func:`null_draws`), drawn in that order from ``rng``."""
+    d_null = null_draws(left, right, n_boot, rng)
+    return observed_stats(left, right, d_null.mean(axis=0), rng), d_null
 
 
 def null_draws(left: np.ndarray, right: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
@@ -265,8 +273,7 @@ class LocalTest:
         a = np.maximum(edges[k - 1], pos - self.window)
         b = np.minimum(edges[k], pos + self.window)
         left, right = self.cum[pos] - self.cum[a], self.cum[b] - self.cum[pos]
-        d_null = null_draws(left, right, self.n_boot, self.rng)
-        d_obs = observed_stats(left, right, d_null.mean(axis=0), self.rng)
+        d_obs, d_null = observed_and_null(left, right, self.n_boot, self.rng)
         measured = scan_null(d_obs, d_null, np.ones(pos.size, dtype=bool))
         self.scan, self.scan_pos = (d_obs, d_null), pos
         # the level phi never below the one measured before (a median: a collapsed phase
@@ -332,11 +339,11 @@ class LocalTest:
             else:
                 a, b = np.maximum(lo, ts - self.window), np.minimum(hi, ts + self.window)
                 left, right = self.cum[ts] - self.cum[a], self.cum[b] - self.cum[ts]
-                draws = null_draws(left, right, self.n_boot, self.rng)
+                d_obs, draws = observed_and_null(left, right, self.n_boot, self.rng)
                 mu = draws.mean(axis=0)
                 sd = np.maximum(draws.std(axis=0, ddof=1), 1e-9 * np.maximum(mu, 1.0))
                 m_null = np.max((draws - mu) / sd, axis=(1, 2))
-                out = (ts, observed_stats(left, right, mu, self.rng), mu, sd, m_null)
+                out = (ts, d_obs, mu, sd, m_null)
             self._stretch[key] = out
         ts, d, mu, sd, m_null = self._stretch[key]
         return ts, d, mu, sd, m_null
