@@ -22,7 +22,9 @@ the default ``penalty="auto"`` with the factor patched.
 Two more families judge changes of the series path and never choose a constant:
 :func:`heldout_series` (built before any change was tried) and :func:`fresh_series`
 (built before the final candidate was scored on it); :func:`families` scores the
-defaults on all three and the series location sets (:func:`series_interval_coverage`).
+defaults on all three, each also with the null's restricted rho switched off
+(``series_test.RESTRICTED_NULL``, the null before 2026-12-03), and the series location
+sets (:func:`series_interval_coverage`).
 
 Run ``python benchmarks/bench_changepoint_constants.py`` (192 series, 32 per noise kind,
 15 settings, then the three families; about 4 minutes on 2 cores); ``--null`` the
@@ -32,6 +34,7 @@ uses 48 in the grid, ``main(smoke=True)`` a small grid on 6 series and small fam
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 
@@ -242,26 +245,43 @@ def null_series(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
     raise KeyError(kind)
 
 
+@contextlib.contextmanager
+def restricted_null(on: bool):
+    """``series_test.RESTRICTED_NULL`` set to ``on`` inside the block."""
+    before = series_test.RESTRICTED_NULL
+    series_test.RESTRICTED_NULL = on
+    try:
+        yield
+    finally:
+        series_test.RESTRICTED_NULL = before
+
+
 def null_false_alarms(lengths: tuple[int, ...] = (50, 200, 800), runs: tuple[int, ...] = (400, 400, 200),
                       kinds: tuple[str, ...] = NULL_KINDS, seed0: int = 60_000) -> list[dict]:
     """Share of null series given any boundary by ``detect_boundaries`` (defaults), with
-    its exact (Clopper-Pearson) 95 % interval, per kind and length. Seeds
-    ``(seed0, n, kind index, run)``; 50_000 was used while the fix was chosen, 60_000
-    (the default) only for the reported table."""
+    its exact (Clopper-Pearson) 95 % interval, per kind and length; each series also
+    with the null's restricted rho off (``RESTRICTED_NULL = False``, the null before
+    2026-12-03), and the ratio. Seeds ``(seed0, n, kind index, run)``; 50_000 was used
+    while fixes were chosen, 60_000 (the default) only for the reported table."""
     from scipy import stats
 
     rows = []
     for n, n_runs in zip(lengths, runs, strict=True):
         for ik, kind in enumerate(kinds):
-            alarms = 0
+            alarms = {True: 0, False: 0}
             for s in range(n_runs):
-                y = null_series(np.random.default_rng([seed0, n, ik, s]), kind, n)
-                alarms += len(detect_boundaries(xr.DataArray(y, dims="t"), control="t").indices) > 0
-            ci = stats.binomtest(alarms, n_runs).proportion_ci(0.95, method="exact")
-            rows.append({"n": n, "kind": kind, "alarms": alarms, "runs": n_runs, "rate": alarms / n_runs,
-                         "lower": ci.low, "upper": ci.high})
-            print(f"n={n:4d} {kind:14s} {alarms:3d}/{n_runs} = {alarms / n_runs:.3f} "
-                  f"[{ci.low:.3f}, {ci.high:.3f}]", flush=True)
+                y = xr.DataArray(null_series(np.random.default_rng([seed0, n, ik, s]), kind, n), dims="t")
+                for on in alarms:
+                    with restricted_null(on):
+                        alarms[on] += len(detect_boundaries(y, control="t").indices) > 0
+            ci = stats.binomtest(alarms[True], n_runs).proportion_ci(0.95, method="exact")
+            rows.append({"n": n, "kind": kind, "alarms": alarms[True], "runs": n_runs,
+                         "rate": alarms[True] / n_runs, "lower": ci.low, "upper": ci.high,
+                         "alarms_unrestricted": alarms[False]})
+            ratio = alarms[True] / alarms[False] if alarms[False] else float("nan")
+            print(f"n={n:4d} {kind:14s} {alarms[True]:3d}/{n_runs} = {alarms[True] / n_runs:.3f} "
+                  f"[{ci.low:.3f}, {ci.high:.3f}]  unrestricted {alarms[False]:3d}/{n_runs} "
+                  f"= {alarms[False] / n_runs:.3f}  ratio {ratio:.2f}", flush=True)
     return rows
 
 
@@ -376,11 +396,13 @@ def families(smoke: bool = False) -> dict:
             "held-out": ([heldout_series(s) for s in range(sizes[1])], HELDOUT_KINDS),
             "fresh check": ([fresh_series(s) for s in range(sizes[2])], FRESH_KINDS)}
     out: dict = {}
-    print(f"{'family (defaults)':<36}{'series':>7}{'cover':>8}{'F1':>8}")
+    print(f"{'family (defaults)':<36}{'series':>7}{'cover':>8}{'F1':>8}   unrestricted null: cover, F1")
     for name, (series, kinds) in sets.items():
         sc = score_defaults(series, kinds)
-        out[name] = sc
-        print(f"{name:<36}{len(series):7d}{sc['cover']:8.3f}{sc['f1']:8.3f}")
+        with restricted_null(False):
+            off = score_defaults(series, kinds)
+        out[name] = {**sc, "unrestricted": off}
+        print(f"{name:<36}{len(series):7d}{sc['cover']:8.3f}{sc['f1']:8.3f}   {off['cover']:.3f}, {off['f1']:.3f}")
         print("    " + ", ".join(f"{k} {sc['cover_' + k]:.3f}/{sc['f1_' + k]:.3f}" for k in kinds
                                 if "cover_" + k in sc))
     cov = series_interval_coverage(sizes[3])
