@@ -170,8 +170,9 @@ def detect_boundaries(
     whose number of boundaries is an upper bound. The number is chosen by the test: for
     m = 1, 2, ... the exact best segmentation with m boundaries has each boundary tested
     between its neighbours by an AR(1) sieve bootstrap of the best split's gain over
-    its AR(1) long-run variance, rho re-estimated on every path (a pivot; ``RHO_MAX``
-    caps the AR(1) coefficient), and the last m
+    its AR(1) long-run variance, rho re-estimated on every path (a pivot; the paths
+    filtered with at least the no-change estimate of rho,
+    :func:`~phasekit.changepoints.series_test.null_rho`; ``RHO_MAX`` caps it), and the last m
     that passes before the first that fails is kept
     (:func:`~phasekit.changepoints.series_test.sequential_selection`).
     ``evidence["p_value"]`` is that of m = 1, the best single split against no change,
@@ -506,7 +507,7 @@ def _detect_series(data: Any, dim: str, cvals: np.ndarray, o: _Options) -> Bound
     evidence: dict[str, Any] = {"n_dropped": int(n_total - n), "statistic": 0.0,
                                 **p_value_fields(1.0, o.n_boot), "boundaries": [],
                                 "sigma": dict(zip(names, sigma.tolist(), strict=True)),
-                                "test": "AR(1) sieve bootstrap, best split gain over its long-run variance",
+                                "test": "AR(1) sieve bootstrap (rho at least its no-change estimate), best split gain over its long-run variance",
                                 "n_bootstrap": o.n_boot, "alpha": o.alpha}
     pen = SERIES_PENALTY_FACTOR * (n_ch + 1) * math.log(n) if o.penalty == "auto" else float(o.penalty)
     if n_ch == 0:
