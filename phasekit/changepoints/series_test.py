@@ -21,10 +21,10 @@ import numpy as np
 
 from .search import segments
 
-__all__ = ["RESTRICTED_NULL", "RHO_MAX", "BestSegmentations", "SeriesTest", "ar1_draws", "ar1_estimates_segments", "ar1_fit",
-           "ar1_fit_segments", "ar1_sieve_draws", "best_split_fit", "bias_corrected", "long_run_variance",
-           "null_rho", "residual_model", "robust_sigma", "segmentations_of", "sequential_selection",
-           "variance_ratio_rho"]
+__all__ = ["RESTRICTED_NULL", "RHO_MAX", "BestSegmentations", "SeriesTest", "ar1_draws",
+           "ar1_estimates_segments", "ar1_fit", "ar1_fit_segments", "ar1_sieve_draws", "best_split_fit",
+           "bias_corrected", "long_run_variance", "null_rho", "residual_model", "robust_sigma",
+           "segmentations_of", "sequential_selection", "variance_ratio_rho"]
 
 #: Largest AR(1) coefficient of the series no-change null. Chosen on synthetic series
 #: that include strongly persistent noise (AR(1) rho 0.8-0.97, random walks), where the
