@@ -22,9 +22,10 @@ the default ``penalty="auto"`` with the factor patched.
 Two more families judge changes of the series path and never choose a constant:
 :func:`heldout_series` (built before any change was tried) and :func:`fresh_series`
 (built before the final candidate was scored on it); :func:`families` scores the
-defaults on all three, each also with the null's restricted rho switched off
-(``series_test.RESTRICTED_NULL``, the null before 2026-12-03), and the series location
-sets (:func:`series_interval_coverage`).
+defaults on all three and on :func:`drifting_variance_series` (built 2026-12-03 to judge
+a null whose noise level drifts, before any candidate was scored on it), each also with
+the earlier nulls of :data:`NULL_VARIANTS`, and the series location sets
+(:func:`series_interval_coverage`).
 
 Run ``python benchmarks/bench_changepoint_constants.py`` (192 series, 32 per noise kind,
 15 settings, then the three families; about 4 minutes on 2 cores); ``--null`` the
@@ -210,6 +211,41 @@ def fresh_series(seed: int) -> tuple[np.ndarray, list[int], str]:
     return mean + _fresh_noise(rng, kind, n), cps, kind
 
 
+DRIFT_KINDS = ("decay_linear", "decay_exp", "growth_linear", "bump", "decay_exp_ar1", "null_decay")
+
+
+def _sd_profile(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
+    """The noise sd at each point of a :func:`drifting_variance_series` (smooth, 0.25-4)."""
+    t = np.arange(n) / max(n - 1, 1)
+    if kind in ("decay_linear", "null_decay"):
+        return np.linspace(1.0, 1.0 / rng.uniform(2, 5), n)
+    if kind in ("decay_exp", "decay_exp_ar1"):  # loss-curve-like: fast early fall to a floor
+        return 0.3 + 1.7 * np.exp(-t / rng.uniform(0.1, 0.4))
+    if kind == "growth_linear":
+        return np.linspace(0.5, 0.5 * rng.uniform(2, 5), n)
+    return 1.0 + rng.uniform(1, 2) * np.sin(np.pi * t)  # bump
+
+
+def drifting_variance_series(seed: int) -> tuple[np.ndarray, list[int], str]:
+    """One series whose noise sd drifts smoothly (2026-12-03; built before any candidate
+    for a heteroscedastic null was scored on it): lengths 40-400, 0-4 mean shifts of
+    0.5-4 times the *local* noise sd, Gaussian noise (AR(1) rho 0.3-0.6 for
+    ``decay_exp_ar1``) scaled by :func:`_sd_profile`; ``null_decay`` has no shift."""
+    rng = np.random.default_rng([20261203, seed])
+    n = int(rng.integers(40, 401))
+    kind = DRIFT_KINDS[seed % len(DRIFT_KINDS)]
+    sd = _sd_profile(rng, kind, n)
+    noise = _ar1(rng, n, rng.uniform(0.3, 0.6)) if kind == "decay_exp_ar1" else rng.normal(size=n)
+    m = 0 if kind == "null_decay" else int(min(rng.poisson(1.5), 4, n // 20))
+    cps = sorted(rng.choice(np.arange(3, n - 2), size=m, replace=False).tolist()) if m else []
+    while any(b - a < 3 for a, b in zip([0, *cps], [*cps, n], strict=True)):
+        cps = cps[:-1]
+    mean = np.zeros(n)
+    for c in cps:
+        mean[c:] += rng.choice([-1, 1]) * rng.uniform(0.5, 4.0) * sd[c]
+    return mean + sd * noise, [int(c) for c in cps], kind
+
+
 def shift_runs(n_runs: int, seed0: int = 7_000):
     """Runs of the series interval check: one mean shift of 1 sd at a random place
     (10-90) in 100 Gaussian points, with its true index."""
@@ -245,43 +281,50 @@ def null_series(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
     raise KeyError(kind)
 
 
+#: The series nulls scored side by side: (``RESTRICTED_NULL``, ``TIME_VARYING_SCALE``).
+NULL_VARIANTS = {"shipped": (True, True), "constant scale (2026-12-03 morning)": (True, False),
+                 "2026-12-02": (False, False)}
+
+
 @contextlib.contextmanager
-def restricted_null(on: bool):
-    """``series_test.RESTRICTED_NULL`` set to ``on`` inside the block."""
-    before = series_test.RESTRICTED_NULL
-    series_test.RESTRICTED_NULL = on
+def series_null(restricted: bool, time_varying: bool):
+    """``series_test.RESTRICTED_NULL`` and ``TIME_VARYING_SCALE`` set inside the block."""
+    before = series_test.RESTRICTED_NULL, series_test.TIME_VARYING_SCALE
+    series_test.RESTRICTED_NULL, series_test.TIME_VARYING_SCALE = restricted, time_varying
     try:
         yield
     finally:
-        series_test.RESTRICTED_NULL = before
+        series_test.RESTRICTED_NULL, series_test.TIME_VARYING_SCALE = before
 
 
 def null_false_alarms(lengths: tuple[int, ...] = (50, 200, 800), runs: tuple[int, ...] = (400, 400, 200),
                       kinds: tuple[str, ...] = NULL_KINDS, seed0: int = 60_000) -> list[dict]:
     """Share of null series given any boundary by ``detect_boundaries`` (defaults), with
     its exact (Clopper-Pearson) 95 % interval, per kind and length; each series also
-    with the null's restricted rho off (``RESTRICTED_NULL = False``, the null before
-    2026-12-03), and the ratio. Seeds ``(seed0, n, kind index, run)``; 50_000 was used
-    while fixes were chosen, 60_000 (the default) only for the reported table."""
+    with the earlier nulls of :data:`NULL_VARIANTS`, and the ratio shipped / 2026-12-02.
+    Seeds ``(seed0, n, kind index, run)``; 50_000 was used while fixes were chosen,
+    60_000 (the default) only for the reported table."""
     from scipy import stats
 
     rows = []
     for n, n_runs in zip(lengths, runs, strict=True):
         for ik, kind in enumerate(kinds):
-            alarms = {True: 0, False: 0}
+            alarms = dict.fromkeys(NULL_VARIANTS, 0)
             for s in range(n_runs):
                 y = xr.DataArray(null_series(np.random.default_rng([seed0, n, ik, s]), kind, n), dims="t")
-                for on in alarms:
-                    with restricted_null(on):
-                        alarms[on] += len(detect_boundaries(y, control="t").indices) > 0
-            ci = stats.binomtest(alarms[True], n_runs).proportion_ci(0.95, method="exact")
-            rows.append({"n": n, "kind": kind, "alarms": alarms[True], "runs": n_runs,
-                         "rate": alarms[True] / n_runs, "lower": ci.low, "upper": ci.high,
-                         "alarms_unrestricted": alarms[False]})
-            ratio = alarms[True] / alarms[False] if alarms[False] else float("nan")
-            print(f"n={n:4d} {kind:14s} {alarms[True]:3d}/{n_runs} = {alarms[True] / n_runs:.3f} "
-                  f"[{ci.low:.3f}, {ci.high:.3f}]  unrestricted {alarms[False]:3d}/{n_runs} "
-                  f"= {alarms[False] / n_runs:.3f}  ratio {ratio:.2f}", flush=True)
+                for name, flags in NULL_VARIANTS.items():
+                    with series_null(*flags):
+                        alarms[name] += len(detect_boundaries(y, control="t").indices) > 0
+            got = alarms["shipped"]
+            ci = stats.binomtest(got, n_runs).proportion_ci(0.95, method="exact")
+            rows.append({"n": n, "kind": kind, "alarms": got, "runs": n_runs, "rate": got / n_runs,
+                         "lower": ci.low, "upper": ci.high,
+                         **{f"alarms {name}": a for name, a in alarms.items() if name != "shipped"}})
+            old = alarms["2026-12-02"]
+            ratio = got / old if old else float("nan")
+            print(f"n={n:4d} {kind:14s} {got:3d}/{n_runs} = {got / n_runs:.3f} [{ci.low:.3f}, {ci.high:.3f}]  "
+                  + "  ".join(f"{name} {a / n_runs:.3f}" for name, a in alarms.items() if name != "shipped")
+                  + f"  ratio {ratio:.2f}", flush=True)
     return rows
 
 
@@ -391,18 +434,23 @@ def main(smoke: bool = False, ci: bool = False) -> dict:
 
 def families(smoke: bool = False) -> dict:
     """Defaults on the three synthetic families and the series interval check."""
-    sizes = (6, 7, 6, 10) if smoke else (192, 112, 120, 100)
+    sizes = (6, 7, 6, 10, 6) if smoke else (192, 112, 120, 100, 96)
     sets = {"synthetic (constants chosen here)": ([synthetic_series(10_000 + s) for s in range(sizes[0])], NOISE_KINDS),
             "held-out": ([heldout_series(s) for s in range(sizes[1])], HELDOUT_KINDS),
-            "fresh check": ([fresh_series(s) for s in range(sizes[2])], FRESH_KINDS)}
+            "fresh check": ([fresh_series(s) for s in range(sizes[2])], FRESH_KINDS),
+            "drifting variance": ([drifting_variance_series(s) for s in range(sizes[4])], DRIFT_KINDS)}
     out: dict = {}
-    print(f"{'family (defaults)':<36}{'series':>7}{'cover':>8}{'F1':>8}   unrestricted null: cover, F1")
+    earlier = {k: v for k, v in NULL_VARIANTS.items() if k != "shipped"}
+    print(f"{'family (defaults)':<36}{'series':>7}{'cover':>8}{'F1':>8}   " + "; ".join(earlier) + ": cover, F1")
     for name, (series, kinds) in sets.items():
         sc = score_defaults(series, kinds)
-        with restricted_null(False):
-            off = score_defaults(series, kinds)
-        out[name] = {**sc, "unrestricted": off}
-        print(f"{name:<36}{len(series):7d}{sc['cover']:8.3f}{sc['f1']:8.3f}   {off['cover']:.3f}, {off['f1']:.3f}")
+        prev = {}
+        for label, flags in earlier.items():
+            with series_null(*flags):
+                prev[label] = score_defaults(series, kinds)
+        out[name] = {**sc, **{f"null {label}": v for label, v in prev.items()}}
+        print(f"{name:<36}{len(series):7d}{sc['cover']:8.3f}{sc['f1']:8.3f}   "
+              + "; ".join(f"{v['cover']:.3f}, {v['f1']:.3f}" for v in prev.values()))
         print("    " + ", ".join(f"{k} {sc['cover_' + k]:.3f}/{sc['f1_' + k]:.3f}" for k in kinds
                                 if "cover_" + k in sc))
     cov = series_interval_coverage(sizes[3])
