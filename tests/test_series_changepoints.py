@@ -150,7 +150,7 @@ def test_null_rho_is_not_low_where_the_best_split_is_strongest(restricted, monke
     assert top.min() >= 0.8 and abs(top.mean() - 0.9) < 0.05, (top.min(), top.mean())
 
 
-def test_log_quadratic_scale_recovers_a_known_noise_profile():
+def test_log_polynomial_scale_recovers_a_known_noise_profile():
     """Noise with a known sd profile over 400 points (linear 2 -> 0.5, exponential decay
     to a floor, a bump, flat), Gaussian and Student-t(5), 64 replicates: the fitted log
     scale, each taken about its geometric mean (the log-chi^2 bias is a constant and
@@ -160,7 +160,7 @@ def test_log_quadratic_scale_recovers_a_known_noise_profile():
     the least-squares value for log-chi^2 with the quadratic, sqrt(pi^2/8 * 9/400) =
     0.17, plus 0.03 (measured 0.13-0.16); and on constant noise BIC keeps the scale constant in at least 85 % of the
     replicates (measured 98 % Gaussian, 89 % t(5))."""
-    from phasekit.changepoints.series_test import log_quadratic_scale
+    from phasekit.changepoints.series_test import log_polynomial_scale
 
     rng = np.random.default_rng(20261203)
     t = np.linspace(0.0, 1.0, 400)
@@ -168,12 +168,12 @@ def test_log_quadratic_scale_recovers_a_known_noise_profile():
     valid = np.ones(400, dtype=bool)
     for gaussian, draw in ((True, rng.normal(size=(400, 64))), (False, rng.standard_t(5, size=(400, 64)))):
         for true in profiles:
-            log_fit = np.log(log_quadratic_scale(true[:, None] * draw, valid))
+            log_fit = np.log(log_polynomial_scale(true[:, None] * draw, valid))
             err = (log_fit - log_fit.mean(axis=0)) - (np.log(true) - np.log(true).mean())[:, None]
             assert np.abs(err.mean(axis=1)).max() < 0.2
             if gaussian:
                 assert max(err[0].std(), err[-1].std()) < 0.20
-        flat = np.log(log_quadratic_scale(draw, valid))
+        flat = np.log(log_polynomial_scale(draw, valid))
         assert np.mean(np.ptp(flat, axis=0) < 1e-12) >= 0.85
 
 

@@ -172,7 +172,9 @@ def detect_boundaries(
     between its neighbours by an AR(1) sieve bootstrap of the best split's gain over
     its AR(1) long-run variance, rho re-estimated on every path (a pivot; the paths
     filtered with at least the no-change estimate of rho,
-    :func:`~phasekit.changepoints.series_test.null_rho`; ``RHO_MAX`` caps it), and the last m
+    :func:`~phasekit.changepoints.series_test.null_rho`; ``RHO_MAX`` caps it; the
+    innovations drawn on a smooth time-varying scale,
+    :func:`~phasekit.changepoints.series_test.log_polynomial_scale`), and the last m
     that passes before the first that fails is kept
     (:func:`~phasekit.changepoints.series_test.sequential_selection`).
     ``evidence["p_value"]`` is that of m = 1, the best single split against no change,
@@ -507,7 +509,8 @@ def _detect_series(data: Any, dim: str, cvals: np.ndarray, o: _Options) -> Bound
     evidence: dict[str, Any] = {"n_dropped": int(n_total - n), "statistic": 0.0,
                                 **p_value_fields(1.0, o.n_boot), "boundaries": [],
                                 "sigma": dict(zip(names, sigma.tolist(), strict=True)),
-                                "test": "AR(1) sieve bootstrap (rho at least its no-change estimate), best split gain over its long-run variance",
+                                "test": ("AR(1) sieve bootstrap (rho at least its no-change estimate, innovations on a smooth "
+                                         "time-varying scale), best split gain over its long-run variance"),
                                 "n_bootstrap": o.n_boot, "alpha": o.alpha}
     pen = SERIES_PENALTY_FACTOR * (n_ch + 1) * math.log(n) if o.penalty == "auto" else float(o.penalty)
     if n_ch == 0:

@@ -23,7 +23,7 @@ from .search import segments
 
 __all__ = ["RESTRICTED_NULL", "RHO_MAX", "TIME_VARYING_SCALE", "BestSegmentations", "SeriesTest", "ar1_draws",
            "ar1_estimates_segments", "ar1_fit", "ar1_fit_segments", "ar1_sieve_draws", "best_split_fit",
-           "bias_corrected", "innovations_in_time", "log_quadratic_scale", "long_run_variance", "null_rho",
+           "bias_corrected", "innovations_in_time", "log_polynomial_scale", "long_run_variance", "null_rho",
            "residual_model", "robust_sigma", "segmentations_of", "sequential_selection", "variance_ratio_rho"]
 
 #: Largest AR(1) coefficient of the series no-change null. Chosen on synthetic series
@@ -39,7 +39,7 @@ RHO_MAX = 0.99
 RESTRICTED_NULL = True
 
 #: Draw the sieve's innovations on a smooth time-varying scale (:func:`ar1_sieve_draws`,
-#: :func:`log_quadratic_scale`). A switch for the same-run comparison of
+#: :func:`log_polynomial_scale`). A switch for the same-run comparison of
 #: ``benchmarks/bench_changepoint_constants.py``; no reason to turn it off otherwise.
 TIME_VARYING_SCALE = True
 
@@ -204,7 +204,7 @@ def ar1_sieve_draws(resid: np.ndarray, breaks: Sequence[int], rho: np.ndarray, n
     (:func:`ar1_draws`) would call an outlier-driven split significant.
 
     With ``TIME_VARYING_SCALE`` (and at least 12 innovations) the innovations are first
-    divided by a smooth scale :math:`\hat\sigma_t` (:func:`log_quadratic_scale`), drawn,
+    divided by a smooth scale :math:`\hat\sigma_t` (:func:`log_polynomial_scale`), drawn,
     and multiplied by the scale at the time they land, :math:`e^*_t = \hat\sigma_t
     (e/\hat\sigma)_{J_t}`; the start is a residual rescaled the same way. The null then
     keeps a noise level that drifts (noise falling 2 -> 0.5 over 200 points: 14.5 % of
@@ -216,7 +216,7 @@ def ar1_sieve_draws(resid: np.ndarray, breaks: Sequence[int], rho: np.ndarray, n
     length, n_ch = resid.shape
     e_t, valid = innovations_in_time(resid, breaks, rho)
     if TIME_VARYING_SCALE and valid.sum() >= 12:
-        scale = log_quadratic_scale(e_t, valid)
+        scale = log_polynomial_scale(e_t, valid)
         pool = e_t[valid] / scale[valid]
         e = pool[rng.integers(0, pool.shape[0], size=(n_boot, length))] * scale[None]
         start = rng.integers(0, length, size=n_boot)
@@ -250,7 +250,7 @@ def innovations_in_time(resid: np.ndarray, breaks: Sequence[int], rho: np.ndarra
     return np.where(valid[:, None], e - e[valid].mean(axis=0), 0.0), valid
 
 
-def log_quadratic_scale(e: np.ndarray, valid: np.ndarray) -> np.ndarray:
+def log_polynomial_scale(e: np.ndarray, valid: np.ndarray) -> np.ndarray:
     r"""A smooth noise scale :math:`\hat\sigma_t = \exp\{(b_0 + b_1 u + \dots + b_d u^d)/2\}`,
     :math:`u = 2t/(L-1) - 1`, per column of ``e`` (L, C), of degree :math:`d \le 2`.
 

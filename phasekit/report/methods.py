@@ -131,8 +131,9 @@ def _boundary_entry(rep: Report) -> dict[str, Any]:
         refs = ["killick2012", "schwarz1978", "wilks1938", "efron1993", "siegmund1988"]
     else:
         test = (f"an AR(1) sieve bootstrap of the best split's gain over its AR(1) long-run variance, the "
-                f"autocorrelation re-estimated on every path and the paths filtered with at least its no-change "
-                f"estimate ({n_boot} draws, α = {alpha})")
+                f"autocorrelation re-estimated on every path, the paths filtered with at least its no-change "
+                f"estimate and their innovations drawn on a smooth time-varying scale ({n_boot} draws, "
+                f"α = {alpha})")
         sequential = str(ev.get("selection", "")).startswith("sequential")
         if sequential:
             choice = ("the number of boundaries chosen by testing the exact best segmentations with 1, 2, ... "
@@ -144,7 +145,7 @@ def _boundary_entry(rep: Report) -> dict[str, Any]:
                 "penalised search of the Gaussian mean-shift cost with a modified-BIC penalty, "
                 f"{choice}; likelihood-ratio confidence sets for the locations from a moving-block residual "
                 "bootstrap.")
-        refs = ["killick2012", "zhang2007", "buhlmann1997", "davidson1999", "efron1993", "siegmund1988",
+        refs = ["killick2012", "zhang2007", "buhlmann1997", "davidson1999", "harvey1976", "efron1993", "siegmund1988",
                 *(["auger1989"] if sequential else [])]
     if b.method != "pelt":
         refs.append("truong2020")
