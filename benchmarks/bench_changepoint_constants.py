@@ -28,8 +28,9 @@ the earlier nulls of :data:`NULL_VARIANTS`, and the series location sets
 (:func:`series_interval_coverage`).
 
 Run ``python benchmarks/bench_changepoint_constants.py`` (192 series, 32 per noise kind,
-15 settings, then the three families; about 4 minutes on 2 cores); ``--null`` the
-false-alarm table, ``--intervals`` the location-set study; ``main(ci=True)``
+15 settings, then the four families, each with the three nulls of :data:`NULL_VARIANTS`;
+about 5 minutes on 2 cores); ``--null`` the false-alarm table (every series with the
+three nulls, about 12 minutes), ``--intervals`` the location-set study; ``main(ci=True)``
 uses 48 in the grid, ``main(smoke=True)`` a small grid on 6 series and small families.
 """
 
