@@ -79,15 +79,22 @@ def _noise(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
     return np.cumsum(rng.normal(0, 0.3, size=n))  # walk_only
 
 
+def _spaced_change_points(rng: np.random.Generator, n: int, m: int) -> list[int]:
+    """Up to ``m`` change points drawn among 3 .. n-3, the last dropped until every
+    segment has at least 3 points."""
+    cps = sorted(rng.choice(np.arange(3, n - 2), size=m, replace=False).tolist()) if m else []
+    while any(b - a < 3 for a, b in zip([0, *cps], [*cps, n], strict=True)):
+        cps = cps[:-1]
+    return cps
+
+
 def synthetic_series(seed: int) -> tuple[np.ndarray, list[int], str]:
     """One synthetic series, its true change points (first index of new segments), its noise."""
     rng = np.random.default_rng(seed)
     n = int(rng.integers(40, 401))
     kind = NOISE_KINDS[seed % len(NOISE_KINDS)]
     m = 0 if kind == "walk_only" else int(min(rng.poisson(1.5), 4, n // 20))
-    cps = sorted(rng.choice(np.arange(3, n - 2), size=m, replace=False).tolist()) if m else []
-    while any(b - a < 3 for a, b in zip([0, *cps], [*cps, n], strict=True)):
-        cps = cps[:-1]
+    cps = _spaced_change_points(rng, n, m)
     mean = np.zeros(n)
     for c in cps:
         mean[c:] += rng.choice([-1, 1]) * rng.uniform(0.5, 4.0)
@@ -238,9 +245,7 @@ def drifting_variance_series(seed: int) -> tuple[np.ndarray, list[int], str]:
     sd = _sd_profile(rng, kind, n)
     noise = _ar1(rng, n, rng.uniform(0.3, 0.6)) if kind == "decay_exp_ar1" else rng.normal(size=n)
     m = 0 if kind == "null_decay" else int(min(rng.poisson(1.5), 4, n // 20))
-    cps = sorted(rng.choice(np.arange(3, n - 2), size=m, replace=False).tolist()) if m else []
-    while any(b - a < 3 for a, b in zip([0, *cps], [*cps, n], strict=True)):
-        cps = cps[:-1]
+    cps = _spaced_change_points(rng, n, m)
     mean = np.zeros(n)
     for c in cps:
         mean[c:] += rng.choice([-1, 1]) * rng.uniform(0.5, 4.0) * sd[c]
