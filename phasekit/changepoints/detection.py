@@ -525,6 +525,8 @@ def _detect_series(data: Any, dim: str, cvals: np.ndarray, o: _Options) -> Bound
     else:
         cps, pvals = _select_series(t, cps, o, evidence)
     ch_names = [nm for nm, v in zip(names, varying, strict=True) if v]
+    if (model := t.global_null_model()) is not None:
+        evidence["null_model"] = {key: dict(zip(ch_names, vals, strict=True)) for key, vals in model.items()}
     per, intervals = _series_details(t, cps, pvals, o, kept_pos, cvals, ch_names, sigma[varying])
     indices = [int(kept_pos[c]) for c in cps]
     evidence["boundaries"] = per

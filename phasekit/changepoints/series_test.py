@@ -23,8 +23,9 @@ from .search import segments
 
 __all__ = ["RESTRICTED_NULL", "RHO_MAX", "TIME_VARYING_SCALE", "BestSegmentations", "SeriesTest", "ar1_draws",
            "ar1_estimates_segments", "ar1_fit", "ar1_fit_segments", "ar1_sieve_draws", "best_split_fit",
-           "bias_corrected", "innovations_in_time", "log_polynomial_scale", "long_run_variance", "null_rho",
-           "residual_model", "robust_sigma", "segmentations_of", "sequential_selection", "variance_ratio_rho"]
+           "bias_corrected", "innovations_in_time", "log_polynomial_scale", "long_run_variance",
+           "noise_scale_degrees", "null_rho", "residual_model", "robust_sigma", "segmentations_of",
+           "sequential_selection", "variance_ratio_rho"]
 
 #: Largest AR(1) coefficient of the series no-change null. Chosen on synthetic series
 #: that include strongly persistent noise (AR(1) rho 0.8-0.97, random walks), where the
@@ -250,25 +251,15 @@ def innovations_in_time(resid: np.ndarray, breaks: Sequence[int], rho: np.ndarra
     return np.where(valid[:, None], e - e[valid].mean(axis=0), 0.0), valid
 
 
-def log_polynomial_scale(e: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    r"""A smooth noise scale :math:`\hat\sigma_t = \exp\{(b_0 + b_1 u + \dots + b_d u^d)/2\}`,
-    :math:`u = 2t/(L-1) - 1`, per column of ``e`` (L, C), of degree :math:`d \le 2`.
-
-    Each degree is fitted by least squares of :math:`\log(e_t^2 + \epsilon)` on the
-    powers of :math:`u` over the ``valid`` rows (multiplicative heteroscedasticity, Harvey
-    1976, Econometrica 44:461), its constant then set by the Gaussian likelihood,
-    :math:`\overline{e^2/\hat\sigma^2} = 1`; the degree is the one of least BIC,
-    :math:`n \log\overline{\dots} + \sum_t \log\hat\sigma_t^2 + (d + 1)\log n`, so
-    constant noise keeps a constant scale rather than the fit's noise (the quadratic's
-    log scale at the ends of 400 points has sd 0.13, of 50 points about 0.4). :math:`\epsilon` = 1e-3 times the median
-    :math:`e^2` keeps exact zeros finite.
-    """
+def _log_polynomial_fit(e: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`log_polynomial_scale`'s log variance (L, C) and the degree BIC chose (C,)."""
     length, n_ch = e.shape
     u = np.linspace(-1.0, 1.0, length)
     n = int(valid.sum())
     eps = 1e-3 * np.median(e[valid] ** 2, axis=0) + 1e-300
     y = np.log(e[valid] ** 2 + eps)
     best, best_bic = np.zeros((length, n_ch)), np.full(n_ch, np.inf)
+    degrees = np.zeros(n_ch, dtype=int)
     for degree in (0, 1, 2):
         x = np.stack([u**k for k in range(degree + 1)], axis=1)
         beta = np.linalg.lstsq(x[valid], y, rcond=None)[0]
@@ -276,8 +267,35 @@ def log_polynomial_scale(e: np.ndarray, valid: np.ndarray) -> np.ndarray:
         log_var = log_var + np.log(np.mean(e[valid] ** 2 / np.exp(log_var[valid]), axis=0) + 1e-300)
         bic = n * (1.0 + np.log(2 * np.pi)) + log_var[valid].sum(axis=0) + (degree + 1) * np.log(n)
         take = bic < best_bic
-        best[:, take], best_bic[take] = log_var[:, take], bic[take]
-    return np.exp(best / 2)
+        best[:, take], best_bic[take], degrees[take] = log_var[:, take], bic[take], degree
+    return best, degrees
+
+
+def log_polynomial_scale(e: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    r"""A smooth noise scale :math:`\hat\sigma_t = \exp\{(b_0 + b_1 u + \dots + b_d u^d)/2\}`,
+    :math:`u = 2t/(L-1) - 1`, per column of ``e`` (L, C), of degree :math:`d \le 2`.
+
+    Each degree is fitted by least squares of :math:`\log(e_t^2 + \epsilon)` on the
+    powers of :math:`u` over the ``valid`` rows (multiplicative heteroscedasticity, Harvey
+    1976, Econometrica 44:461), its constant then set so that
+    :math:`\overline{e^2/\hat\sigma^2} = 1` (the Gaussian likelihood's maximum over it).
+    The degree is the one of least BIC, :math:`\sum_t \log\hat\sigma_t^2 + n(1 + \log 2\pi)
+    + (d + 1)\log n` (n valid rows), so constant noise keeps a constant scale rather than
+    the fit's noise (the quadratic's log scale at the ends of 400 points has sd 0.13, of
+    50 points about 0.4). :math:`\epsilon` = 1e-3 times the median :math:`e^2` keeps exact
+    zeros finite.
+    """
+    return np.exp(_log_polynomial_fit(e, valid)[0] / 2)
+
+
+def noise_scale_degrees(resid: np.ndarray, breaks: Sequence[int], rho: np.ndarray) -> list[int | None]:
+    """Per channel, the degree of the time-varying scale the sieve draws of ``resid``
+    use (:func:`ar1_sieve_draws`): 0 = constant noise level; None where the scale is
+    not used (``TIME_VARYING_SCALE`` off, or fewer than 12 innovations)."""
+    e_t, valid = innovations_in_time(resid, breaks, rho)
+    if not TIME_VARYING_SCALE or valid.sum() < 12:
+        return [None] * resid.shape[1]
+    return [int(d) for d in _log_polynomial_fit(e_t, valid)[1]]
 
 
 def null_rho(resid: np.ndarray, cut: int, rho: np.ndarray, centred: np.ndarray, n_boot: int,
@@ -351,6 +369,9 @@ class SeriesTest:
         self.z, self.n, self.n_boot, self.rng, self.min_size = z, z.shape[0], n_boot, rng, min_size
         self.cum = np.concatenate([np.zeros((1, z.shape[1])), np.cumsum(z, axis=0)])
         self._cache: dict[tuple[int, int, int], float] = {}
+        #: What each test's null assumed, by ``(a, c, b)``: the studentisation's rho, the
+        #: rho the paths were filtered with, the time-varying scale's degree (per channel).
+        self.null_models: dict[tuple[int, int, int], dict[str, list]] = {}
 
     def channel_gains(self, a: int, b: int, c: int) -> np.ndarray:
         """Mean-shift gain of splitting ``[a, c)`` at ``b``, per channel."""
@@ -380,7 +401,15 @@ class SeriesTest:
             null = best_split_fit(ar1_sieve_draws(resid, [c - a], gen, self.n_boot, self.rng), self.min_size)[0]
             stat = float((self.channel_gains(a, c, b) / long_run_variance(rho, sd**2)).sum())
             self._cache[key] = float((1 + np.sum(null >= stat * (1 - 1e-12))) / (self.n_boot + 1))
+            self.null_models[key] = {"rho_split": rho.tolist(), "rho_null": gen.tolist(),
+                                     "scale_degree": noise_scale_degrees(resid, [c - a], gen)}
         return self._cache[key]
+
+    def global_null_model(self) -> dict[str, list] | None:
+        """The null model of the test of the best single split against no change (the
+        test ``(0, c, n)``), or None if it was not made."""
+        keys = [k for k in self.null_models if k[0] == 0 and k[2] == self.n]
+        return self.null_models[keys[0]] if keys else None
 
     def neighbours(self, c: int, cur: Sequence[int]) -> tuple[int, int]:
         """The boundaries either side of ``c`` in ``cur`` (0 and n at the ends)."""
