@@ -392,9 +392,9 @@ def test_false_alarms_on_persistent_ar1_null_series_at_most_five_percent():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="untuned TCPD 0.663 / 0.727 (restricted null, 2026-12-03 run 5; "
-                   "0.667 / 0.719 with the studentised null alone, 0.689 / 0.737 with the share-of-variance "
-                   "null) is below TCPD's published Binseg 0.693 / 0.738")
+@pytest.mark.xfail(strict=True, reason="untuned TCPD 0.666 / 0.734 (restricted rho, time-varying scale; "
+                   "2026-12-03 run 7; 0.667 / 0.719 with the studentised null alone, 0.689 / 0.737 with the "
+                   "share-of-variance null) is below TCPD's published Binseg 0.693 / 0.738")
 def test_untuned_tcpd_score_reaches_binseg():
     b = _bench("bench_tcpd")
     root = b.data_dir()
