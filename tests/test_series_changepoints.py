@@ -140,10 +140,10 @@ def test_null_rho_is_not_low_where_the_best_split_is_strongest(restricted, monke
         y = lfilter([1.0], [1.0, -0.9], e)
         z = (y / st.robust_sigma(y[:, None]))[:, None]
         c = BestSegmentations(z, 5).best(1)[0]
-        resid = SeriesTest(z, 200, np.random.default_rng(s), 5).split_residuals(0, c, 200)
+        test = SeriesTest(z, 200, np.random.default_rng(s), 5)
+        resid = test.split_residuals(0, c, 200)
         rho, sd = ar1_fit(resid, [c])
-        stats.append(float(SeriesTest(z, 1, np.random.default_rng(0), 5).gain(0, c, 200)
-                           / st.long_run_variance(rho, sd**2)[0]))
+        stats.append(test.gain(0, c, 200) / float(st.long_run_variance(rho, sd**2)[0]))
         gens.append(st.null_rho(resid, c, rho, z - z.mean(axis=0), 200, np.random.default_rng(s), 5)[0])
     gens = np.asarray(gens)
     top = gens[np.asarray(stats) >= np.quantile(stats, 0.8)]

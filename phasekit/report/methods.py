@@ -145,8 +145,8 @@ def _boundary_entry(rep: Report) -> dict[str, Any]:
                 "penalised search of the Gaussian mean-shift cost with a modified-BIC penalty, "
                 f"{choice}; likelihood-ratio confidence sets for the locations from a moving-block residual "
                 "bootstrap.")
-        refs = ["killick2012", "zhang2007", "buhlmann1997", "davidson1999", "harvey1976", "efron1993", "siegmund1988",
-                *(["auger1989"] if sequential else [])]
+        refs = ["killick2012", "zhang2007", "buhlmann1997", "davidson1999", "harvey1976", "efron1993",
+                "siegmund1988", *(["auger1989"] if sequential else [])]
     if b.method != "pelt":
         refs.append("truong2020")
     return _entry("phase boundaries", text + f" Search: {b.method}.", refs, method=b.method, alpha=alpha,
