@@ -45,7 +45,9 @@ from .samples_test import (
     merge_ramps,
     observed_and_null,
     over_dispersion,
+    ramp_partners,
     scan_stats,
+    settle,
     significant_peaks,
     window_sums,
 )
@@ -323,6 +325,7 @@ def _select_counts(scan: _CountScan, o: _Options, n_boot: int, pen: float,
             cps = [peak]  # the global test rejected no change: its peak is the boundary
         if cps:
             cps = grow(cps, local, o.alpha, o.min_size)
+        cps = settle(cps, local, o.alpha)  # every cut passes under the null given exactly these cuts
         if p_global <= o.alpha and not cps:
             cps = [peak]
     return merge_ramps(cps, counts, o.window, o.merge_within), list(cps), local, phi
@@ -350,7 +353,11 @@ def _count_details(scan: _CountScan, cps: list[int], all_cuts: list[int], local:
     t_len = counts.shape[0]
     log_t = math.log(max(t_len, 2))
     extra = log_t * (1 + float(np.maximum((counts.sum(axis=0) > 0).sum(axis=-1) - 1, 0).sum()))
-    pvals = {c: local.p(c, cps) for c in cps}
+    # each boundary's test between the cuts it was accepted with; a merged ramp (its two
+    # cuts) is significant when both of them are
+    partners = ramp_partners(all_cuts, cps)
+    pvals = {c: max(local.p(x, all_cuts) for x in (c, *([partners[c]] if c in partners else [])))
+             for c in cps}
     if cps == [peak]:  # one boundary at the scan maximum: its test is the global scan test
         pvals[peak] = min(pvals[peak], p_global)
     per, intervals = [], []
@@ -361,7 +368,7 @@ def _count_details(scan: _CountScan, cps: list[int], all_cuts: list[int], local:
             counts, lo, hi, c, min_size=o.min_size, merge_within=o.merge_within, phi=phi, extra=extra,
             n_boot=n_boot, alpha=o.alpha, rng=o.rng)
         intervals.append(interval_values(first, last, kept_pos, cvals))
-        per.append({"index": int(kept_pos[c]), "statistic": local.z(c, cps),
+        per.append({"index": int(kept_pos[c]), "statistic": local.z(c, all_cuts),
                     **p_value_fields(pvals[c], n_boot),
                     **_channels_moved(scan, c, local.neighbours(c, cps), o.window, phi, o.alpha, names),
                     **location_spread(boot, kept_pos, cvals),

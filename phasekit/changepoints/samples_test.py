@@ -22,7 +22,7 @@ from .costs import deviance
 from .phases import level_arrays
 from .search import segments
 
-__all__ = ["LocalTest", "ScanNull", "eliminate", "g_stat", "grow", "merge_ramps",
+__all__ = ["LocalTest", "ScanNull", "eliminate", "g_stat", "grow", "merge_ramps", "ramp_partners", "settle",
            "flip_mean", "null_draws", "observed_and_null", "observed_stats", "over_dispersion", "pooled_deflation",
            "scan_stats", "significant_peaks", "window_sums"]
 
@@ -410,6 +410,29 @@ def grow(cps: list[int], local: LocalTest, alpha: float, min_size: int, max_roun
     return current
 
 
+def settle(cps: list[int], local: LocalTest, alpha: float, max_rounds: int = 50) -> list[int]:
+    """Backward elimination under the drift measured given the cuts it keeps.
+
+    :func:`grow` tests each round's set under the drift measured given the round before
+    (:meth:`LocalTest.condition_on`), so a cut it returns could fail its own test under
+    the null measured given the final set, the one its p-value is reported with (an
+    audit on new layouts: 8 of 695 boundaries with p between 0.055 and 0.25). Here the
+    drift is measured again given the current cuts and the weakest failing cut dropped,
+    until every cut passes under the null measured given exactly those cuts. Only removes.
+    """
+    current = sorted(cps)
+    for _ in range(max_rounds):
+        if not current:
+            break
+        if CONDITION_DRIFT:
+            local.condition_on(current)
+        new = eliminate(current, local, alpha)
+        if new == current:
+            break
+        current = new
+    return current
+
+
 def eliminate(cands: list[int], local: LocalTest, alpha: float) -> list[int]:
     """Backward elimination: drop the weakest boundary until every one has p <= alpha."""
     current = sorted(cands)
@@ -499,3 +522,11 @@ def merge_ramps(cps: list[int], counts: np.ndarray, window: int, merge_within: i
                 changed = True
                 break
     return merged
+
+
+def ramp_partners(cps: Sequence[int], merged: Sequence[int]) -> dict[int, int]:
+    """``{kept cut: merged-away cut}`` of :func:`merge_ramps`: a cut merged away is the
+    second cut of its ramp and its partner the cut just before it (a kept cut is not
+    merged again, so the two were neighbours)."""
+    srt = sorted(cps)
+    return {srt[i - 1]: c for i, c in enumerate(srt) if c not in merged and i > 0}
