@@ -324,7 +324,7 @@ def test_p_values_at_the_resampling_floor_are_bounds():
     res = detect_boundaries(ds, n_bootstrap=99)
     ev = res.evidence
     assert ev["p_value_floor"] == pytest.approx(0.01)
-    assert ev["p_value_at_floor"] and ev["p_value_text"] == "< 0.01"
+    assert ev["p_value_at_floor"] and ev["p_value_text"] == "< 0.01 (1/100)"
     assert all(b["p_value_text"].startswith("< ") == b["p_value_at_floor"] for b in ev["boundaries"])
     assert "p = < 0.01" in repr(res) or "p = <" in repr(res)
 
@@ -385,8 +385,8 @@ def test_boundary_result_is_plain_data_with_a_dataset_form():
     lo, hi = out["location_lower"].values, out["location_upper"].values
     assert np.all(lo < out["location"].values) and np.all(out["location"].values <= hi)
     assert out["location_lower"].attrs["confidence"] == pytest.approx(0.95)
-    assert list(out["p_value_text"].values) == ["< 0.01", "< 0.01"]
-    assert out.attrs["no_change_p_value_text"] == "< 0.01"
+    assert list(out["p_value_text"].values) == ["< 0.01 (1/100)", "< 0.01 (1/100)"]
+    assert out.attrs["no_change_p_value_text"] == "< 0.01 (1/100)"
     assert out["phase"].dims == ("checkpoint",)
     assert out.identical(pickle.loads(pickle.dumps(res)).to_dataset())
     assert detect_boundaries(ds, n_bootstrap=99, seed=1) != res  # other draws: other statistics

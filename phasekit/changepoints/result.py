@@ -31,17 +31,20 @@ def p_value_fields(p: float, n_boot: int) -> dict[str, Any]:
     """A resampling p-value with its floor: at ``1/(B+1)`` it is only a bound.
 
     Returns ``p_value`` (the number, kept for sorting), ``p_value_floor`` (1/(B+1)),
-    ``p_value_at_floor`` and ``p_value_text`` (``"< 0.00498"`` at the floor, else the
-    value): no draw of the null was as extreme, so the p-value is below the floor
-    (Davison & Hinkley 1997, *Bootstrap Methods*, eq. 4.11).
+    ``p_value_at_floor`` and ``p_value_text`` (at the floor the bound the report prints,
+    ``"< 0.005 (1/201)"`` for B = 200, :func:`phasekit.report.numbers.format_p_value`;
+    else the value): no draw of the null was as extreme, so the p-value is below the
+    floor (Davison & Hinkley 1997, *Bootstrap Methods*, eq. 4.11).
     """
     if not np.isfinite(p) or n_boot <= 0:
         return {"p_value": float(p), "p_value_floor": np.nan, "p_value_at_floor": False,
                 "p_value_text": f"{p:.3g}"}
+    from ..report.numbers import format_p_value
+
     floor = 1.0 / (n_boot + 1)
     at_floor = bool(p <= floor * (1 + 1e-12))
-    return {"p_value": float(p), "p_value_floor": floor, "p_value_at_floor": at_floor,
-            "p_value_text": f"< {floor:.3g}" if at_floor else f"{p:.3g}"}
+    text = format_p_value(p, n_resamples=n_boot, at_floor=True) if at_floor else f"{p:.3g}"
+    return {"p_value": float(p), "p_value_floor": floor, "p_value_at_floor": at_floor, "p_value_text": text}
 
 
 def same_data(a: Any, b: Any) -> bool:
