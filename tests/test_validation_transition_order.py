@@ -406,3 +406,31 @@ def test_class_cases_fixture_is_the_generator_output():
     np.testing.assert_array_equal(
         _potts_m(2, SIZES, reps, 9, seed=seed, n_equilibrate=50)[8].values,
         CLASS_CASES.load(reps, seed)[1][1][8].values)
+
+
+def test_to_settle_says_only_what_was_simulated(monkeypatch):
+    """An independent audit (2026-12-03) found 17 of 318 runs whose advice said "Up to f
+    times the replicas do not separate the classes" for an f the simulation budget had
+    stopped before simulating. The claims are counted here: the text names the largest
+    factor simulated, or says that none could be."""
+    from phasekit.scaling import order
+
+    simulated: list[int] = []
+
+    def no_separation(models, layout, rng, n_scan, f, *args):
+        simulated.append(f)
+        return np.full((3, 3), 1 / 3)
+
+    monkeypatch.setattr(order, "_claims", no_separation)
+    layout = [(8, 64.0, np.zeros(11), np.zeros((11, 16)))]  # 176 values: 52,800 f per factor at n_scan 100
+    rng = np.random.default_rng(0)
+    out = order._replicas_to_settle({}, layout, rng, None, 0.25, 0.05, 100, budget=3e5)
+    assert simulated == [2] and out["largest_factor_simulated"] == 2
+    assert out["text"].startswith("Up to 2 times the replicas") and math.isnan(out["factor"])
+    simulated.clear()
+    out = order._replicas_to_settle({}, layout, rng, None, 0.25, 0.05, 100, budget=1e4)
+    assert simulated == [] and out["largest_factor_simulated"] == 0
+    assert "does not allow checking 2 times" in out["text"]
+    simulated.clear()
+    out = order._replicas_to_settle({}, layout, rng, None, 0.25, 0.05, 100, budget=1e9)
+    assert simulated == [2, 4, 8, 16, 32] and out["text"].startswith("Up to 32 times")

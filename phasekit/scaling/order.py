@@ -522,12 +522,12 @@ def _replicas_to_settle(models: dict[str, list], layout: list, rng: np.random.Ge
     each is claimed conclusively as itself in at least half of them. Simulation cost is
     bounded by ``budget`` simulated values in total."""
     per = sum(m.size for _, _, _, m in layout)
-    spent = 0.0
+    spent, tried = 0.0, 0
     for f in factors:
         cost = 3.0 * n_scan * per * f
         if spent + cost > budget:
             break
-        spent += cost
+        spent, tried = spent + cost, f
         claims = _claims(models, layout, rng, n_scan, f, dimension, min_exponent)
         off = claims - np.diag(np.diag(claims))
         if np.all(np.diag(claims) >= 0.5) and off.max() <= error_rate:
@@ -535,10 +535,12 @@ def _replicas_to_settle(models: dict[str, list], layout: list, rng: np.random.Ge
             return {"factor": float(f), "replicas": reps,
                     "text": (f"About {f} times the replicas ({reps.astype(int).tolist()} per control "
                              "point, by size) would settle it with these sizes and control grids.")}
-    return {"factor": np.nan, "replicas": np.array([], dtype=float),
-            "text": (f"Up to {f} times the replicas do not separate the classes within the simulation "
-                     "budget at these sizes: add larger sizes (the classes differ in how chi_max "
-                     "grows with N) and more replicas.")}
+    checked = (f"Up to {tried} times the replicas (the most the simulation budget allows) do not separate "
+               "the classes at these sizes" if tried else
+               f"The simulation budget does not allow checking {factors[0]} times the replicas at these sizes")
+    return {"factor": np.nan, "replicas": np.array([], dtype=float), "largest_factor_simulated": float(tried),
+            "text": (f"{checked}: add larger sizes (the classes differ in how chi_max grows with N) "
+                     "and more replicas.")}
 
 
 def _transition_result(kind: str, conclusive: bool, reason: str, dec: dict[str, Any],
