@@ -47,7 +47,6 @@ from .samples_test import (
     over_dispersion,
     ramp_partners,
     scan_stats,
-    settle,
     significant_peaks,
     window_sums,
 )
@@ -325,7 +324,6 @@ def _select_counts(scan: _CountScan, o: _Options, n_boot: int, pen: float,
             cps = [peak]  # the global test rejected no change: its peak is the boundary
         if cps:
             cps = grow(cps, local, o.alpha, o.min_size)
-        cps = settle(cps, local, o.alpha)  # every cut passes under the null given exactly these cuts
         if p_global <= o.alpha and not cps:
             cps = [peak]
     return merge_ramps(cps, counts, o.window, o.merge_within), list(cps), local, phi
@@ -356,8 +354,8 @@ def _count_details(scan: _CountScan, cps: list[int], all_cuts: list[int], local:
     # each boundary's test between the cuts it was accepted with; a merged ramp (its two
     # cuts) is significant when both of them are
     partners = ramp_partners(all_cuts, cps)
-    pvals = {c: max(local.p(x, all_cuts) for x in (c, *([partners[c]] if c in partners else [])))
-             for c in cps}
+    cuts_of = {c: (c, partners[c]) if c in partners else (c,) for c in cps}
+    pvals = {c: max(local.p(x, all_cuts) for x in cuts_of[c]) for c in cps}
     if cps == [peak]:  # one boundary at the scan maximum: its test is the global scan test
         pvals[peak] = min(pvals[peak], p_global)
     per, intervals = [], []

@@ -532,7 +532,7 @@ def _replicas_to_settle(models: dict[str, list], layout: list, rng: np.random.Ge
         off = claims - np.diag(np.diag(claims))
         if np.all(np.diag(claims) >= 0.5) and off.max() <= error_rate:
             reps = np.array([m.shape[1] * f for _, _, _, m in layout], dtype=float)
-            return {"factor": float(f), "replicas": reps,
+            return {"factor": float(f), "replicas": reps, "largest_factor_simulated": float(f),
                     "text": (f"About {f} times the replicas ({reps.astype(int).tolist()} per control "
                              "point, by size) would settle it with these sizes and control grids.")}
     checked = (f"Up to {tried} times the replicas (the most the simulation budget allows) do not separate "
