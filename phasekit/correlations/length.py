@@ -199,8 +199,9 @@ def _lengths_of_curves(corr: xr.DataArray, reps: np.ndarray | None, error_method
         "n_states": corr.attrs.get("n_states"),
         "N": corr.attrs.get("N"),
         "confidence": CONFIDENCE,
-        "interval": "lower/upper: estimate ± z stderr (integrated: upper adds the truncation "
-                    "bias); for xi_bound='lower' a one-sided 97.5 % bound and upper = inf",
+        "interval": "lower/upper: estimate ± z stderr (integrated: a score interval with "
+                    "stderr ∝ xi^1.5, Madras-Sokal, and the upper end adds the truncation bias); "
+                    "for xi_bound='lower' a one-sided 97.5 % bound and upper = inf",
     }
     unresolved = [c["reason"] for c in cells if not c["resolved"] and c["bound"] != "estimate"]
     if unresolved:
