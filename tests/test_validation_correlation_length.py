@@ -74,6 +74,20 @@ def test_markov_xi_error_bar_coverage(lam):
     assert abs(np.mean(rel)) < 0.015  # no systematic bias
 
 
+def test_stationary_curve_is_unbiased_on_short_correlated_sequences():
+    """C(r) = lambda^r exactly (q = 7, lambda = 0.9). On 40 sequences of 64 tokens the plug-in
+    D = sum p_k^2 is biased up by sum_k Var(p_k) ~ 2 tau / n, which put the mean of
+    C(r) - lambda^r over lags 1..20 at -0.0041 +- 0.0006 over these 2,000 runs; the
+    jackknife-corrected D leaves -0.0002 +- 0.0006."""
+    lam, r = 0.9, np.arange(1, 21)
+    offsets = []
+    for seed in range(2000):
+        ds, _ = markov_chain(7, lam, 40, 64, seed=70000 + seed)
+        offsets.append(np.mean(correlation_function(ds, max_lag=20).values[1:] - lam**r))
+    mean, se = np.mean(offsets), np.std(offsets, ddof=1) / math.sqrt(len(offsets))
+    assert abs(mean) < 3 * se and abs(mean) < 0.002, (mean, se)
+
+
 @pytest.mark.parametrize("q,avoid", [(3, 0.9), (10, 0.8)])
 def test_repeat_avoiding_is_anticorrelated(q, avoid):
     ds, truth = repeat_avoiding_sequences(q, 200, 200, avoid=avoid, seed=q)

@@ -40,6 +40,8 @@ def _stationary_cell(x: np.ndarray, max_lag: int, n_groups: int) -> dict[str, An
             p_same = same / pairs
             return (p_same - d[..., None]) / (1.0 - d[..., None])
 
+    if g >= 2 and total > 0:
+        sumsq = _jackknife_corrected_sumsq(total, sumsq, tok_g, sq_g, cross_g)
     full = curve(same_g.sum(0), pairs_g.sum(0), np.asarray(total), np.asarray(sumsq))
     c0 = 1.0 - sumsq / total**2 if total > 0 else np.nan
     out = {"pairs": pairs_g.sum(0), "c0": np.asarray(c0), "c": full}
@@ -67,6 +69,32 @@ def _stationary_cell(x: np.ndarray, max_lag: int, n_groups: int) -> dict[str, An
     out.update(se=np.full_like(full, np.nan), reps=full[None],
                error_method="none (a single sequence too short for a block jackknife)")
     return out
+
+
+def _jackknife_corrected_sumsq(total: float, sumsq: float, tok_g: np.ndarray, sq_g: np.ndarray,
+                               cross_g: np.ndarray) -> float:
+    r"""T² D_J: the disconnected part :math:`D = \sum_k \hat p_k^2` with its O(ξ/(ML)) bias removed.
+
+    :math:`E[\hat D] = D + \sum_k \mathrm{Var}(\hat p_k) > D`, which shifts every C(r) down by
+    about :math:`(1 - C(r))\,\sum_k \mathrm{Var}\,\hat p_k/(1 - D)`: −0.0015 per lag on a λ = 0.93
+    chain of 60 × 256 tokens, −1 % of the integrated length summed over Sokal's window. The
+    delete-a-group jackknife for groups of unequal size (Busing, Meijer & van der Leeden,
+    Psychometrika 64, 31 (1999)), :math:`D_J = \hat D + \sum_g (1 - h_g)(\hat D - \hat D_{-g})`
+    with :math:`h_g` the group's share of the tokens, removes the 1/n term. Groups are whole
+    sequences, so the correlation along a sequence is in it. Returned as :math:`T^2 D_J`
+    (the ``sumsq`` the curve takes), clipped to D in [0, 1]; when no group changes
+    :math:`\hat D` (every token in one state) the correction is exactly 0.
+    """
+    rest = total - tok_g
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d_minus = np.where(rest > 0, (sumsq - 2.0 * cross_g + sq_g) / rest**2, np.nan)
+    d_hat = sumsq / total**2
+    ok = np.isfinite(d_minus)
+    if ok.sum() < 2:
+        return float(sumsq)
+    h = tok_g[ok] / total
+    d_j = d_hat + float(np.sum((1.0 - h) * (d_hat - d_minus[ok])))
+    return float(np.clip(d_j, 0.0, 1.0)) * total**2
 
 
 def _position_cell(x: np.ndarray, max_lag: int, n_groups: int) -> dict[str, Any]:
@@ -260,7 +288,8 @@ def correlation_function(
     Pair counts are exact: frequent states by zero-padded FFT autocorrelation of their
     indicators (Wiener–Khinchin), rare states by sort-based pair enumeration, chosen per
     state by a cost model; memory never scales with the vocabulary size. The plug-in
-    :math:`D` is biased by O(ξ / (M L)), negligible when pooling many tokens.
+    :math:`D` is biased up by O(ξ / (M L)); the stationary form uses its delete-a-group
+    jackknife estimate (:func:`_jackknife_corrected_sumsq`).
     """
     from ..lazy import is_lazy
 
