@@ -1,5 +1,9 @@
-"""``python -m benchmarks``: run every benchmark and write docs/benchmarks.json and .md."""
+"""``python -m benchmarks``: run every benchmark and write docs/benchmarks.json and .md.
 
-from benchmarks.run import main
+Exits 1 when any benchmark failed (after writing the record)."""
 
-main()
+import sys
+
+from benchmarks.run import exit_status, main
+
+sys.exit(exit_status(main()))

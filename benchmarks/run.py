@@ -16,7 +16,9 @@ a memory blow-up of one benchmark cannot take the others down) and its
 * ``--full``: ``main(smoke=False)`` (and ``full=True`` when ``main`` takes it).
 
 A benchmark that raises (or times out) is recorded as *failed* with its error; an
-expected benchmark whose file is missing is recorded as *skipped*. Each benchmark's
+expected benchmark whose file is missing is recorded as *skipped*. The record is always
+written; the command then exits 1 when any benchmark failed (so CI's smoke run goes red
+on a benchmark whose own checks, e.g. agreement with its baseline, no longer hold). Each benchmark's
 result dict is rendered as Markdown tables (every list of row dicts in it becomes one
 table; scalars become a key/value list). By convention a row compares phasekit against
 the alternative a user would otherwise write, measured in the same run, as a ratio
@@ -257,5 +259,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return record
 
 
+def exit_status(record: dict[str, Any]) -> int:
+    """1 when any benchmark in ``record`` failed (skipped ones do not count), else 0."""
+    return int(any(r.get("status") == "failed" for r in record["benchmarks"].values()))
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(exit_status(main()))

@@ -91,3 +91,14 @@ def test_benchmark_tables_hold_one_value_per_cell():
     assert "fit.err.lo" in md
     real = json.loads((ROOT / "docs" / "benchmarks.json").read_text())
     assert (ROOT / "docs" / "benchmarks.md").read_text() == to_markdown(real)
+
+
+def test_benchmark_runner_fails_when_a_benchmark_fails():
+    """A benchmark whose own check fails (e.g. disagreement with its baseline) turns the
+    runner's exit status red; a missing one is only skipped."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.run import exit_status
+
+    ok = {"benchmarks": {"a": {"status": "ok"}, "b": {"status": "skipped"}}}
+    bad = {"benchmarks": {"a": {"status": "ok"}, "c": {"status": "failed", "error": "AssertionError"}}}
+    assert exit_status(ok) == 0 and exit_status(bad) == 1
