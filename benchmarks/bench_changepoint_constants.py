@@ -23,7 +23,9 @@ Two more families judge changes of the series path and never choose a constant:
 :func:`heldout_series` (built before any change was tried) and :func:`fresh_series`
 (built before the final candidate was scored on it); :func:`families` scores the
 defaults on all three and on :func:`drifting_variance_series` (built 2026-12-03 to judge
-a null whose noise level drifts, before any candidate was scored on it), each also with
+a null whose noise level drifts, before any candidate was scored on it) and on
+:func:`short_memory_check_series` (2026-12-05, committed before any candidate for
+non-AR(1) noise was scored on it), each also with
 the earlier nulls of :data:`NULL_VARIANTS`, and the series location sets
 (:func:`series_interval_coverage`).
 
@@ -252,6 +254,53 @@ def drifting_variance_series(seed: int) -> tuple[np.ndarray, list[int], str]:
     return mean + sd * noise, [int(c) for c in cps], kind
 
 
+SHORT_MEMORY_KINDS = ("arma_negative_ma", "ma1", "ar2_slow", "arma21", "ma3_t5", "null_arma")
+
+
+def _short_memory_noise(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
+    """Unit-variance short-memory noise that is not AR(1) (the ``short-memory check``)."""
+    from scipy.signal import lfilter
+
+    e = rng.standard_t(5, size=n + 300) / np.sqrt(5 / 3) if kind == "ma3_t5" else rng.normal(size=n + 300)
+    if kind == "arma_negative_ma":  # ARMA(1,1), phi 0.5-0.85, theta -0.6 to -0.2
+        b, a = [1.0, -rng.uniform(0.2, 0.6)], [1.0, -rng.uniform(0.5, 0.85)]
+    elif kind == "ma1":
+        b, a = [1.0, rng.uniform(0.3, 0.9)], [1.0]
+    elif kind == "ar2_slow":  # two real roots: phi1 0.4-0.6, phi2 0.15-0.3
+        b, a = [1.0], [1.0, -rng.uniform(0.4, 0.6), -rng.uniform(0.15, 0.3)]
+    elif kind == "arma21":  # ARMA(2,1): phi (0.3-0.6, -0.3 to 0.2), theta 0.2-0.7
+        b, a = [1.0, rng.uniform(0.2, 0.7)], [1.0, -rng.uniform(0.3, 0.6), -rng.uniform(-0.3, 0.2)]
+    else:  # ma3_t5: MA(3) with t(5) innovations; null_arma: ARMA(1,1) phi 0.3-0.6, theta 0.3-0.7
+        b, a = ([1.0, *rng.uniform(0.2, 0.6, size=3)], [1.0]) if kind == "ma3_t5" else (
+            [1.0, rng.uniform(0.3, 0.7)], [1.0, -rng.uniform(0.3, 0.6)])
+    x = lfilter(b, a, e)[300:]
+    return x / np.std(x)
+
+
+def short_memory_check_series(seed: int) -> tuple[np.ndarray, list[int], str]:
+    """One series of the short-memory check family (2026-12-05; written and committed
+    before any candidate for non-AR(1) noise was scored on it): lengths 80-700, 0-4 mean
+    shifts of 0.75-3 noise sd with segments of at least 8 points, and five kinds of
+    short-memory noise that AR(1) does not describe (ARMA(1,1) with a negative MA part,
+    MA(1), AR(2) with two real roots, ARMA(2,1), MA(3) with t(5) innovations) plus an
+    ARMA(1,1) null without change."""
+    rng = np.random.default_rng([20261205, seed])
+    n = int(rng.integers(80, 701))
+    kind = SHORT_MEMORY_KINDS[seed % len(SHORT_MEMORY_KINDS)]
+    m = 0 if kind == "null_arma" else int(rng.integers(1, 5))
+    cps: list[int] = []
+    for _ in range(200):
+        if len(cps) == m:
+            break
+        c = int(rng.integers(8, n - 7))
+        if all(abs(c - x) >= 8 for x in cps):
+            cps = sorted([*cps, c])
+    mean = np.zeros(n)
+    for c in cps:
+        mean[c:] += rng.choice([-1, 1]) * rng.uniform(0.75, 3.0)
+    return mean + _short_memory_noise(rng, kind, n), cps, kind
+
+
 def shift_runs(n_runs: int, seed0: int = 7_000):
     """Runs of the series interval check: one mean shift of 1 sd at a random place
     (10-90) in 100 Gaussian points, with its true index."""
@@ -265,8 +314,10 @@ def shift_runs(n_runs: int, seed0: int = 7_000):
 
 #: Null kinds of :func:`null_false_alarms` (no change in the mean). "decaying_sd" (the
 #: noise sd falls linearly from 2 to 0.5, as on a loss curve) was added before it was
-#: first measured.
-NULL_KINDS = ("white", "student_t3", "ar1_0.3", "ar1_0.6", "ar1_0.9", "outliers_2pct", "decaying_sd")
+#: first measured; so were the two short-memory nulls that are not AR(1) (ARMA(1,1)
+#: phi = theta = 0.5, MA(2) theta = (0.6, 0.3); 2026-12-05).
+NULL_KINDS = ("white", "student_t3", "ar1_0.3", "ar1_0.6", "ar1_0.9", "outliers_2pct", "decaying_sd",
+              "arma11_0.5_0.5", "ma2_0.6_0.3")
 
 
 def null_series(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
@@ -284,6 +335,11 @@ def null_series(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
         return y
     if kind == "decaying_sd":
         return rng.normal(size=n) * np.linspace(2.0, 0.5, n)
+    if kind in ("arma11_0.5_0.5", "ma2_0.6_0.3"):  # short memory that is not AR(1)
+        from scipy.signal import lfilter
+
+        b, a = ([1.0, 0.5], [1.0, -0.5]) if kind.startswith("arma") else ([1.0, 0.6, 0.3], [1.0])
+        return lfilter(b, a, rng.normal(size=n + 200))[200:]
     raise KeyError(kind)
 
 
@@ -440,11 +496,12 @@ def main(smoke: bool = False, ci: bool = False) -> dict:
 
 def families(smoke: bool = False) -> dict:
     """Defaults on the three synthetic families and the series interval check."""
-    sizes = (6, 7, 6, 10, 6) if smoke else (192, 112, 120, 100, 96)
+    sizes = (6, 7, 6, 10, 6, 6) if smoke else (192, 112, 120, 100, 96, 120)
     sets = {"synthetic (constants chosen here)": ([synthetic_series(10_000 + s) for s in range(sizes[0])], NOISE_KINDS),
             "held-out": ([heldout_series(s) for s in range(sizes[1])], HELDOUT_KINDS),
             "fresh check": ([fresh_series(s) for s in range(sizes[2])], FRESH_KINDS),
-            "drifting variance": ([drifting_variance_series(s) for s in range(sizes[4])], DRIFT_KINDS)}
+            "drifting variance": ([drifting_variance_series(s) for s in range(sizes[4])], DRIFT_KINDS),
+            "short-memory check": ([short_memory_check_series(s) for s in range(sizes[5])], SHORT_MEMORY_KINDS)}
     out: dict = {}
     earlier = {k: v for k, v in NULL_VARIANTS.items() if k != "shipped"}
     print(f"{'family (defaults)':<36}{'series':>7}{'cover':>8}{'F1':>8}   " + "; ".join(earlier) + ": cover, F1")
