@@ -76,7 +76,9 @@ def _phasekit(y: np.ndarray) -> list[int]:
     return list(res.indices)
 
 
-def _ruptures(y: np.ndarray, algo: str) -> list[int]:
+def ruptures_breaks(y: np.ndarray, algo: str) -> list[int]:
+    """Plain ruptures ``binseg`` or ``pelt`` (l2, min_size 2, jump 5, pen = 2 log n) on
+    the series standardised to unit variance: the baseline above."""
     z = (y - y.mean()) / (y.std() if y.std() > 0 else 1.0)
     cls = rpt.Binseg if algo == "binseg" else rpt.Pelt
     bk = cls(model="l2", min_size=2, jump=5).fit(z[:, None]).predict(pen=2 * np.log(len(z)))
@@ -87,8 +89,8 @@ _phasekit_cache: list = []
 
 DETECTORS = {
     "phasekit": _phasekit,
-    "ruptures_binseg": lambda y: _ruptures(y, "binseg"),
-    "ruptures_pelt": lambda y: _ruptures(y, "pelt"),
+    "ruptures_binseg": lambda y: ruptures_breaks(y, "binseg"),
+    "ruptures_pelt": lambda y: ruptures_breaks(y, "pelt"),
     "zero": lambda y: [],
 }
 

@@ -7,8 +7,11 @@
 * the sieve bootstrap keeps the noise's autocorrelation and tails;
 * the sequential choice of the number of boundaries against known truth: steps found,
   false alarms on white noise near alpha, the global test gating the result;
+* the check that the noise is AR(1) where it matters (lag-two partial autocorrelation)
+  against statsmodels' PACF and against generators whose noise is or is not AR(1);
 * slow: the three synthetic families of benchmarks/bench_changepoint_constants.py and
-  the location sets' coverage; TCPD (if its data is there) as a strict xfail.
+  the location sets' coverage; TCPD (if its data is there) and the level on noise whose
+  autocorrelation falls slower than AR(1)'s as strict xfails.
 """
 
 import itertools
@@ -23,8 +26,10 @@ from scipy.signal import lfilter
 
 from phasekit.changepoints import detect_boundaries
 from phasekit.changepoints.series_test import (
+    AR1_ADEQUACY_ALPHA,
     BestSegmentations,
     SeriesTest,
+    ar1_adequacy,
     ar1_fit,
     ar1_sieve_draws,
     segmentations_of,
@@ -409,3 +414,77 @@ def test_untuned_tcpd_score_reaches_binseg():
         f1.append(margin_f1(s["annotations"], pred, margin=5))
     print(np.mean(cov), np.mean(f1))
     assert np.mean(cov) >= 0.693 and np.mean(f1) >= 0.738
+
+
+def test_ar1_check_is_the_lag_two_partial_autocorrelation_of_statsmodels():
+    """On one segment the check's phi_22 is statsmodels' Yule-Walker PACF at lag two of
+    the residuals over their smooth scale (centred), and its p-value the upper normal tail of
+    sqrt(n) phi_22 with n the lag-two pairs; with a break, pairs across it are left out."""
+    from scipy import stats
+    from statsmodels.tsa.stattools import pacf
+
+    from phasekit.changepoints.series_test import log_polynomial_scale
+
+    x = lfilter([1.0], [1.0, -0.5, -0.25], np.random.default_rng(4).normal(size=400))[:, None]
+    r = x - x.mean(axis=0)
+    p, phi22 = ar1_adequacy(r, [])
+    scaled = r[:, 0] / log_polynomial_scale(r, np.ones(400, dtype=bool))[:, 0]
+    ref = pacf(scaled - scaled.mean(), nlags=2, method="ywm")[2]
+    np.testing.assert_allclose(phi22[0], ref, rtol=1e-10)
+    np.testing.assert_allclose(p[0], stats.norm.sf(np.sqrt(398) * ref), rtol=1e-10)
+    # two segments: the same as pooling each segment's lag-one and lag-two products
+    r2 = np.concatenate([r[:200] - r[:200].mean(), r[200:] - r[200:].mean()])
+    _, phi_split = ar1_adequacy(r2, [200])
+    z = r2[:, 0] / log_polynomial_scale(r2, np.ones(400, dtype=bool))[:, 0]
+    z = np.concatenate([z[:200] - z[:200].mean(), z[200:] - z[200:].mean()])
+    num = [sum(float(np.sum(seg[k:] * seg[:-k])) for seg in (z[:200], z[200:])) for k in (1, 2)]
+    r1_, r2_ = (v / float(np.sum(z**2)) for v in num)
+    np.testing.assert_allclose(phi_split[0], (r2_ - r1_**2) / (1 - r1_**2), rtol=1e-10)
+
+
+def _null_residuals(kind, n, seed):
+    y = _bench("bench_changepoint_constants").null_series(np.random.default_rng(seed), kind, n)[:, None]
+    return y - y.mean(axis=0)
+
+
+@pytest.mark.parametrize(("kind", "at_most", "at_least"), [
+    ("white", 6, None), ("ar1_0.9", 6, None), ("student_t3", 6, None), ("decaying_sd", 6, None),
+    ("arma11_0.5_0.5", 6, None),  # falls faster than AR(1): the test is conservative there, the check silent
+    ("noisy_ar1_0.9", None, 120), ("ar2_0.5_0.25", None, 120)])
+def test_ar1_check_fires_where_the_noise_is_not_ar1_in_the_liberal_direction(kind, at_most, at_least):
+    """200 null series of 200 points (seeds 85 000): the check (alpha 1 %) fires on AR(1),
+    white, heavy-tailed and decaying-variance noise in at most 6 (3 %; measured 0-1 % on
+    seeds 70 000), and on AR(2) (0.5, 0.25) and AR(1) 0.9 observed with as much white noise,
+    where the no-change test's level fails, in at least 120 (60 %; measured 81 / 80 %)."""
+    fired = sum(ar1_adequacy(_null_residuals(kind, 200, [85_000, s]), [])[0][0] < AR1_ADEQUACY_ALPHA
+                for s in range(200))
+    print(kind, fired)
+    if at_most is not None:
+        assert fired <= at_most
+    else:
+        assert fired >= at_least
+
+
+def test_a_result_on_noise_that_is_not_ar1_says_so():
+    """detect_boundaries on AR(1) 0.9 observed with white noise (800 points) warns, records
+    the assumption in ``evidence["null_note"]`` and the check in ``evidence["ar1_check"]``;
+    on white noise it records the check and says nothing."""
+    rng = np.random.default_rng(11)
+    y = _bench("bench_changepoint_constants").null_series(rng, "noisy_ar1_0.9", 800)
+    with pytest.warns(RuntimeWarning, match="AR\\(1\\) noise, rejected"):
+        res = detect_boundaries(_series(y))
+    assert "assumption" in res.evidence["null_note"]
+    assert res.evidence["ar1_check"]["p_value"]["value"] < AR1_ADEQUACY_ALPHA
+    quiet = detect_boundaries(_series(rng.normal(size=200)))
+    assert "null_note" not in quiet.evidence and quiet.evidence["ar1_check"]["p_value"]["value"] > AR1_ADEQUACY_ALPHA
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="known limit (2026-12-07): the AR(1) null is liberal where the autocorrelation "
+                   "falls slower than AR(1)'s from lag one to two; AR(1) 0.9 plus as much white noise: 38 / 77 / 97 % "
+                   "false alarms at alpha = 5 % at 50 / 200 / 800 points, AR(2) (0.5, 0.25) 29 / 60 / 84 % (seeds "
+                   "60 000); the results say so (evidence['null_note'], a warning) in 1.5 / 37 / 98 % and 5 / 69 / 100 %")
+def test_false_alarms_on_noisy_ar1_null_series_at_most_five_percent():
+    alarms = _null_alarms(["noisy_ar1_0.9"], 200, 300, 84_000)
+    print(alarms)
+    assert alarms <= 20
