@@ -22,18 +22,19 @@ the default ``penalty="auto"`` with the factor patched.
 Two more families judge changes of the series path and never choose a constant:
 :func:`heldout_series` (built before any change was tried) and :func:`fresh_series`
 (built before the final candidate was scored on it); :func:`families` scores the
-defaults (and the TCPD baseline, plain ruptures Binseg and Pelt) on all three and on :func:`drifting_variance_series` (built 2026-12-03 to judge
-a null whose noise level drifts, before any candidate was scored on it) and on
-:func:`short_memory_check_series` (2026-12-05, committed before any candidate for
-non-AR(1) noise was scored on it), each also with
-the earlier nulls of :data:`NULL_VARIANTS`, and the series location sets
+defaults, and the TCPD baseline (plain ruptures Binseg and Pelt), on all three, on
+:func:`drifting_variance_series` (built 2026-12-03 to judge a null whose noise level
+drifts, before any candidate was scored on it) and on :func:`short_memory_check_series`
+(2026-12-05, committed before any candidate for non-AR(1) noise was scored on it), each
+also with the earlier nulls of :data:`NULL_VARIANTS`, and the series location sets
 (:func:`series_interval_coverage`).
 
 Run ``python benchmarks/bench_changepoint_constants.py`` (192 series, 32 per noise kind,
-15 settings, then the four families, each with the three nulls of :data:`NULL_VARIANTS`;
+15 settings, then the five families, each with the three nulls of :data:`NULL_VARIANTS`;
 about 5 minutes on 2 cores); ``--null`` the false-alarm table (every series with the
-three nulls, eleven kinds, about 17 minutes on one core), ``--intervals`` the location-set study; ``main(ci=True)``
-uses 48 in the grid, ``main(smoke=True)`` a small grid on 6 series and small families.
+three nulls, eleven kinds, about 17 minutes on one core), ``--intervals`` the
+location-set study; ``main(ci=True)`` uses 48 in the grid, ``main(smoke=True)`` a small
+grid on 6 series and small families.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ import warnings
 
 import numpy as np
 import xarray as xr
+from scipy.signal import lfilter
 
 import phasekit.changepoints.detection as detection
 import phasekit.changepoints.series_test as series_test
@@ -180,8 +182,6 @@ FRESH_KINDS = ("ar2", "ma2", "volatility", "uniform", "ar1_t4", "mixed_scale")
 
 def _fresh_noise(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
     """Unit-scale noise of the fresh check family (none of these kinds is in the others)."""
-    from scipy.signal import lfilter
-
     if kind == "ar2":  # AR(2) with coefficients (0.5-0.9, -0.4 to -0.1): ringing, not AR(1)
         a1, a2 = rng.uniform(0.5, 0.9), rng.uniform(-0.4, -0.1)
         x = lfilter([1.0], [1.0, -a1, -a2], rng.normal(size=n + 200))[200:]
@@ -265,8 +265,6 @@ SHORT_MEMORY_KINDS = ("arma_negative_ma", "ma1", "ar2_slow", "arma21", "ma3_t5",
 
 def _short_memory_noise(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
     """Unit-variance short-memory noise that is not AR(1) (the ``short-memory check``)."""
-    from scipy.signal import lfilter
-
     e = rng.standard_t(5, size=n + 300) / np.sqrt(5 / 3) if kind == "ma3_t5" else rng.normal(size=n + 300)
     if kind == "arma_negative_ma":  # ARMA(1,1), phi 0.5-0.85, theta -0.6 to -0.2
         b, a = [1.0, -rng.uniform(0.2, 0.6)], [1.0, -rng.uniform(0.5, 0.85)]
@@ -346,13 +344,9 @@ def null_series(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
     if kind == "decaying_sd":
         return rng.normal(size=n) * np.linspace(2.0, 0.5, n)
     if kind in ("arma11_0.5_0.5", "ma2_0.6_0.3"):  # short memory that is not AR(1)
-        from scipy.signal import lfilter
-
         b, a = ([1.0, 0.5], [1.0, -0.5]) if kind.startswith("arma") else ([1.0, 0.6, 0.3], [1.0])
         return lfilter(b, a, rng.normal(size=n + 200))[200:]
-    if kind == "ar2_0.5_0.25":
-        from scipy.signal import lfilter
-
+    if kind == "ar2_0.5_0.25":  # slower than AR(1) from lag one to two
         return lfilter([1.0], [1.0, -0.5, -0.25], rng.normal(size=n + 300))[300:]
     if kind == "noisy_ar1_0.9":
         return _ar1(rng, n, 0.9) + rng.normal(size=n)

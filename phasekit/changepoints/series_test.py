@@ -346,7 +346,9 @@ def ar1_adequacy(resid: np.ndarray, breaks: Sequence[int]) -> tuple[np.ndarray, 
     (:func:`log_polynomial_scale`, so that a drifting noise level is not read as
     dependence) and centred again inside each segment. Under AR(1)
     :math:`\sqrt n\,\hat\phi_{22} \to N(0, 1)` (Quenouille 1949; Box & Jenkins 1976,
-    sec. 6.2), n the number of lag-two pairs; p is its upper tail. The no-change test's null is AR(1), and its rho (the smaller of two AR(1)
+    sec. 6.2), n the number of lag-two pairs; p is its upper tail.
+
+    The no-change test's null is AR(1), and its rho (the smaller of two AR(1)
     estimates, :func:`ar1_fit`) is far too low exactly when :math:`r_2 > r_1^2` (AR(2)
     with a dominant positive root, AR(1) observed with noise): there the test is liberal
     (docs/changepoints.md, Known limits). Where the autocorrelation falls faster (MA,
