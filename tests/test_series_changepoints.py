@@ -477,6 +477,9 @@ def test_a_result_on_noise_that_is_not_ar1_says_so():
     assert res.evidence["ar1_check"]["p_value"]["value"] < AR1_ADEQUACY_ALPHA
     quiet = detect_boundaries(_series(rng.normal(size=200)))
     assert "null_note" not in quiet.evidence and quiet.evidence["ar1_check"]["p_value"]["value"] > AR1_ADEQUACY_ALPHA
+    short = detect_boundaries(_series(rng.normal(size=10)))  # too short to test: NaN with a reason
+    assert np.isnan(short.evidence["ar1_check"]["p_value"]["value"])
+    assert "not tested" in short.evidence["ar1_check"]["note"]
 
 
 @pytest.mark.slow

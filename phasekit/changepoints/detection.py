@@ -526,6 +526,8 @@ def _check_ar1_noise(z: np.ndarray, cps: list[int], names: list, evidence: dict[
     evidence["ar1_check"] = {"p_value": dict(zip(names, p.tolist(), strict=True)),
                              "partial_autocorrelation_lag2": dict(zip(names, phi22.tolist(), strict=True)),
                              "alpha": AR1_ADEQUACY_ALPHA}
+    if np.isnan(p).any():
+        evidence["ar1_check"]["note"] = "not tested: fewer than 12 lag-two pairs inside segments"
     bad = [str(nm) for nm, pv in zip(names, p, strict=True) if pv < AR1_ADEQUACY_ALPHA]
     if not bad:
         return
