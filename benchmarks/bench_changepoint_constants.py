@@ -30,9 +30,9 @@ also with the earlier nulls of :data:`NULL_VARIANTS`, and the series location se
 (:func:`series_interval_coverage`).
 
 Run ``python benchmarks/bench_changepoint_constants.py`` (192 series, 32 per noise kind,
-15 settings, then the five families, each with the three nulls of :data:`NULL_VARIANTS`;
-about 5 minutes on 2 cores); ``--null`` the false-alarm table (every series with the
-three nulls, eleven kinds, about 17 minutes on one core), ``--intervals`` the
+15 settings, then the five families, each with the four nulls of :data:`NULL_VARIANTS`;
+about 6 minutes on 2 cores); ``--null`` the false-alarm table (every series with the
+four nulls, eleven kinds, about 25 minutes on one core), ``--intervals`` the
 location-set study; ``main(ci=True)`` uses 48 in the grid, ``main(smoke=True)`` a small
 grid on 6 series and small families.
 """
@@ -353,20 +353,27 @@ def null_series(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
     raise KeyError(kind)
 
 
-#: The series nulls scored side by side: (``RESTRICTED_NULL``, ``TIME_VARYING_SCALE``).
-NULL_VARIANTS = {"shipped": (True, True), "constant scale (2026-12-03 morning)": (True, False),
-                 "2026-12-02": (False, False)}
+#: The ``series_null`` every ``detect_boundaries`` call of this benchmark passes (set by
+#: :func:`series_null`).
+SERIES_NULL = {"series_null": "auto"}
+
+#: The series nulls scored side by side: (``RESTRICTED_NULL``, ``TIME_VARYING_SCALE``,
+#: ``series_null``).
+NULL_VARIANTS = {"shipped": (True, True, "auto"), "AR(1) null only (before 2026-12-08)": (True, True, "ar1"),
+                 "constant scale (2026-12-03 morning)": (True, False, "ar1"), "2026-12-02": (False, False, "ar1")}
 
 
 @contextlib.contextmanager
-def series_null(restricted: bool, time_varying: bool):
-    """``series_test.RESTRICTED_NULL`` and ``TIME_VARYING_SCALE`` set inside the block."""
-    before = series_test.RESTRICTED_NULL, series_test.TIME_VARYING_SCALE
+def series_null(restricted: bool, time_varying: bool, null: str = "auto"):
+    """``series_test.RESTRICTED_NULL`` and ``TIME_VARYING_SCALE`` set inside the block, and
+    ``detect_boundaries``' ``series_null`` default set to ``null``."""
+    before = series_test.RESTRICTED_NULL, series_test.TIME_VARYING_SCALE, SERIES_NULL["series_null"]
     series_test.RESTRICTED_NULL, series_test.TIME_VARYING_SCALE = restricted, time_varying
+    SERIES_NULL["series_null"] = null
     try:
         yield
     finally:
-        series_test.RESTRICTED_NULL, series_test.TIME_VARYING_SCALE = before
+        series_test.RESTRICTED_NULL, series_test.TIME_VARYING_SCALE, SERIES_NULL["series_null"] = before
 
 
 def null_false_alarms(lengths: tuple[int, ...] = (50, 200, 800), runs: tuple[int, ...] = (400, 400, 200),
@@ -387,7 +394,7 @@ def null_false_alarms(lengths: tuple[int, ...] = (50, 200, 800), runs: tuple[int
                 for name, flags in NULL_VARIANTS.items():
                     with series_null(*flags), warnings.catch_warnings():
                         warnings.simplefilter("ignore", RuntimeWarning)
-                        res = detect_boundaries(y, control="t")
+                        res = detect_boundaries(y, control="t", **SERIES_NULL)
                     alarms[name] += len(res.indices) > 0
                     flagged += name == "shipped" and "null_note" in res.evidence
             got = alarms["shipped"]
@@ -446,7 +453,7 @@ def series_interval_study(n_runs: int = 300) -> dict[str, dict[str, float]]:
 
 
 def _phasekit_breaks(y: np.ndarray) -> list[int]:
-    return list(detect_boundaries(xr.DataArray(y, dims="t"), control="t").indices)
+    return list(detect_boundaries(xr.DataArray(y, dims="t"), control="t", **SERIES_NULL).indices)
 
 
 def score_defaults(series: list, kinds: tuple[str, ...], detector=_phasekit_breaks) -> dict[str, float]:
@@ -475,7 +482,7 @@ def score(factor: float, min_size: int, rho_max: float, series: list) -> dict[st
     try:  # penalty="auto" (the default path: the penalty caps the sequential test)
         f1, cov, kinds = [], [], []
         for y, cps, kind in series:
-            res = detect_boundaries(xr.DataArray(y, dims="t"), control="t", min_size=min_size)
+            res = detect_boundaries(xr.DataArray(y, dims="t"), control="t", min_size=min_size, **SERIES_NULL)
             f1.append(margin_f1(cps, res.indices, margin=5))
             cov.append(segmentation_covering(cps, res.indices, len(y)))
             kinds.append(kind)

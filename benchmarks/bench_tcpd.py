@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -71,8 +72,10 @@ def load_series(root: Path) -> list[dict]:
     return out
 
 
-def _phasekit(y: np.ndarray) -> list[int]:
-    res = detect_boundaries(xr.DataArray(y, dims=["t"]), control="t")  # defaults, default seed
+def _phasekit(y: np.ndarray, **kwargs) -> list[int]:
+    with warnings.catch_warnings():  # the AR(1) check's warning: counted, not printed
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = detect_boundaries(xr.DataArray(y, dims=["t"]), control="t", **kwargs)  # defaults, default seed
     return list(res.indices)
 
 
@@ -89,6 +92,7 @@ _phasekit_cache: list = []
 
 DETECTORS = {
     "phasekit": _phasekit,
+    "phasekit_ar1_null": lambda y: _phasekit(y, series_null="ar1"),  # the default before 2026-12-08
     "ruptures_binseg": lambda y: ruptures_breaks(y, "binseg"),
     "ruptures_pelt": lambda y: ruptures_breaks(y, "pelt"),
     "zero": lambda y: [],

@@ -16,6 +16,7 @@
 
 import itertools
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ from phasekit.changepoints.series_test import (
     ar1_fit,
     ar1_sieve_draws,
     segmentations_of,
+    self_normalised_ratios,
     sequential_selection,
 )
 
@@ -335,7 +337,12 @@ def test_synthetic_families_before_and_after():
     now 0.005 below "before"). The drifting-variance family (built 2026-12-03, before its
     null's candidates were scored) 0.910 / 0.891, its falling-noise nulls 0.979 F1 (no
     boundary in most); with the 2026-12-02 null 0.931 / 0.897, with a constant scale
-    0.911 / 0.884."""
+    0.911 / 0.884. With the self-normalised test where the AR(1) check rejects (the default
+    since 2026-12-08): 0.897 / 0.874, 0.887 / 0.836, 0.879 / 0.879, 0.905 / 0.888 -- the
+    price of the level on noise that is not AR(1), paid where the check fires (held-out
+    seasonal, fresh MA(2)); the floors below were lowered by 0.02 / 0.015 (held-out) and
+    0.01 (fresh) for it; the synthetic floor still fails the code before the sequential test
+    (0.815 / 0.738)."""
     b = _bench("bench_changepoint_constants")
     a = b.score_defaults([b.synthetic_series(10_000 + s) for s in range(192)], b.NOISE_KINDS)
     h = b.score_defaults([b.heldout_series(s) for s in range(112)], b.HELDOUT_KINDS)
@@ -343,8 +350,8 @@ def test_synthetic_families_before_and_after():
     d = b.score_defaults([b.drifting_variance_series(s) for s in range(96)], b.DRIFT_KINDS)
     print(a["cover"], a["f1"], h["cover"], h["f1"], f["cover"], f["f1"], d["cover"], d["f1"])
     assert a["cover"] >= 0.85 and a["f1"] >= 0.83
-    assert h["cover"] >= 0.90 and h["f1"] >= 0.845
-    assert f["cover"] >= 0.88 and f["f1"] >= 0.88
+    assert h["cover"] >= 0.88 and h["f1"] >= 0.83
+    assert f["cover"] >= 0.87 and f["f1"] >= 0.87
     assert d["cover"] >= 0.89 and d["f1"] >= 0.87 and d["f1_null_decay"] >= 0.95
 
 
@@ -359,13 +366,15 @@ def test_series_location_sets_cover_the_true_shift():
     assert out["mean_width_checkpoints"] > 5
 
 
-def _null_alarms(kinds, n, runs_per_kind, seed0):
+def _null_alarms(kinds, n, runs_per_kind, seed0, **kwargs):
     b = _bench("bench_changepoint_constants")
     alarms = 0
     for ik, kind in enumerate(kinds):
         for s in range(runs_per_kind):
             y = b.null_series(np.random.default_rng([seed0, n, ik, s]), kind, n)
-            alarms += len(detect_boundaries(_series(y)).indices) > 0
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # the AR(1) check's, on the non-AR(1) kinds
+                alarms += len(detect_boundaries(_series(y), **kwargs).indices) > 0
     return alarms
 
 
@@ -397,9 +406,10 @@ def test_false_alarms_on_persistent_ar1_null_series_at_most_five_percent():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="untuned TCPD 0.666 / 0.734 (restricted rho, time-varying scale; "
-                   "2026-12-03 run 7; 0.667 / 0.719 with the studentised null alone, 0.689 / 0.737 with the "
-                   "share-of-variance null) is below TCPD's published Binseg 0.693 / 0.738")
+@pytest.mark.xfail(strict=True, reason="untuned TCPD 0.661 / 0.725 (2026-12-08 run 9: the self-normalised test "
+                   "where the AR(1) check rejects; 0.666 / 0.734 with the AR(1) null alone, run 7; 0.667 / 0.719 "
+                   "with the studentised null alone, 0.689 / 0.737 with the share-of-variance null) is below "
+                   "TCPD's published Binseg 0.693 / 0.738")
 def test_untuned_tcpd_score_reaches_binseg():
     b = _bench("bench_tcpd")
     root = b.data_dir()
@@ -466,28 +476,92 @@ def test_ar1_check_fires_where_the_noise_is_not_ar1_in_the_liberal_direction(kin
 
 
 def test_a_result_on_noise_that_is_not_ar1_says_so():
-    """detect_boundaries on AR(1) 0.9 observed with white noise (800 points) warns, records
-    the assumption in ``evidence["null_note"]`` and the check in ``evidence["ar1_check"]``;
-    on white noise it records the check and says nothing."""
+    """detect_boundaries on AR(1) 0.9 observed with white noise (800 points): with
+    ``series_null="ar1"`` it warns that the boundaries are candidates and records the check
+    in ``evidence["ar1_check"]``; the default ``"auto"`` warns that it chose again with the
+    self-normalised test, keeps the AR(1) choice in ``evidence["ar1_selection"]``, and
+    returns no more boundaries than it (a null series: every boundary is false); on white
+    noise both record the check, say nothing and agree."""
     rng = np.random.default_rng(11)
     y = _bench("bench_changepoint_constants").null_series(rng, "noisy_ar1_0.9", 800)
-    with pytest.warns(RuntimeWarning, match="AR\\(1\\) noise the no-change test assumed is rejected"):
-        res = detect_boundaries(_series(y))
-    assert "assumed" in res.evidence["null_note"]
-    assert res.evidence["ar1_check"]["p_value"]["value"] < AR1_ADEQUACY_ALPHA
-    quiet = detect_boundaries(_series(rng.normal(size=200)))
+    with pytest.warns(RuntimeWarning, match="treat the boundaries as candidates"):
+        ar1 = detect_boundaries(_series(y), series_null="ar1")
+    assert "assumes is rejected" in ar1.evidence["null_note"] and ar1.evidence["null"] == "ar1"
+    assert ar1.evidence["ar1_check"]["p_value"]["value"] < AR1_ADEQUACY_ALPHA
+    with pytest.warns(RuntimeWarning, match="chosen again with the self-normalised test"):
+        auto = detect_boundaries(_series(y))
+    assert auto.evidence["ar1_selection"]["indices"] == ar1.indices
+    assert auto.evidence["null"].startswith("self_normalised") and auto.attrs["series_null"] == "auto"
+    assert len(auto.indices) <= len(ar1.indices)
+    white = _series(rng.normal(size=200))
+    quiet, quiet_ar1 = detect_boundaries(white), detect_boundaries(white, series_null="ar1")
     assert "null_note" not in quiet.evidence and quiet.evidence["ar1_check"]["p_value"]["value"] > AR1_ADEQUACY_ALPHA
+    assert quiet.indices == quiet_ar1.indices and quiet.evidence["null"] == "ar1"
     short = detect_boundaries(_series(rng.normal(size=10)))  # too short to test: NaN with a reason
     assert np.isnan(short.evidence["ar1_check"]["p_value"]["value"])
     assert "not tested" in short.evidence["ar1_check"]["note"]
 
 
+def test_unknown_series_null_is_a_schema_error():
+    from phasekit import SchemaError
+
+    with pytest.raises(SchemaError, match="unknown series_null"):
+        detect_boundaries(_series(np.zeros(20)), series_null="ar2")
+
+
+def test_self_normalised_ratio_is_shao_and_zhangs_statistic():
+    """self_normalised_ratios against Shao & Zhang's (2010) D(k)^2 / V(k) written out with
+    loops from their definition, at every k, for two channels with a level offset."""
+    x = np.random.default_rng(5).normal(size=(23, 2)) + [3.0, -1.0]
+    got = self_normalised_ratios(x)
+    n = x.shape[0]
+    for k in range(1, n):
+        for c in range(2):
+            v = x[:, c]
+            d = (v[:k].sum() - k / n * v.sum()) / np.sqrt(n)
+            left = sum((v[:t].sum() - t / k * v[:k].sum()) ** 2 for t in range(1, k + 1))
+            right = sum((v[t - 1:].sum() - (n - t + 1) / (n - k) * v[k:].sum()) ** 2 for t in range(k + 1, n + 1))
+            np.testing.assert_allclose(got[k - 1, c], d**2 / ((left + right) / n**2), rtol=1e-9)
+
+
+def test_self_normalised_sup_has_the_published_critical_values():
+    """The sup over k of the ratio on white noise (3,000 paths of 400 points) has the
+    quantiles of Shao & Zhang's (2010) Table 1 (29.6 / 40.1 at 90 / 95 %) within 5 %, and
+    within 10 % on AR(1) 0.5 noise: the statistic does not depend on the autocorrelation
+    (a long-run-variance-free pivot), up to a finite-length excess."""
+    rng = np.random.default_rng(6)
+    white = rng.normal(size=(3000, 400, 1))
+    ar1 = lfilter([1.0], [1.0, -0.5], rng.normal(size=(3000, 600, 1)), axis=1)[:, 200:]
+    for paths in (white, ar1):
+        q90, q95 = np.quantile(self_normalised_ratios(paths)[..., 0].max(axis=1), [0.9, 0.95])
+        print(q90, q95)
+        tol = 0.05 if paths is white else 0.10  # AR(1) 0.5 at 400 points: +4 % / +7 % (finite length)
+        assert abs(q90 / 29.6 - 1) < tol and abs(q95 / 40.1 - 1) < tol
+
+
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known limit (2026-12-07): the AR(1) null is liberal where the autocorrelation "
-                   "falls slower than AR(1)'s from lag one to two; AR(1) 0.9 plus as much white noise: 38 / 77 / 97 % "
-                   "false alarms at alpha = 5 % at 50 / 200 / 800 points, AR(2) (0.5, 0.25) 29 / 60 / 84 % (seeds "
-                   "60 000); the results say so (evidence['null_note'], a warning) in 1.5 / 37 / 98 % and 5 / 69 / 100 %")
+@pytest.mark.xfail(strict=True, reason="known limit (2026-12-07/08): the AR(1) null is liberal where the autocorrelation "
+                   "falls slower than AR(1)'s from lag one to two, and the self-normalised fallback only runs where the "
+                   "AR(1) check sees it; AR(1) 0.9 plus as much white noise: 38 / 56 / 9.5 % false alarms at alpha = 5 % "
+                   "at 50 / 200 / 800 points (38 / 77 / 97 % with the AR(1) null alone), AR(2) (0.5, 0.25) 28 / 25 / 7.5 % "
+                   "(29 / 60 / 84 %; seeds 60 000); the check fires on 1.5 / 37 / 98 % and 5 / 69 / 100 % of them")
 def test_false_alarms_on_noisy_ar1_null_series_at_most_five_percent():
     alarms = _null_alarms(["noisy_ar1_0.9"], 200, 300, 84_000)
     print(alarms)
     assert alarms <= 20
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["noisy_ar1_0.9", "ar2_0.5_0.25"])
+def test_long_null_series_whose_noise_is_not_ar1_keep_the_level(kind):
+    """100 null series of 800 points (seeds 86 000, which chose nothing) of AR(1) 0.9 plus as
+    much white noise, and of AR(2) (0.5, 0.25): the default (``series_null="auto"``: the
+    self-normalised test where the AR(1) check rejects) puts a boundary in at most 15 (a
+    real 10 % rate passes with probability 0.96, 20 % with 0.13; measured 9.5 / 7.5 % on the
+    reporting seeds: near, not at, the 5 % level); the AR(1) null alone in at least 60
+    (measured 96.5 / 84 %)."""
+    auto = _null_alarms([kind], 800, 100, 86_000)
+    ar1 = _null_alarms([kind], 800, 100, 86_000, series_null="ar1")
+    print(kind, auto, ar1)
+    assert auto <= 15 and ar1 >= 60
+

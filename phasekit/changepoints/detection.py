@@ -54,6 +54,7 @@ from .samples_test import (
 from .search import METHODS, PenalisedSearch, path_frame, run_search
 from .series_test import (
     AR1_ADEQUACY_ALPHA,
+    SelfNormalisedTest,
     SeriesTest,
     ar1_adequacy,
     ar1_fit,
@@ -66,7 +67,7 @@ from .series_test import (
 if TYPE_CHECKING:
     from ..configurations import Ensemble
 
-__all__ = ["DEFAULT_SEED", "SERIES_MIN_SIZE", "SERIES_PENALTY_FACTOR", "detect_boundaries",
+__all__ = ["DEFAULT_SEED", "SERIES_MIN_SIZE", "SERIES_NULLS", "SERIES_PENALTY_FACTOR", "detect_boundaries",
            "penalty_path"]
 
 #: Default shortest segment of the series path (samples path: 2 checkpoints); chosen
@@ -76,6 +77,11 @@ SERIES_MIN_SIZE = 5
 #: Factor f of the series-path penalty f (C + 1) log n, chosen with RHO_MAX on synthetic
 #: series (benchmarks/bench_changepoint_constants.py), not on TCPD.
 SERIES_PENALTY_FACTOR = 2.0
+
+#: The series path's no-change nulls (``series_null=``): ``"auto"`` (the AR(1) sieve,
+#: and the self-normalised test where the AR(1) check rejects), ``"ar1"`` (the AR(1)
+#: sieve only, the default until 2026-12-08) and ``"self_normalised"`` (always).
+SERIES_NULLS = ("auto", "ar1", "self_normalised")
 
 
 
@@ -94,6 +100,7 @@ class _Options:
     window: int
     merge_within: int
     test: bool
+    series_null: str = "auto"
 
 
 
@@ -111,7 +118,10 @@ def _check_penalty(penalty: float | str) -> float | str:
     return value
 
 
-def _check_arguments(data: Any, method: str, alpha: float, min_size: int | None) -> None:
+def _check_arguments(data: Any, method: str, alpha: float, min_size: int | None, series_null: str) -> None:
+    if series_null not in SERIES_NULLS:
+        raise SchemaError(f"unknown series_null {series_null!r}", where="detect_boundaries(series_null=...)",
+                          fix=f"use one of {list(SERIES_NULLS)}")
     if method not in METHODS:
         raise SchemaError(f"unknown method {method!r}", where="detect_boundaries(method=...)",
                           fix=f"use one of {list(METHODS)}")
@@ -140,6 +150,7 @@ def detect_boundaries(
     window: int = 5,
     merge_within: int = 6,
     test: bool = True,
+    series_null: str = "auto",
     dim: str | None = None,
 ) -> BoundaryResult:
     r"""Find phase boundaries along the control dim, with a no-change test and intervals.
@@ -188,6 +199,12 @@ def detect_boundaries(
     :func:`~phasekit.changepoints.series_test.log_polynomial_scale`), and the last m
     that passes before the first that fails is kept
     (:func:`~phasekit.changepoints.series_test.sequential_selection`).
+    Where the AR(1) check (the residuals' lag-two partial autocorrelation,
+    :func:`~phasekit.changepoints.series_test.ar1_adequacy`) rejects that noise model, the
+    test is liberal; with ``series_null="auto"`` the boundaries are then chosen again the
+    same way with the self-normalised test
+    (:class:`~phasekit.changepoints.series_test.SelfNormalisedTest`), which needs no
+    autocorrelation model.
     ``evidence["p_value"]`` is that of m = 1, the best single split against no change,
     and gates the result as above. With a numeric ``penalty`` the search's candidates
     are tested instead, the weakest dropped until all pass. Intervals: likelihood-ratio
@@ -224,6 +241,14 @@ def detect_boundaries(
         transition whose two cuts are merged (0 to disable).
     test
         Apply the no-change test (``False`` returns the raw search result).
+    series_null
+        Series path: ``"auto"`` (default) tests with the AR(1) sieve and, where the AR(1)
+        check rejects its noise model (the test is then liberal), chooses the boundaries
+        again with the self-normalised test, which needs no autocorrelation model (Shao
+        & Zhang 2010; less power); ``"ar1"`` the AR(1) sieve only (a warning where the
+        check rejects); ``"self_normalised"`` always
+        (:class:`~phasekit.changepoints.series_test.SelfNormalisedTest`). Recorded in
+        ``attrs["series_null"]`` and ``evidence["null"]``.
     dim
         Deprecated alias of ``control`` (a DeprecationWarning).
 
@@ -242,7 +267,7 @@ def detect_boundaries(
     ensemble = data if is_ensemble(data) else None  # held: its view counts through it
     if ensemble is not None:  # labels and sizes from the view, counts from the Ensemble (no token read)
         data = token_view(ensemble)
-    _check_arguments(data, method, alpha, min_size)
+    _check_arguments(data, method, alpha, min_size, series_null)
     assert isinstance(data, xr.Dataset | xr.DataArray)  # narrowed: _check_arguments raised otherwise
     penalty = _check_penalty(penalty)
     dim_, cvals = resolve_control(data, control, dim, caller="detect_boundaries")
@@ -259,10 +284,11 @@ def detect_boundaries(
     size = max(1, min(int(size), n_total // 2))
     rng, seed_attr = rng_for(seed)
     opts = _Options(method, penalty, int(n_bootstrap), alpha, rng, size, system, n_states,
-                    int(window), int(merge_within), test)
+                    int(window), int(merge_within), test, series_null)
     res = _detect_counts(data, dim_, cvals, opts) if samples else _detect_series(data, dim_, cvals, opts)
     res.attrs = provenance(seed=seed_attr, n_bootstrap=int(res.evidence.get("n_bootstrap", n_bootstrap)),
-                           alpha=alpha, method=method, min_size=size, estimator="detect_boundaries")
+                           alpha=alpha, method=method, min_size=size, estimator="detect_boundaries",
+                           **({} if samples else {"series_null": series_null}))
     res.confidence = 1.0 - alpha
     return res
 
@@ -518,9 +544,16 @@ def _series_details(t: SeriesTest, cps: list[int], pvals: dict[int, float], o: _
     return per, intervals
 
 
-def _check_ar1_noise(z: np.ndarray, cps: list[int], names: list, evidence: dict[str, Any]) -> None:
-    """Record (and warn) whether the residuals about the chosen segmentation are AR(1)
-    in the one way that makes the no-change test liberal (:func:`ar1_adequacy`)."""
+AR1_TEST = ("AR(1) sieve bootstrap (rho at least its no-change estimate, innovations on a smooth time-varying "
+            "scale), best split gain over its long-run variance")
+SELF_NORMALISED_TEST = ("self-normalised (Shao & Zhang 2010) ratio of the split, against the same at the best split "
+                        "of the residuals resampled on a smooth time-varying scale: no autocorrelation model")
+
+
+def _check_ar1_noise(z: np.ndarray, cps: list[int], names: list, evidence: dict[str, Any]) -> list[str]:
+    """Record whether the residuals about the chosen segmentation are AR(1) in the one
+    way that makes the AR(1) no-change test liberal (:func:`ar1_adequacy`); the
+    channels where it rejects."""
     resid = residual_model(z, cps)[0]
     p, phi22 = ar1_adequacy(resid, [c for c in cps if 0 < c < z.shape[0]])
     evidence["ar1_check"] = {"p_value": dict(zip(names, p.tolist(), strict=True)),
@@ -529,15 +562,62 @@ def _check_ar1_noise(z: np.ndarray, cps: list[int], names: list, evidence: dict[
     if np.isnan(p).any():
         evidence["ar1_check"]["note"] = "not tested: fewer than 12 lag-two pairs inside segments"
     bad = [str(nm) for nm, pv in zip(names, p, strict=True) if pv < AR1_ADEQUACY_ALPHA]
-    if not bad:
-        return
-    note = (f"the AR(1) noise the no-change test assumed is rejected for {', '.join(bad)} (lag-two partial autocorrelation "
-            f"{np.nanmax(phi22):.2f}, p = {np.nanmin(p):.1e}): the autocorrelation falls slower than AR(1)'s, "
-            "where the no-change test is liberal (AR(2) and AR(1)-plus-white-noise nulls of 200-800 points: "
-            "60-97 % false alarms at alpha = 5 %); treat the boundaries as candidates (docs/changepoints.md, "
-            "Known limits)")
-    evidence["null_note"] = note
-    warnings.warn(note, RuntimeWarning, stacklevel=4)
+    if bad:
+        evidence["ar1_check"]["rejected"] = bad
+        evidence["ar1_check"]["summary"] = (f"the AR(1) noise the AR(1) no-change test assumes is rejected for "
+                                            f"{', '.join(bad)} (lag-two partial autocorrelation {np.nanmax(phi22):.2f}, "
+                                            f"p = {np.nanmin(p):.1e}): the autocorrelation falls slower than AR(1)'s")
+    return bad
+
+
+def _ar1_rejected_note(evidence: dict[str, Any], series_null: str) -> str:
+    """The null note of a result whose AR(1) check rejected, for ``series_null``."""
+    head = evidence["ar1_check"]["summary"]
+    if series_null == "auto":
+        return (f"{head}; the boundaries were chosen again with the self-normalised test, which needs no "
+                "autocorrelation model but has less power (the AR(1) test's choice is in "
+                "evidence['ar1_selection']; docs/changepoints.md, 'When the noise is not AR(1)')")
+    return (f"{head}, where that test is liberal (AR(2) and AR(1)-plus-white-noise nulls of 200-800 points: "
+            "60-97 % false alarms at alpha = 5 %); treat the boundaries as candidates, or pass series_null='auto' "
+            "(docs/changepoints.md, Known limits)")
+
+
+def _choose_series(t: SeriesTest, n_search: int, cps: list[int], o: _Options,
+                   evidence: dict[str, Any]) -> tuple[list[int], dict[int, float]]:
+    """The boundaries the no-change test ``t`` keeps, and their p-values; the test and
+    what its global null assumed go in ``evidence``."""
+    evidence["test"] = SELF_NORMALISED_TEST if isinstance(t, SelfNormalisedTest) else AR1_TEST
+    if o.penalty == "auto" and o.test and o.n_boot > 0:
+        kept, pvals = _select_series_sequential(t, n_search, o, evidence)
+    else:
+        kept, pvals = _select_series(t, cps, o, evidence)
+    evidence.pop("null_model", None)
+    if (model := t.global_null_model()) is not None:
+        names = evidence["_channels"]
+        evidence["null_model"] = {key: dict(zip(names, vals, strict=True)) for key, vals in model.items()}
+    return kept, pvals
+
+
+def _series_boundaries(z: np.ndarray, cps: list[int], o: _Options, names: list[str],
+                       evidence: dict[str, Any]) -> tuple[SeriesTest, list[int], dict[int, float]]:
+    """The series path's test and choice (``o.series_null``): the AR(1) sieve, then, for
+    ``"auto"`` where the AR(1) check rejects, the self-normalised test again."""
+    first = SelfNormalisedTest if o.series_null == "self_normalised" else SeriesTest
+    evidence["_channels"] = names
+    t = first(z, o.n_boot, o.rng, o.min_size)
+    kept, pvals = _choose_series(t, len(cps), cps, o, evidence)
+    evidence["null"] = "self_normalised" if first is SelfNormalisedTest else "ar1"
+    bad = _check_ar1_noise(t.z, kept, names, evidence)
+    if bad and o.series_null == "auto" and o.test and o.n_boot > 0:
+        evidence["ar1_selection"] = {"indices": list(kept), "p_value": evidence["p_value"], "test": AR1_TEST}
+        t = SelfNormalisedTest(z, o.n_boot, o.rng, o.min_size)
+        kept, pvals = _choose_series(t, len(cps), cps, o, evidence)
+        evidence["null"] = "self_normalised (the AR(1) check rejected)"
+    if bad and first is SeriesTest:
+        evidence["null_note"] = note = _ar1_rejected_note(evidence, o.series_null)
+        warnings.warn(note, RuntimeWarning, stacklevel=4)
+    del evidence["_channels"]
+    return t, kept, pvals
 
 
 def _detect_series(data: Any, dim: str, cvals: np.ndarray, o: _Options) -> BoundaryResult:
@@ -546,9 +626,7 @@ def _detect_series(data: Any, dim: str, cvals: np.ndarray, o: _Options) -> Bound
     evidence: dict[str, Any] = {"n_dropped": int(n_total - n), "statistic": 0.0,
                                 **p_value_fields(1.0, o.n_boot), "boundaries": [],
                                 "sigma": dict(zip(names, sigma.tolist(), strict=True)),
-                                "test": ("AR(1) sieve bootstrap (rho at least its no-change estimate, innovations on a smooth "
-                                         "time-varying scale), best split gain over its long-run variance"),
-                                "n_bootstrap": o.n_boot, "alpha": o.alpha}
+                                "test": AR1_TEST, "n_bootstrap": o.n_boot, "alpha": o.alpha}
     pen = SERIES_PENALTY_FACTOR * (n_ch + 1) * math.log(n) if o.penalty == "auto" else float(o.penalty)
     if n_ch == 0:
         evidence["note"] = "every channel is constant: no boundary"
@@ -556,15 +634,10 @@ def _detect_series(data: Any, dim: str, cvals: np.ndarray, o: _Options) -> Bound
                               control=dim, method=o.method, kind="series")
     cps = run_search(o.method, CostMeanShift(), o.min_size, z, pen)
     evidence["n_candidates"] = len(cps)
-    t = SeriesTest(z, o.n_boot, o.rng, o.min_size)
-    if o.penalty == "auto" and o.test and o.n_boot > 0:
-        cps, pvals = _select_series_sequential(t, len(cps), o, evidence)
-    else:
-        cps, pvals = _select_series(t, cps, o, evidence)
     ch_names = [nm for nm, v in zip(names, varying, strict=True) if v]
-    if (model := t.global_null_model()) is not None:
-        evidence["null_model"] = {key: dict(zip(ch_names, vals, strict=True)) for key, vals in model.items()}
-    _check_ar1_noise(t.z, cps, ch_names, evidence)
+    t, cps, pvals = _series_boundaries(z, cps, o, ch_names, evidence)
+    if "ar1_selection" in evidence:  # positions in the original series, as every other index
+        evidence["ar1_selection"]["indices"] = [int(kept_pos[c]) for c in evidence["ar1_selection"]["indices"]]
     per, intervals = _series_details(t, cps, pvals, o, kept_pos, cvals, ch_names, sigma[varying])
     indices = [int(kept_pos[c]) for c in cps]
     evidence["boundaries"] = per
