@@ -34,6 +34,7 @@ from phasekit.changepoints.series_test import (
     ar1_fit,
     ar1_sieve_draws,
     segmentations_of,
+    self_normalised_ratio_at,
     self_normalised_ratios,
     sequential_selection,
 )
@@ -500,6 +501,32 @@ def test_a_result_on_noise_that_is_not_ar1_says_so():
     short = detect_boundaries(_series(rng.normal(size=10)))  # too short to test: NaN with a reason
     assert np.isnan(short.evidence["ar1_check"]["p_value"]["value"])
     assert "not tested" in short.evidence["ar1_check"]["note"]
+
+
+def test_a_shift_in_one_channel_of_noisy_ar1_noise_is_found_with_its_channel():
+    """Two channels of AR(1) 0.9 plus white noise (800 points), a shift of 8 in the first at
+    400: the default finds one boundary, at 400, and names the first channel only (its
+    per-channel test is self-normalised as well); the AR(1) null alone cuts the noise into
+    many more (the true boundary is one of them)."""
+    rng = np.random.default_rng(21)
+    b = _bench("bench_changepoint_constants")
+    y = np.stack([b.null_series(rng, "noisy_ar1_0.9", 800), b.null_series(rng, "noisy_ar1_0.9", 800)], axis=1)
+    y[400:, 0] += 8.0
+    da = xr.DataArray(y, dims=("t", "ch"), coords={"ch": ["moved", "still"]})
+    with pytest.warns(RuntimeWarning, match="chosen again"):
+        auto = detect_boundaries(da, control="t")
+    with pytest.warns(RuntimeWarning, match="candidates"):
+        ar1 = detect_boundaries(da, control="t", series_null="ar1")
+    assert auto.indices == [400]
+    assert auto.evidence["boundaries"][0]["channels"] == ["value[moved]"]
+    assert len(ar1.indices) > 3 and 400 in ar1.indices
+
+
+def test_self_normalised_ratio_at_one_split_is_the_profile_there():
+    x = np.random.default_rng(8).standard_t(4, size=(3, 41, 2))
+    profile = self_normalised_ratios(x)
+    for k in (1, 5, 20, 40):
+        np.testing.assert_allclose(self_normalised_ratio_at(x, k), profile[:, k - 1], rtol=1e-10)
 
 
 def test_unknown_series_null_is_a_schema_error():

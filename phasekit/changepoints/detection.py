@@ -57,7 +57,6 @@ from .series_test import (
     SelfNormalisedTest,
     SeriesTest,
     ar1_adequacy,
-    ar1_fit,
     residual_model,
     robust_sigma,
     segmentations_of,
@@ -521,8 +520,9 @@ def _select_series_sequential(t: SeriesTest, n_search: int, o: _Options,
 def _series_details(t: SeriesTest, cps: list[int], pvals: dict[int, float], o: _Options,
                     kept_pos: np.ndarray, cvals: np.ndarray, names: list[str],
                     sigma: np.ndarray) -> tuple[list[dict[str, Any]], list[tuple[float, float]]]:
-    """Per-boundary evidence (channel z-tests with the AR(1) long-run variance) and
-    likelihood-ratio intervals of the series path."""
+    """Per-boundary evidence (per-channel tests of ``t``: z-tests with the AR(1)
+    long-run variance, or self-normalised) and likelihood-ratio intervals of the series
+    path."""
     boot = series_boot_cums(t.z, cps, o.n_boot, o.rng) if cps and o.n_boot > 0 else None
     n_ch = t.z.shape[1]
     intervals, per = [], []
@@ -530,10 +530,8 @@ def _series_details(t: SeriesTest, cps: list[int], pvals: dict[int, float], o: _
         a, b = t.neighbours(c, cps)
         first, last, where = lr_interval_series(t.cum, boot, a, b, c, o.min_size, o.alpha)
         intervals.append(interval_values(first, last, kept_pos, cvals))
-        rho, sd = ar1_fit(t.split_residuals(a, c, b), [c - a])
-        lrv = sd**2 * (1 + rho) / (1 - rho)
         diff = t.z[c:b].mean(axis=0) - t.z[a:c].mean(axis=0)
-        pch = 2 * stats.norm.sf(np.abs(diff) / np.sqrt(lrv * (1 / (c - a) + 1 / (b - c))))
+        pch = t.channel_p_values(a, c, b)
         per.append({"index": int(kept_pos[c]), "statistic": t.gain(a, c, b),
                     **p_value_fields(pvals.get(c, np.nan), o.n_boot),
                     "channels": [names[i] for i in range(n_ch) if pch[i] <= o.alpha / n_ch],
