@@ -1,5 +1,6 @@
-"""The series path's no-change test (an AR(1) sieve bootstrap of the best split) and the
-sequential choice of the number of boundaries.
+"""The series path's no-change tests (an AR(1) sieve bootstrap of the best split; the
+self-normalised ratio where the noise is not AR(1)) and the sequential choice of the
+number of boundaries.
 
 Each channel is scaled by a robust noise estimate (:func:`robust_sigma`); a candidate
 boundary ``c`` between its neighbours ``[a, b)`` is tested with its split gain over the
@@ -9,7 +10,10 @@ paths filtered with at least the no-change (restricted) estimate of rho
 (:func:`null_rho`, :class:`SeriesTest`). With ``penalty="auto"`` the number of
 boundaries is chosen by that test: the exact best segmentation with ``m`` boundaries
 (:class:`BestSegmentations`) for ``m = 1, 2, ...`` while every boundary passes
-(:func:`sequential_selection`).
+(:func:`sequential_selection`). Where the residuals' lag-two partial autocorrelation
+rejects the AR(1) noise model (:func:`ar1_adequacy`; the AR(1) test is then liberal),
+``detect_boundaries`` makes the same choice again with :class:`SelfNormalisedTest`,
+whose statistic needs no autocorrelation model (Shao & Zhang 2010).
 """
 
 from __future__ import annotations
