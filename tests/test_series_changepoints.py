@@ -34,7 +34,6 @@ from phasekit.changepoints.series_test import (
     ar1_fit,
     ar1_sieve_draws,
     segmentations_of,
-    self_normalised_ratio_at,
     self_normalised_ratios,
     sequential_selection,
 )
@@ -520,13 +519,6 @@ def test_a_shift_in_one_channel_of_noisy_ar1_noise_is_found_with_its_channel():
     assert auto.indices == [400]
     assert auto.evidence["boundaries"][0]["channels"] == ["value[moved]"]
     assert len(ar1.indices) > 3 and 400 in ar1.indices
-
-
-def test_self_normalised_ratio_at_one_split_is_the_profile_there():
-    x = np.random.default_rng(8).standard_t(4, size=(3, 41, 2))
-    profile = self_normalised_ratios(x)
-    for k in (1, 5, 20, 40):
-        np.testing.assert_allclose(self_normalised_ratio_at(x, k), profile[:, k - 1], rtol=1e-10)
 
 
 def test_unknown_series_null_is_a_schema_error():

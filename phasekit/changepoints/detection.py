@@ -580,7 +580,7 @@ def _ar1_rejected_note(evidence: dict[str, Any], series_null: str) -> str:
             "(docs/changepoints.md, Known limits)")
 
 
-def _choose_series(t: SeriesTest, n_search: int, cps: list[int], o: _Options,
+def _choose_series(t: SeriesTest, n_search: int, cps: list[int], o: _Options, names: list[str],
                    evidence: dict[str, Any]) -> tuple[list[int], dict[int, float]]:
     """The boundaries the no-change test ``t`` keeps, and their p-values; the test and
     what its global null assumed go in ``evidence``."""
@@ -591,7 +591,6 @@ def _choose_series(t: SeriesTest, n_search: int, cps: list[int], o: _Options,
         kept, pvals = _select_series(t, cps, o, evidence)
     evidence.pop("null_model", None)
     if (model := t.global_null_model()) is not None:
-        names = evidence["_channels"]
         evidence["null_model"] = {key: dict(zip(names, vals, strict=True)) for key, vals in model.items()}
     return kept, pvals
 
@@ -601,20 +600,18 @@ def _series_boundaries(z: np.ndarray, cps: list[int], o: _Options, names: list[s
     """The series path's test and choice (``o.series_null``): the AR(1) sieve, then, for
     ``"auto"`` where the AR(1) check rejects, the self-normalised test again."""
     first = SelfNormalisedTest if o.series_null == "self_normalised" else SeriesTest
-    evidence["_channels"] = names
     t = first(z, o.n_boot, o.rng, o.min_size)
-    kept, pvals = _choose_series(t, len(cps), cps, o, evidence)
+    kept, pvals = _choose_series(t, len(cps), cps, o, names, evidence)
     evidence["null"] = "self_normalised" if first is SelfNormalisedTest else "ar1"
     bad = _check_ar1_noise(t.z, kept, names, evidence)
     if bad and o.series_null == "auto" and o.test and o.n_boot > 0:
         evidence["ar1_selection"] = {"indices": list(kept), "p_value": evidence["p_value"], "test": AR1_TEST}
         t = SelfNormalisedTest(z, o.n_boot, o.rng, o.min_size)
-        kept, pvals = _choose_series(t, len(cps), cps, o, evidence)
+        kept, pvals = _choose_series(t, len(cps), cps, o, names, evidence)
         evidence["null"] = "self_normalised (the AR(1) check rejected)"
     if bad and first is SeriesTest:
         evidence["null_note"] = note = _ar1_rejected_note(evidence, o.series_null)
         warnings.warn(note, RuntimeWarning, stacklevel=4)
-    del evidence["_channels"]
     return t, kept, pvals
 
 

@@ -30,7 +30,7 @@ __all__ = ["AR1_ADEQUACY_ALPHA", "CHANNEL_DRAWS", "RESTRICTED_NULL", "RHO_MAX", 
            "ar1_fit_segments", "ar1_sieve_draws", "best_split_fit", "best_split_self_normalised", "bias_corrected",
            "innovations_in_time", "log_polynomial_scale", "long_run_variance", "noise_scale_degrees", "null_rho",
            "resampled_on_scale", "residual_model", "robust_sigma", "segment_labels", "segmentations_of",
-           "self_normalised_ratio_at", "self_normalised_ratios", "sequential_selection", "variance_ratio_rho"]
+           "self_normalised_ratios", "sequential_selection", "variance_ratio_rho"]
 
 #: Largest AR(1) coefficient of the series no-change null. Chosen on synthetic series
 #: that include strongly persistent noise (AR(1) rho 0.8-0.97, random walks), where the
@@ -83,20 +83,34 @@ def best_split_fit(x: np.ndarray, min_size: int) -> tuple[np.ndarray, np.ndarray
     """
     n_b, length, n_ch = x.shape
     s = np.cumsum(x, axis=1)
-    t = np.arange(1, length)[None, :, None]
-    left, total = s[:, :-1, :], s[:, -1:, :]
-    gain = left**2 / t + (total - left) ** 2 / (length - t) - total**2 / length
-    valid = (np.arange(1, length) >= min_size) & (np.arange(1, length) <= length - min_size)
-    if not valid.any():
+    total = s[:, -1:, :]
+    cut, gain = _best_split(s, min_size)
+    if cut is None:
         return np.zeros(n_b), x - x.mean(axis=1, keepdims=True), np.zeros((n_b, length), int), np.zeros((n_b, n_ch))
-    cut = np.flatnonzero(valid)[np.argmax(gain[:, valid].sum(axis=-1), axis=1)] + 1  # first index after
     seg = (np.arange(length)[None, :] >= cut[:, None]).astype(int)
     rows = np.arange(n_b)
     mean_left = s[rows, cut - 1] / cut[:, None]
     mean_right = (total[:, 0] - s[rows, cut - 1]) / (length - cut)[:, None]
     resid = x - np.where(seg[..., None] == 0, mean_left[:, None], mean_right[:, None])
     rho, s2 = ar1_fit_segments(resid, seg)
-    return (gain[rows, cut - 1] / long_run_variance(rho, s2)).sum(axis=-1), resid, seg, rho
+    return (gain / long_run_variance(rho, s2)).sum(axis=-1), resid, seg, rho
+
+
+def _best_split(s: np.ndarray, min_size: int) -> tuple[np.ndarray | None, np.ndarray]:
+    r"""The best single split of each path, from its partial sums ``s`` (B, L, C): the
+    first index after it (B,), the one of largest mean-shift gain summed over channels,
+    :math:`\mathrm{gain}_c(k) = S_k^2/k + (S_L - S_k)^2/(L-k) - S_L^2/L`, both segments
+    at least ``min_size`` long; and the per-channel gain there (B, C). None (and an
+    empty gain) where no split fits."""
+    length = s.shape[1]
+    t = np.arange(1, length)[None, :, None]
+    left, total = s[:, :-1, :], s[:, -1:, :]
+    gain = left**2 / t + (total - left) ** 2 / (length - t) - total**2 / length
+    valid = (np.arange(1, length) >= min_size) & (np.arange(1, length) <= length - min_size)
+    if not valid.any():
+        return None, np.zeros((s.shape[0], 0))
+    cut = np.flatnonzero(valid)[np.argmax(gain[:, valid].sum(axis=-1), axis=1)] + 1
+    return cut, gain[np.arange(s.shape[0]), cut - 1]
 
 
 def ar1_draws(length: int, rho: np.ndarray, sd: np.ndarray, n_boot: int,
@@ -505,32 +519,14 @@ def self_normalised_ratios(x: np.ndarray) -> np.ndarray:
     return length * s[..., :-1, :] ** 2 / np.maximum(left[..., :-1, :] + right[..., 1:, :], 1e-300)
 
 
-def self_normalised_ratio_at(x: np.ndarray, k: int) -> np.ndarray:
-    r""":func:`self_normalised_ratios` at the one split after point ``k`` only, per
-    channel: ``x`` (..., L, C) -> (..., C), without the whole profile (for many paths).
-    With the series centred, :math:`S_{t,L} = -S_{1,t-1}`."""
-    length = x.shape[-2]
-    s = np.cumsum(x - x.mean(axis=-2, keepdims=True), axis=-2)
-    s_k = s[..., k - 1:k, :]
-    t = np.arange(1, k + 1, dtype=float)[:, None]
-    left = np.sum((s[..., :k, :] - t / k * s_k) ** 2, axis=-2)
-    w = (length - np.arange(k + 1, length + 1, dtype=float) + 1)[:, None] / (length - k)
-    right = np.sum((-s[..., k - 1:length - 1, :] + w * s_k) ** 2, axis=-2)
-    return length * s_k[..., 0, :] ** 2 / np.maximum(left + right, 1e-300)
-
-
 def best_split_self_normalised(x: np.ndarray, min_size: int) -> np.ndarray:
     """The self-normalised ratio summed over channels at each path's best least-squares
     split (segments at least ``min_size``): x (B, L, C) -> (B,). The statistic of
     :class:`SelfNormalisedTest` on its null paths."""
-    n_b, length, _ = x.shape
-    cuts = np.arange(min_size, length - min_size + 1)
-    if not cuts.size:
-        return np.zeros(n_b)
-    s = np.cumsum(x - x.mean(axis=1, keepdims=True), axis=1)[:, cuts - 1]
-    k = cuts[None, :, None]
-    best = cuts[np.argmax((s**2 / k + s**2 / (length - k)).sum(axis=-1), axis=1)]
-    return self_normalised_ratios(x).sum(axis=-1)[np.arange(n_b), best - 1]
+    cut = _best_split(np.cumsum(x, axis=1), min_size)[0]
+    if cut is None:
+        return np.zeros(x.shape[0])
+    return self_normalised_ratios(x).sum(axis=-1)[np.arange(x.shape[0]), cut - 1]
 
 
 def resampled_on_scale(resid: np.ndarray, n_boot: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -588,14 +584,14 @@ class SelfNormalisedTest(SeriesTest):
         """Per-channel p-values (C,) of the shift at ``c`` in ``[a, b)``: each channel's
         self-normalised ratio at that split against the same on ``CHANNEL_DRAWS`` paths
         of the split's residuals resampled on their scale (:func:`resampled_on_scale`,
-        :func:`self_normalised_ratio_at`), so that no autocorrelation model enters here
+        :func:`self_normalised_ratios`), so that no autocorrelation model enters here
         either; p = (1 + #exceeding) / (draws + 1)."""
-        stat = self_normalised_ratio_at(self.z[a:b][None], c - a)[0]
+        stat = self_normalised_ratios(self.z[a:b][None])[0, c - a - 1]
         resid = self.split_residuals(a, c, b)
         exceed = np.zeros(resid.shape[1])
         for start in range(0, CHANNEL_DRAWS, 500):  # blocks bound the memory to 500 paths
             paths = resampled_on_scale(resid, min(500, CHANNEL_DRAWS - start), self.rng)[0]
-            exceed += np.sum(self_normalised_ratio_at(paths, c - a) >= stat * (1 - 1e-12), axis=0)
+            exceed += np.sum(self_normalised_ratios(paths)[:, c - a - 1] >= stat * (1 - 1e-12), axis=0)
         return (1 + exceed) / (CHANNEL_DRAWS + 1)
 
 
